@@ -1,0 +1,101 @@
+"""Every exception and warning class npprob raises.
+
+Errors about bad input also subclass :class:`ValueError`, so ``except ValueError``
+keeps working for callers who do not know npprob's hierarchy.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BIFSyntaxError",
+    "EvidenceError",
+    "ModelFileError",
+    "NetworkError",
+    "NpprobError",
+    "ZeroProbabilityEvidenceError",
+]
+
+
+class NpprobError(Exception):
+    """Base class of every error npprob raises on purpose."""
+
+
+class NetworkError(NpprobError, ValueError):
+    """A network is malformed: cycle, unknown parent, bad CPT, duplicate name...
+
+    Attributes
+    ----------
+    variable : str or None
+        The variable the problem concerns, when there is one.
+    """
+
+    def __init__(self, message: str, *, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+class BIFSyntaxError(NetworkError):
+    """A BIF file could not be parsed.
+
+    Attributes
+    ----------
+    path : str or None
+        The file that was read, when it came from a file.
+    line : int or None
+        1-based line number of the offending token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        path: str | None = None,
+        variable: str | None = None,
+    ) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}:"
+        if line is not None:
+            where = f"{where}{line}: " if where else f"line {line}: "
+        elif where:
+            where = f"{where} "
+        super().__init__(f"{where}{message}", variable=variable)
+        self.line = line
+        self.path = path
+
+
+class EvidenceError(NpprobError, ValueError):
+    """Evidence is invalid: unknown variable, unknown state, malformed table.
+
+    Attributes
+    ----------
+    variable : str or None
+        The offending variable (column), when known.
+    row : int or None
+        The offending patient row (0-based index into the batch; CSV readers
+        report 1-based data-row numbers in the message), when known.
+    """
+
+    def __init__(self, message: str, *, variable: str | None = None, row: int | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.row = row
+
+
+class ZeroProbabilityEvidenceError(EvidenceError):
+    """The evidence of one or more patients has probability zero under the network.
+
+    Attributes
+    ----------
+    rows : numpy.ndarray
+        0-based indices of the offending patients, in input order.
+    """
+
+    def __init__(self, message: str, *, rows) -> None:  # noqa: ANN001 - ndarray of int
+        super().__init__(message)
+        self.rows = rows
+
+
+class ModelFileError(NpprobError, ValueError):
+    """A model artifact is missing, corrupted, truncated or fails its checksum."""

@@ -1,0 +1,316 @@
+"""The exact-inference engine: groups patients by evidence pattern, caches plans, calls kernels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numba
+import numpy as np
+
+from npprob.errors import EvidenceError, NetworkError, ZeroProbabilityEvidenceError
+from npprob.inference import _kernels
+from npprob.inference.layout import ParameterLayout
+from npprob.inference.plan import Plan, compile_plan
+from npprob.network.evidence import EvidenceBatch
+from npprob.network.network import Network
+
+__all__ = ["Engine", "QueryResult"]
+
+EvidenceLike = EvidenceBatch | np.ndarray | Mapping[str, str | None] | Sequence[Mapping[str, str | None]]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Posterior marginals of the query variables for every draw and patient.
+
+    Attributes
+    ----------
+    targets : tuple of str
+        Query variables, in the order asked.
+    columns : tuple of str
+        ``"VAR=state"`` label of each column of :attr:`probabilities`.
+    probabilities : ndarray of float64, shape (n_draws, n_patients, n_columns)
+        Posterior probability of each target state; the columns of one target
+        sum to 1. NaN where the evidence has probability zero.
+    log_evidence : ndarray of float64, shape (n_draws, n_patients)
+        Natural log of P(evidence) under each draw; ``-inf`` where it is zero.
+    zero_probability : ndarray of bool, shape (n_patients,)
+        True where the evidence has probability zero under at least one draw.
+    """
+
+    targets: tuple[str, ...]
+    columns: tuple[str, ...]
+    probabilities: np.ndarray
+    log_evidence: np.ndarray
+    zero_probability: np.ndarray
+    _slices: dict[str, slice] = field(repr=False, default_factory=dict)
+
+    @property
+    def n_draws(self) -> int:
+        """Number of parameter draws."""
+        return int(self.probabilities.shape[0])
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients."""
+        return int(self.probabilities.shape[1])
+
+    def marginal(self, target: str) -> np.ndarray:
+        """Posterior of one target, shape (n_draws, n_patients, n_states)."""
+        try:
+            return self.probabilities[..., self._slices[target]]
+        except KeyError:
+            raise EvidenceError(
+                f"'{target}' was not queried; targets are: {', '.join(self.targets)}.", variable=target
+            ) from None
+
+    def mean(self, target: str) -> np.ndarray:
+        """Posterior marginal averaged over draws, shape (n_patients, n_states)."""
+        return self.marginal(target).mean(axis=0)
+
+
+class Engine:
+    """Exact inference over patients and parameter draws.
+
+    Parameters
+    ----------
+    network : Network
+        The network; its structure fixes the plans, its CPTs are the default
+        parameters.
+    cpts : mapping of str to array_like, optional
+        Parameters replacing the network's: each CPT either with the network's
+        shape or stacked as ``(n_draws, *shape)``.
+    validate : bool, default=True
+        Check that every CPT row is a distribution (see
+        :meth:`ParameterLayout.pack`).
+
+    Notes
+    -----
+    Plans are compiled per set of observed variables and query targets
+    (see :mod:`npprob.inference.plan`) and cached; engines made with
+    :meth:`with_parameters` share the cache. The numba kernels are generic
+    and cached on disk, so a second process skips their compilation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npprob.network import Network, Variable
+    >>> net = Network(
+    ...     [Variable("rain", ("no", "yes")), Variable("wet", ("no", "yes"))],
+    ...     {"wet": ["rain"]},
+    ...     {"rain": [0.8, 0.2], "wet": [[0.9, 0.1], [0.2, 0.8]]},
+    ... )
+    >>> result = Engine(net).query({"wet": "yes"}, ["rain"])
+    >>> np.round(result.mean("rain"), 4)
+    array([[0.3333, 0.6667]])
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        cpts: Mapping[str, np.typing.ArrayLike] | None = None,
+        *,
+        validate: bool = True,
+    ) -> None:
+        self.network = network
+        self.layout = ParameterLayout(network)
+        self.params = self.layout.pack(cpts, validate=validate)
+        self._plans: dict[tuple[frozenset[int], tuple[int, ...]], Plan] = {}
+
+    @classmethod
+    def _from_params(cls, other: Engine, params: np.ndarray) -> Engine:
+        new = cls.__new__(cls)
+        new.network = other.network
+        new.layout = other.layout
+        new.params = params
+        new._plans = other._plans
+        return new
+
+    def with_parameters(
+        self, cpts: Mapping[str, np.typing.ArrayLike], *, validate: bool = True
+    ) -> Engine:
+        """An engine with other parameters and the same plan cache."""
+        return Engine._from_params(self, self.layout.pack(cpts, validate=validate))
+
+    @property
+    def n_draws(self) -> int:
+        """Number of parameter draws the engine holds."""
+        return int(self.params.shape[0])
+
+    # -- evidence ------------------------------------------------------------
+    def evidence(self, evidence: EvidenceLike) -> EvidenceBatch:
+        """Coerce ``evidence`` to an :class:`EvidenceBatch` for this network.
+
+        Accepts a batch, an int array of codes ``(n_patients, n_variables)``,
+        one ``{variable: state}`` mapping, or a sequence of them.
+        """
+        if isinstance(evidence, EvidenceBatch):
+            if evidence.network is not self.network and (
+                evidence.network.structure_digest() != self.network.structure_digest()
+            ):
+                raise EvidenceError("The evidence batch was built for a different network.")
+            return evidence
+        if isinstance(evidence, np.ndarray):
+            return EvidenceBatch(self.network, evidence)
+        if isinstance(evidence, Mapping):
+            return EvidenceBatch.from_records(self.network, [evidence])
+        return EvidenceBatch.from_records(self.network, evidence)
+
+    def _target_indices(self, targets: Iterable[str] | str) -> tuple[int, ...]:
+        if isinstance(targets, str):
+            targets = [targets]
+        idx = tuple(self.network.index(t) for t in targets)
+        if len(set(idx)) != len(idx):
+            raise NetworkError("A target is listed twice: " + ", ".join(targets) + ".")
+        return idx
+
+    # -- plans ---------------------------------------------------------------
+    def plan(self, observed: Iterable[str], targets: Iterable[str] | str) -> Plan:
+        """The compiled plan for a set of observed variables and targets."""
+        evidence = frozenset(self.network.index(n) for n in observed)
+        return self._plan(evidence, self._target_indices(targets))
+
+    def _plan(self, evidence: frozenset[int], targets: tuple[int, ...]) -> Plan:
+        key = (evidence, targets)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = compile_plan(self.layout, evidence, targets)
+            self._plans[key] = plan
+        return plan
+
+    def _group(self, codes: np.ndarray, targets: tuple[int, ...]) -> list[tuple[frozenset[int], np.ndarray]]:
+        observed = codes >= 0
+        soft = self.layout.has_ones_column & observed.any(axis=0)
+        soft[list(targets)] = False
+        key = observed | soft[None, :]
+        packed = np.packbits(key, axis=1)
+        width = packed.shape[1]
+        if width <= 8:
+            padded = np.zeros((packed.shape[0], 8), dtype=np.uint8)
+            padded[:, :width] = packed
+            keys = padded.view(np.uint64).ravel()
+        else:
+            keys = np.ascontiguousarray(packed).view(np.dtype((np.void, width))).ravel()
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1]
+        groups = []
+        for g, rows in enumerate(np.split(order, bounds)):
+            pattern = frozenset(np.flatnonzero(key[first[g]]).tolist())
+            groups.append((pattern, rows.astype(np.int64)))
+        return groups
+
+    # -- queries -------------------------------------------------------------
+    def query(
+        self,
+        evidence: EvidenceLike,
+        targets: Iterable[str] | str,
+        *,
+        on_zero: Literal["raise", "nan"] = "raise",
+        n_threads: int | None = None,
+    ) -> QueryResult:
+        """Posterior marginals of ``targets`` for every patient and draw.
+
+        Parameters
+        ----------
+        evidence : EvidenceBatch, ndarray, mapping or sequence of mappings
+            Observed states per patient (see :meth:`evidence`).
+        targets : str or iterable of str
+            Query variables; any number, each answered with its marginal.
+        on_zero : {"raise", "nan"}, default="raise"
+            Evidence of probability zero raises
+            :class:`~npprob.errors.ZeroProbabilityEvidenceError` naming the
+            rows, or, with ``"nan"``, gives NaN posteriors and sets
+            :attr:`QueryResult.zero_probability`.
+        n_threads : int, optional
+            Threads for the kernels; defaults to numba's setting.
+
+        Returns
+        -------
+        QueryResult
+        """
+        if on_zero not in ("raise", "nan"):
+            raise ValueError(f"on_zero must be 'raise' or 'nan'; got {on_zero!r}.")
+        batch = self.evidence(evidence)
+        target_idx = self._target_indices(targets)
+        names = self.network.names
+        columns, slices, col = [], {}, 0
+        for t in target_idx:
+            var = self.network.variables[t]
+            columns.extend(f"{var.name}={s}" for s in var.states)
+            slices[var.name] = slice(col, col + var.cardinality)
+            col += var.cardinality
+        probabilities, log_z = self._run(batch.codes, target_idx, col, n_threads)
+        zero = np.isneginf(log_z).any(axis=0)
+        if on_zero == "raise" and zero.any():
+            rows = np.flatnonzero(zero)
+            shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+            raise ZeroProbabilityEvidenceError(
+                f"The evidence of {len(rows)} patient(s) has probability zero under the network "
+                f"(rows {shown}; 0-based). Check for contradictory findings.",
+                rows=rows,
+            )
+        return QueryResult(
+            targets=tuple(names[t] for t in target_idx),
+            columns=tuple(columns),
+            probabilities=probabilities,
+            log_evidence=log_z,
+            zero_probability=zero,
+            _slices=slices,
+        )
+
+    def log_evidence(self, evidence: EvidenceLike, *, n_threads: int | None = None) -> np.ndarray:
+        """Natural log of P(evidence), shape (n_draws, n_patients); ``-inf`` if zero."""
+        batch = self.evidence(evidence)
+        _, log_z = self._run(batch.codes, (), 0, n_threads)
+        return log_z
+
+    def _run(
+        self, codes: np.ndarray, targets: tuple[int, ...], n_cols: int, n_threads: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n_draws, n_patients = self.n_draws, codes.shape[0]
+        result = np.empty((n_draws, n_patients, n_cols), dtype=np.float64)
+        log_z = np.empty((n_draws, n_patients), dtype=np.float64)
+        if n_patients == 0:
+            return result, log_z
+        threads = n_threads or numba.get_num_threads()
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            for pattern, rows in self._group(codes, targets):
+                plan = self._plan(pattern, targets)
+                _execute(plan, self.params, codes, rows, result, log_z, threads)
+        finally:
+            numba.set_num_threads(previous)
+        return result, log_z
+
+
+def _execute(
+    plan: Plan,
+    params: np.ndarray,
+    codes: np.ndarray,
+    rows: np.ndarray,
+    result: np.ndarray,
+    log_z: np.ndarray,
+    n_threads: int,
+) -> None:
+    n_draws = params.shape[0]
+    const = np.empty((n_draws, max(plan.n_const, 1)), dtype=np.float64)
+    const_scale = np.zeros(n_draws, dtype=np.int64)
+    if len(plan.c_out_size):
+        _kernels.run_constant_ops(
+            params, plan.c_out_size, plan.c_sum_size, plan.c_out_off, plan.c_in_start,
+            plan.c_count_scale, plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start,
+            plan.idx, plan.n_tmp, const, const_scale,
+        )  # fmt: skip
+    n_chunks = max(1, min(len(rows), 4 * n_threads))
+    _kernels.run_patients(
+        params, const, const_scale, codes, rows,
+        plan.n_slots, plan.term_slot, plan.term_col, plan.term_stride, plan.term_unobserved_code,
+        plan.w_out_size, plan.w_sum_size, plan.w_out_off, plan.w_in_start, plan.w_count_scale,
+        plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start, plan.idx, plan.n_work,
+        plan.n_tmp, plan.t_kind, plan.t_off, plan.t_col, plan.t_card, plan.t_out_col,
+        plan.z_kind, plan.z_off, plan.z_size, n_chunks, result, log_z,
+    )  # fmt: skip
