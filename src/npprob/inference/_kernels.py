@@ -2,9 +2,19 @@
 
 No names, objects or checks live here; :mod:`npprob.inference.plan` builds the
 index arrays and :mod:`npprob.inference.engine` validates inputs.
-Messages that fall below ``2**-512`` are multiplied by ``2**512``: scaling by
-a power of two is exact, so posteriors are unaffected and the count of
-rescalings restores the log-evidence.
+The fast path (:func:`run_lanes`) works on blocks of *lanes*, one lane being
+one (patient, parameter draw) pair, with the lane index innermost so loops
+vectorise; it does not rescale messages. A lane whose normalising constant
+comes out below ``2**-800`` (or zero) is recomputed by the careful path
+(:func:`run_lane_careful`), which multiplies any message that falls below
+``2**-512`` by ``2**512``: scaling by a power of two is exact, so posteriors
+are unaffected and the count of rescalings restores the log-evidence.
+An entry lost to underflow in the fast path is below ``2**-1022`` while the
+lane's constant is above ``2**-800``, so its relative effect is below
+``2**-200`` times the largest product of cardinalities.
+
+Parameter and constant buffers are stored draws-minor: entry ``k`` of draw
+``s`` is at ``k * n_draws + s``.
 """
 
 from __future__ import annotations
@@ -61,105 +71,287 @@ def run_op(
     return 0
 
 
+
+CAREFUL_BELOW = 2.0**-800
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def run_constant_ops(
-    params, out_size, sum_size, out_off, in_start, count_scale,
-    in_kind, in_off, in_slot, in_idx_start, idx, n_tmp, const, const_scale,
+    params_t, out_size, sum_size, out_off, in_start,
+    in_kind, in_off, in_slot, in_idx_start, idx, n_tmp, const_t, const_rescaled,
 ):  # fmt: skip
-    """Run the evidence-free ops once per parameter draw (prange over draws)."""
-    n_draws = params.shape[0]
+    """Run the evidence-free ops once per draw; fill ``const_t`` (n_const, n_draws).
+
+    ``const_rescaled[s]`` counts rescaled messages of draw ``s``; the fast path
+    sends every lane of such a draw to the careful path.
+    """
+    n_params, n_draws = params_t.shape
     n_ops = out_size.shape[0]
+    n_const = const_t.shape[0]
     no_slots = np.zeros(1, dtype=np.int64)
     for s in numba.prange(n_draws):
         tmp = np.empty(n_tmp, dtype=np.float64)
         work = np.empty(1, dtype=np.float64)
-        scale = 0
+        p_s = np.empty(n_params, dtype=np.float64)
+        for k in range(n_params):
+            p_s[k] = params_t[k, s]
+        c_s = np.empty(n_const, dtype=np.float64)
+        rescaled = 0
         for k in range(n_ops):
-            r = run_op(
+            rescaled += run_op(
                 out_size[k], sum_size[k], in_start[k], in_start[k + 1], in_kind, in_off,
-                in_slot, in_idx_start, idx, params[s], const[s], work, no_slots, tmp,
-                const[s], out_off[k],
+                in_slot, in_idx_start, idx, p_s, c_s, work, no_slots, tmp, c_s, out_off[k],
             )  # fmt: skip
-            if count_scale[k]:
-                scale += r
-        const_scale[s] = scale
+        for k in range(n_const):
+            const_t[k, s] = c_s[k]
+        const_rescaled[s] = rescaled
+
+
+@numba.njit(cache=True, nogil=True)
+def lane_op(
+    out_size, sum_size, in_start, in_end, in_kind, in_off, in_slot, in_idx_start, idx,
+    params_flat, const_flat, n_draws, work, lane_addr, draw_row, n_lanes, uniform, tmp, out_off,
+):  # fmt: skip
+    """One op for a block of lanes; work and tmp are (entries, n_lanes) flattened.
+
+    ``lane_addr[q, b]`` is lane b's offset for slot q (``code offset * n_draws
+    + draw``); ``lane_addr[draw_row, b]`` is just its draw. ``uniform`` means
+    the lanes are consecutive draws of one patient, so addresses are contiguous.
+    """
+    n = out_size * sum_size
+    nl = n_lanes
+    if in_end == in_start:
+        for q in range(n * nl):
+            tmp[q] = 1.0
+    for i in range(in_start, in_end):
+        kind = in_kind[i]
+        base = in_off[i]
+        start = in_idx_start[i]
+        first = i == in_start
+        if kind == 2:
+            for m in range(n):
+                a0 = (base + idx[start + m]) * nl
+                t0 = m * nl
+                if first:
+                    for b in range(nl):
+                        tmp[t0 + b] = work[a0 + b]
+                else:
+                    for b in range(nl):
+                        tmp[t0 + b] *= work[a0 + b]
+            continue
+        if kind == 0:
+            src = params_flat
+            row = in_slot[i] if in_slot[i] >= 0 else draw_row
+        else:
+            src = const_flat
+            row = draw_row
+        addr = lane_addr[row]
+        for m in range(n):
+            a0 = (base + idx[start + m]) * n_draws
+            t0 = m * nl
+            if uniform:
+                a0 += addr[0]
+                if first:
+                    for b in range(nl):
+                        tmp[t0 + b] = src[a0 + b]
+                else:
+                    for b in range(nl):
+                        tmp[t0 + b] *= src[a0 + b]
+            elif first:
+                for b in range(nl):
+                    tmp[t0 + b] = src[a0 + addr[b]]
+            else:
+                for b in range(nl):
+                    tmp[t0 + b] *= src[a0 + addr[b]]
+    for j in range(out_size):
+        o0 = (out_off + j) * nl
+        r0 = j * sum_size * nl
+        for b in range(nl):
+            work[o0 + b] = tmp[r0 + b]
+        for x in range(1, sum_size):
+            t0 = r0 + x * nl
+            for b in range(nl):
+                work[o0 + b] += tmp[t0 + b]
+
+
+@numba.njit(cache=True, nogil=True)
+def run_lane_careful(
+    params_t, codes, row, s,
+    n_slots, term_slot, term_col, term_stride, term_unobserved_code,
+    c_out_size, c_sum_size, c_out_off, c_in_start, c_count_scale,
+    w_out_size, w_sum_size, w_out_off, w_in_start, w_count_scale,
+    in_kind, in_off, in_slot, in_idx_start, idx, n_const, n_work, n_tmp,
+    t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size, result, log_out, q_out,
+):  # fmt: skip
+    """One lane with message rescaling: the path for tiny or zero evidence.
+
+    Writes the lane's posteriors into ``result[row, s]`` and its log-evidence
+    into ``log_out[q_out]``.
+    """
+    n_params = params_t.shape[0]
+    p_s = np.empty(n_params, dtype=np.float64)
+    for k in range(n_params):
+        p_s[k] = params_t[k, s]
+    c_s = np.empty(max(n_const, 1), dtype=np.float64)
+    work = np.empty(max(n_work, 1), dtype=np.float64)
+    tmp = np.empty(n_tmp, dtype=np.float64)
+    slot_offset = np.zeros(max(n_slots, 1), dtype=np.int64)
+    for q in range(term_slot.shape[0]):
+        code = codes[row, term_col[q]]
+        if code < 0:
+            code = term_unobserved_code[q]
+        slot_offset[term_slot[q]] += code * term_stride[q]
+    scale = 0
+    for k in range(c_out_size.shape[0]):
+        r = run_op(
+            c_out_size[k], c_sum_size[k], c_in_start[k], c_in_start[k + 1], in_kind, in_off,
+            in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, c_s, c_out_off[k],
+        )  # fmt: skip
+        if c_count_scale[k]:
+            scale += r
+    for k in range(w_out_size.shape[0]):
+        r = run_op(
+            w_out_size[k], w_sum_size[k], w_in_start[k], w_in_start[k + 1], in_kind, in_off,
+            in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, work, w_out_off[k],
+        )  # fmt: skip
+        if w_count_scale[k]:
+            scale += r
+    z = 0.0
+    for j in range(z_size):
+        z += c_s[z_off + j] if z_kind == 1 else work[z_off + j]
+    log_out[q_out] = np.log(z) - scale * LOG_BIG if z > 0.0 else -np.inf
+    for t in range(t_kind.shape[0]):
+        card = t_card[t]
+        col = t_out_col[t]
+        if z == 0.0:
+            for j in range(card):
+                result[row, s, col + j] = np.nan
+        elif t_kind[t] == 2:
+            code = codes[row, t_col[t]]
+            for j in range(card):
+                result[row, s, col + j] = 1.0 if j == code else 0.0
+        else:
+            total = 0.0
+            for j in range(card):
+                total += c_s[t_off[t] + j] if t_kind[t] == 0 else work[t_off[t] + j]
+            for j in range(card):
+                v = c_s[t_off[t] + j] if t_kind[t] == 0 else work[t_off[t] + j]
+                result[row, s, col + j] = v / total
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def run_patients(
-    params, const, const_scale, codes, rows,
+def run_lanes(
+    params_t, const_t, const_rescaled, codes, rows, block_start, block_size, uniform,
     n_slots, term_slot, term_col, term_stride, term_unobserved_code,
-    out_size, sum_size, out_off, in_start, count_scale,
-    in_kind, in_off, in_slot, in_idx_start, idx, n_work, n_tmp,
+    w_out_size, w_sum_size, w_out_off, w_in_start,
+    in_kind, in_off, in_slot, in_idx_start, idx, n_work, n_tmp, lanes_per_block,
     t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size,
-    n_chunks, result, log_z,
+    n_chunks, result, norm, careful,
 ):  # fmt: skip
-    """Fill ``result[s, rows[i], :]`` and ``log_z[s, rows[i]]`` for every draw and row.
+    """Fast path over blocks of lanes (lane = row-major (patient i, draw s)).
 
-    ``result`` holds normalised target marginals side by side; a patient whose
-    evidence has probability zero under draw ``s`` gets NaN and ``-inf``.
+    Block ``k`` covers lanes ``block_start[k] : block_start[k] + block_size[k]``
+    of the flattened (len(rows), n_draws) grid. Lanes that need the careful
+    path are flagged in ``careful[i, s]`` and left for the caller. ``norm``
+    receives the normalising constant P(evidence) of the other lanes.
     """
-    n_draws = params.shape[0]
-    n_rows = rows.shape[0]
-    n_ops = out_size.shape[0]
+    n_draws = params_t.shape[1]
+    params_flat = params_t.reshape(-1)
+    const_flat = const_t.reshape(-1)
+    n_blocks = block_start.shape[0]
+    n_ops = w_out_size.shape[0]
     n_targets = t_kind.shape[0]
-    chunk = (n_rows + n_chunks - 1) // n_chunks
+    nl_max = lanes_per_block
+    per_chunk = (n_blocks + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
-        lo = c * chunk
-        hi = min(n_rows, lo + chunk)
-        tmp = np.empty(n_tmp, dtype=np.float64)
-        work = np.empty(max(n_work, 1), dtype=np.float64)
-        slot_offset = np.zeros(max(n_slots, 1), dtype=np.int64)
-        for i in range(lo, hi):
-            row = rows[i]
+        work = np.empty(max(n_work, 1) * nl_max, dtype=np.float64)
+        tmp = np.empty(n_tmp * nl_max, dtype=np.float64)
+        lane_addr = np.empty((n_slots + 1, nl_max), dtype=np.int64)
+        lane_row = np.empty(nl_max, dtype=np.int64)
+        lane_i = np.empty(nl_max, dtype=np.int64)
+        for k in range(c * per_chunk, min(n_blocks, (c + 1) * per_chunk)):
+            nl = block_size[k]
+            for b in range(nl):
+                lane = block_start[k] + b
+                i = lane // n_draws
+                lane_i[b] = i
+                lane_row[b] = rows[i]
+                lane_addr[n_slots, b] = lane - i * n_draws
+            # A uniform block shares one patient: its offsets are needed once.
+            n_set = 1 if uniform[k] else nl
             for q in range(n_slots):
-                slot_offset[q] = 0
+                for b in range(n_set):
+                    lane_addr[q, b] = lane_addr[n_slots, b]
             for q in range(term_slot.shape[0]):
-                code = codes[row, term_col[q]]
-                if code < 0:
-                    code = term_unobserved_code[q]
-                slot_offset[term_slot[q]] += code * term_stride[q]
-            for s in range(n_draws):
-                p_s = params[s]
-                c_s = const[s]
-                scale = const_scale[s]
-                for k in range(n_ops):
-                    r = run_op(
-                        out_size[k], sum_size[k], in_start[k], in_start[k + 1], in_kind,
-                        in_off, in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset,
-                        tmp, work, out_off[k],
-                    )  # fmt: skip
-                    if count_scale[k]:
-                        scale += r
+                col = term_col[q]
+                step = term_stride[q] * n_draws
+                target_row = lane_addr[term_slot[q]]
+                for b in range(n_set):
+                    code = codes[lane_row[b], col]
+                    if code < 0:
+                        code = term_unobserved_code[q]
+                    target_row[b] += code * step
+            for op in range(n_ops):
+                lane_op(
+                    w_out_size[op], w_sum_size[op], w_in_start[op], w_in_start[op + 1], in_kind,
+                    in_off, in_slot, in_idx_start, idx, params_flat, const_flat, n_draws, work,
+                    lane_addr, n_slots, nl, uniform[k], tmp, w_out_off[op],
+                )  # fmt: skip
+            for b in range(nl):
+                row = lane_row[b]
+                s = lane_addr[n_slots, b]
                 z = 0.0
                 for j in range(z_size):
                     if z_kind == 1:
-                        z += c_s[z_off + j]
+                        z += const_t[z_off + j, s]
                     else:
-                        z += work[z_off + j]
-                if z > 0.0:
-                    log_z[s, row] = np.log(z) - scale * LOG_BIG
-                else:
-                    log_z[s, row] = -np.inf
+                        z += work[(z_off + j) * nl + b]
+                if not z >= CAREFUL_BELOW or const_rescaled[s] > 0:
+                    careful[lane_i[b], s] = True
+                    continue
+                norm[row, s] = z
                 for t in range(n_targets):
                     card = t_card[t]
                     col = t_out_col[t]
-                    if z == 0.0:
-                        for j in range(card):
-                            result[s, row, col + j] = np.nan
-                    elif t_kind[t] == 2:
+                    if t_kind[t] == 2:
                         code = codes[row, t_col[t]]
                         for j in range(card):
-                            result[s, row, col + j] = 1.0 if j == code else 0.0
-                    else:
-                        total = 0.0
-                        for j in range(card):
-                            if t_kind[t] == 0:
-                                total += c_s[t_off[t] + j]
-                            else:
-                                total += work[t_off[t] + j]
-                        for j in range(card):
-                            if t_kind[t] == 0:
-                                result[s, row, col + j] = c_s[t_off[t] + j] / total
-                            else:
-                                result[s, row, col + j] = work[t_off[t] + j] / total
+                            result[row, s, col + j] = 1.0 if j == code else 0.0
+                        continue
+                    total = 0.0
+                    for j in range(card):
+                        if t_kind[t] == 0:
+                            total += const_t[t_off[t] + j, s]
+                        else:
+                            total += work[(t_off[t] + j) * nl + b]
+                    if not total >= CAREFUL_BELOW:
+                        careful[lane_i[b], s] = True
+                        continue
+                    inv = 1.0 / total
+                    for j in range(card):
+                        if t_kind[t] == 0:
+                            v = const_t[t_off[t] + j, s]
+                        else:
+                            v = work[(t_off[t] + j) * nl + b]
+                        result[row, s, col + j] = v * inv
+
+
+@numba.njit(cache=True, nogil=True)
+def run_careful_lanes(
+    lane_rows, lane_draws, params_t, codes,
+    n_slots, term_slot, term_col, term_stride, term_unobserved_code,
+    c_out_size, c_sum_size, c_out_off, c_in_start, c_count_scale,
+    w_out_size, w_sum_size, w_out_off, w_in_start, w_count_scale,
+    in_kind, in_off, in_slot, in_idx_start, idx, n_const, n_work, n_tmp,
+    t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size, result, log_out,
+):  # fmt: skip
+    """Run :func:`run_lane_careful` on each (row, draw) pair listed."""
+    for q in range(lane_rows.shape[0]):
+        run_lane_careful(
+            params_t, codes, lane_rows[q], lane_draws[q],
+            n_slots, term_slot, term_col, term_stride, term_unobserved_code,
+            c_out_size, c_sum_size, c_out_off, c_in_start, c_count_scale,
+            w_out_size, w_sum_size, w_out_off, w_in_start, w_count_scale,
+            in_kind, in_off, in_slot, in_idx_start, idx, n_const, n_work, n_tmp,
+            t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size, result, log_out, q,
+        )  # fmt: skip

@@ -116,7 +116,7 @@ class Engine:
     ) -> None:
         self.network = network
         self.layout = ParameterLayout(network)
-        self.params = self.layout.pack(cpts, validate=validate)
+        self.params_t = _draws_minor(self.layout.pack(cpts, validate=validate))
         self._plans: dict[tuple[frozenset[int], tuple[int, ...]], Plan] = {}
 
     @classmethod
@@ -124,7 +124,7 @@ class Engine:
         new = cls.__new__(cls)
         new.network = other.network
         new.layout = other.layout
-        new.params = params
+        new.params_t = _draws_minor(params)
         new._plans = other._plans
         return new
 
@@ -137,7 +137,7 @@ class Engine:
     @property
     def n_draws(self) -> int:
         """Number of parameter draws the engine holds."""
-        return int(self.params.shape[0])
+        return int(self.params_t.shape[1])
 
     # -- evidence ------------------------------------------------------------
     def evidence(self, evidence: EvidenceLike) -> EvidenceBatch:
@@ -185,6 +185,8 @@ class Engine:
         soft = self.layout.has_ones_column & observed.any(axis=0)
         soft[list(targets)] = False
         key = observed | soft[None, :]
+        if len(key) == 1 or (key == key[0]).all():
+            return [(frozenset(np.flatnonzero(key[0]).tolist()), np.arange(len(key), dtype=np.int64))]
         packed = np.packbits(key, axis=1)
         width = packed.shape[1]
         if width <= 8:
@@ -271,46 +273,115 @@ class Engine:
         self, codes: np.ndarray, targets: tuple[int, ...], n_cols: int, n_threads: int | None
     ) -> tuple[np.ndarray, np.ndarray]:
         n_draws, n_patients = self.n_draws, codes.shape[0]
-        result = np.empty((n_draws, n_patients, n_cols), dtype=np.float64)
-        log_z = np.empty((n_draws, n_patients), dtype=np.float64)
-        if n_patients == 0:
-            return result, log_z
-        threads = n_threads or numba.get_num_threads()
+        # Kernels write patient-major (each lane's outputs sit near its
+        # neighbours'); callers see draws first, as views.
+        result = np.empty((n_patients, n_draws, n_cols), dtype=np.float64)
+        norm = np.ones((n_patients, n_draws), dtype=np.float64)
+        careful: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         previous = numba.get_num_threads()
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        threads = min(n_threads or previous, numba.config.NUMBA_NUM_THREADS)
+        if threads != previous:
+            numba.set_num_threads(threads)
         try:
-            for pattern, rows in self._group(codes, targets):
-                plan = self._plan(pattern, targets)
-                _execute(plan, self.params, codes, rows, result, log_z, threads)
+            if n_patients:
+                for pattern, rows in self._group(codes, targets):
+                    plan = self._plan(pattern, targets)
+                    careful.append(_execute(plan, self.params_t, codes, rows, result, norm, threads))
         finally:
-            numba.set_num_threads(previous)
-        return result, log_z
+            if threads != previous:
+                numba.set_num_threads(previous)
+        log_z = np.log(norm)
+        for lane_rows, lane_draws, lane_log_z in careful:
+            log_z[lane_rows, lane_draws] = lane_log_z
+        return result.transpose(1, 0, 2), log_z.T
+
+
+def _draws_minor(params: np.ndarray) -> np.ndarray:
+    """(n_draws, n_params) -> contiguous (n_params, n_draws), the kernels' layout."""
+    return np.ascontiguousarray(params.T)
+
+
+#: Most lanes (patient, draw pairs) the fast kernel processes together.
+MAX_LANES_PER_BLOCK = 256
+#: Budget for one block's work and scratch buffers, in float64 entries (8 MiB).
+BLOCK_BUFFER_ENTRIES = 1 << 20
+
+
+def _lanes_per_block(plan: Plan) -> int:
+    """Lanes per block: many for small networks, fewer when messages are large."""
+    per_lane = plan.n_work + plan.n_tmp
+    lanes = MAX_LANES_PER_BLOCK
+    while lanes > 4 and lanes * per_lane > BLOCK_BUFFER_ENTRIES:
+        lanes //= 2
+    return lanes
+
+
+def _blocks(n_rows: int, n_draws: int, lanes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split the (rows, draws) lane grid into blocks for :func:`run_lanes`.
+
+    With many draws a block holds consecutive draws of one patient, so the
+    kernels read parameters contiguously; with few, blocks span patients.
+    """
+    if n_draws >= lanes // 4:
+        per_row = -(-n_draws // lanes)
+        offsets = np.arange(per_row, dtype=np.int64) * lanes
+        sizes = np.minimum(lanes, n_draws - offsets)
+        starts = (np.arange(n_rows, dtype=np.int64)[:, None] * n_draws + offsets[None, :]).ravel()
+        return starts, np.tile(sizes, n_rows), np.ones(len(starts), dtype=np.bool_)
+    total = n_rows * n_draws
+    starts = np.arange(0, total, lanes, dtype=np.int64)
+    sizes = np.minimum(lanes, total - starts)
+    return starts, sizes, np.zeros(len(starts), dtype=np.bool_)
 
 
 def _execute(
     plan: Plan,
-    params: np.ndarray,
+    params_t: np.ndarray,
     codes: np.ndarray,
     rows: np.ndarray,
     result: np.ndarray,
-    log_z: np.ndarray,
+    norm: np.ndarray,
     n_threads: int,
-) -> None:
-    n_draws = params.shape[0]
-    const = np.empty((n_draws, max(plan.n_const, 1)), dtype=np.float64)
-    const_scale = np.zeros(n_draws, dtype=np.int64)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run ``plan`` on ``rows``; fill ``result`` and ``norm`` (P(evidence)).
+
+    Returns the (row, draw, log-evidence) of lanes that took the careful path;
+    their ``norm`` entries are left at 1.
+    """
+    n_draws = params_t.shape[1]
+    const_t = np.empty((max(plan.n_const, 1), n_draws), dtype=np.float64)
+    const_rescaled = np.zeros(n_draws, dtype=np.int64)
     if len(plan.c_out_size):
         _kernels.run_constant_ops(
-            params, plan.c_out_size, plan.c_sum_size, plan.c_out_off, plan.c_in_start,
-            plan.c_count_scale, plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start,
-            plan.idx, plan.n_tmp, const, const_scale,
+            params_t, plan.c_out_size, plan.c_sum_size, plan.c_out_off, plan.c_in_start,
+            plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start, plan.idx, plan.n_tmp,
+            const_t, const_rescaled,
         )  # fmt: skip
-    n_chunks = max(1, min(len(rows), 4 * n_threads))
-    _kernels.run_patients(
-        params, const, const_scale, codes, rows,
+    lanes = _lanes_per_block(plan)
+    starts, sizes, uniform = _blocks(len(rows), n_draws, lanes)
+    n_chunks = max(1, min(len(starts), 8 * n_threads))
+    careful = np.zeros((len(rows), n_draws), dtype=np.bool_)
+    _kernels.run_lanes(
+        params_t, const_t, const_rescaled, codes, rows, starts, sizes, uniform,
         plan.n_slots, plan.term_slot, plan.term_col, plan.term_stride, plan.term_unobserved_code,
-        plan.w_out_size, plan.w_sum_size, plan.w_out_off, plan.w_in_start, plan.w_count_scale,
+        plan.w_out_size, plan.w_sum_size, plan.w_out_off, plan.w_in_start,
         plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start, plan.idx, plan.n_work,
-        plan.n_tmp, plan.t_kind, plan.t_off, plan.t_col, plan.t_card, plan.t_out_col,
-        plan.z_kind, plan.z_off, plan.z_size, n_chunks, result, log_z,
+        plan.n_tmp, lanes, plan.t_kind, plan.t_off, plan.t_col, plan.t_card,
+        plan.t_out_col, plan.z_kind, plan.z_off, plan.z_size, n_chunks, result, norm, careful,
     )  # fmt: skip
+    lane_i, lane_s = np.nonzero(careful)
+    lane_rows = rows[lane_i]
+    lane_s = lane_s.astype(np.int64)
+    lane_log_z = np.empty(len(lane_rows), dtype=np.float64)
+    if len(lane_rows):
+        _kernels.run_careful_lanes(
+            lane_rows, lane_s, params_t, codes,
+            plan.n_slots, plan.term_slot, plan.term_col, plan.term_stride,
+            plan.term_unobserved_code, plan.c_out_size, plan.c_sum_size, plan.c_out_off,
+            plan.c_in_start, plan.c_count_scale, plan.w_out_size, plan.w_sum_size,
+            plan.w_out_off, plan.w_in_start, plan.w_count_scale, plan.in_kind, plan.in_off,
+            plan.in_slot, plan.in_idx_start, plan.idx, plan.n_const, plan.n_work, plan.n_tmp,
+            plan.t_kind, plan.t_off, plan.t_col, plan.t_card, plan.t_out_col, plan.z_kind,
+            plan.z_off, plan.z_size, result, lane_log_z,
+        )  # fmt: skip
+    return lane_rows, lane_s, lane_log_z

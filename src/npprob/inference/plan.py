@@ -188,10 +188,33 @@ class _Builder:
             used = [f for f in factors if x in f.scope]
             factors = [f for f in factors if x not in f.scope]
             out_scope = tuple(sorted({u for f in used for u in f.scope} - {x}))
+            used = self.premultiply(used, self.size(out_scope) * self.cards[x], count_scale)
             factors.append(self.emit(used, out_scope, x, count_scale))
         final_scope = (target,) if target is not None else ()
+        factors = self.premultiply(factors, self.size(final_scope), count_scale)
         final = self.emit(factors, final_scope, None, count_scale)
         return final, tuple(order)
+
+    def size(self, scope: tuple[int, ...]) -> int:
+        return int(np.prod([self.cards[u] for u in scope])) if scope else 1
+
+    def premultiply(self, factors: list[_Factor], op_size: int, count_scale: bool) -> list[_Factor]:
+        """Multiply factors that share a scope smaller than the op before the op.
+
+        Findings hanging off the same latent variable share a small scope; one
+        product over that scope costs ``k * size`` gathers instead of
+        ``k * op_size`` inside the op.
+        """
+        by_scope: dict[tuple[int, ...], list[_Factor]] = {}
+        for f in factors:
+            by_scope.setdefault(f.scope, []).append(f)
+        out = []
+        for scope, group in by_scope.items():
+            if len(group) > 1 and self.size(scope) < op_size:
+                out.append(self.emit(group, scope, None, count_scale))
+            else:
+                out.extend(group)
+        return out
 
 
 def compile_plan(

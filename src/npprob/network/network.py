@@ -190,7 +190,12 @@ class Network:
     @property
     def cardinalities(self) -> np.ndarray:
         """Cardinality of every variable, in :attr:`names` order."""
-        return np.array([v.cardinality for v in self._variables], dtype=np.int64)
+        cards = self.__dict__.get("_cardinalities")
+        if cards is None:
+            cards = np.array([v.cardinality for v in self._variables], dtype=np.int64)
+            cards.setflags(write=False)
+            self._cardinalities = cards
+        return cards
 
     def structure_digest(self) -> str:
         """SHA-256 of names, states and parents (not the probabilities).
