@@ -1,0 +1,51 @@
+"""The ``npprob`` command line: one subcommand per module, a thin layer over the API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from npprob import __version__
+from npprob.cli import query
+from npprob.errors import NpprobError
+
+__all__ = ["main"]
+
+_COMMANDS = (query,)
+
+#: Exit status for bad input (files, names, states, evidence).
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="npprob",
+        description="Exact Bayesian-network inference for neuropathic pain diagnosis.",
+    )
+    parser.add_argument("--version", action="version", version=f"npprob {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for command in _COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    Bad input is reported as one line on standard error with exit status 2;
+    any other exception is a bug and keeps its traceback.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except NpprobError as exc:
+        print(f"npprob {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

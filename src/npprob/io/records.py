@@ -1,0 +1,173 @@
+"""Patient evidence tables (CSV) to and from :class:`~npprob.network.EvidenceBatch`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from npprob._checks import format_choices, unknown_name_hint
+from npprob.errors import EvidenceError
+from npprob.network.evidence import UNOBSERVED, EvidenceBatch
+from npprob.network.network import Network
+
+__all__ = ["parse_evidence_csv", "read_evidence_csv", "write_probabilities_csv"]
+
+
+def read_evidence_csv(
+    source: str | os.PathLike[str],
+    network: Network,
+    *,
+    id_column: str | None = None,
+) -> tuple[EvidenceBatch, list[str] | None]:
+    """Read one patient per row, one column per observed variable.
+
+    Parameters
+    ----------
+    source : path
+        A UTF-8 CSV file with a header row. Cells hold state names; an empty
+        cell means the variable is unobserved. Surrounding spaces are ignored.
+    network : Network
+        The network the column names and states refer to.
+    id_column : str, optional
+        A column that is not a variable but a patient identifier, returned
+        as-is.
+
+    Returns
+    -------
+    batch : EvidenceBatch
+        Rows in file order.
+    ids : list of str or None
+        The identifier column, when ``id_column`` is given.
+
+    Raises
+    ------
+    EvidenceError
+        On an unreadable or malformed file (no header, duplicate or empty
+        column names, a row with the wrong number of cells), an unknown
+        column (with close names suggested) or an unknown state. Messages
+        give the file line number and the 1-based data row.
+    """
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise EvidenceError(f"Cannot read evidence file '{path}': {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(f"Evidence file '{path}' is not UTF-8 text ({exc.reason}).") from None
+    return parse_evidence_csv(text, network, id_column=id_column, name=str(path))
+
+
+def parse_evidence_csv(
+    text: str, network: Network, *, id_column: str | None = None, name: str = "<csv>"
+) -> tuple[EvidenceBatch, list[str] | None]:
+    """Parse CSV text; see :func:`read_evidence_csv`."""
+    if "\x00" in text:
+        raise EvidenceError(f"{name}: contains NUL bytes; not a CSV text file.")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise EvidenceError(f"{name}:{reader.line_num}: malformed CSV ({exc}).") from None
+    # Keep the physical line of each record for messages; blank lines are skipped.
+    records = [(i + 1, r) for i, r in enumerate(rows) if any(cell.strip() for cell in r)]
+    if not records:
+        raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
+    header_line, header = records[0]
+    header = [h.strip() for h in header]
+    if any(not h for h in header):
+        raise EvidenceError(f"{name}:{header_line}: the header has an empty column name.")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise EvidenceError(f"{name}:{header_line}: duplicate column(s): {', '.join(dupes)}.")
+    if id_column is not None and id_column not in header:
+        raise EvidenceError(f"{name}: no identifier column '{id_column}' in the header.")
+    columns = []
+    for col, h in enumerate(header):
+        if h == id_column:
+            continue
+        if h not in network:
+            raise EvidenceError(
+                f"{name}:{header_line}: unknown variable '{h}' in the header."
+                f"{unknown_name_hint(h, network.names)}",
+                variable=h,
+            )
+        columns.append((col, network.index(h)))
+    state_maps = [{s: i for i, s in enumerate(v.states)} for v in network.variables]
+    data = records[1:]
+    codes = np.full((len(data), len(network)), UNOBSERVED, dtype=np.int16)
+    ids: list[str] | None = [] if id_column is not None else None
+    id_pos = header.index(id_column) if id_column is not None else -1
+    for row, (line, cells) in enumerate(data):
+        if len(cells) != len(header):
+            raise EvidenceError(
+                f"{name}:{line}: data row {row + 1} has {len(cells)} cells; "
+                f"the header has {len(header)}.",
+                row=row,
+            )
+        if ids is not None:
+            ids.append(cells[id_pos].strip())
+        for col, var in columns:
+            value = cells[col].strip()
+            if not value:
+                continue
+            code = state_maps[var].get(value)
+            if code is None:
+                v = network.variables[var]
+                raise EvidenceError(
+                    f"{name}:{line}: unknown state {value!r} for '{v.name}' (data row {row + 1}); "
+                    f"expected one of: {format_choices(v.states)}, or an empty cell.",
+                    variable=v.name,
+                    row=row,
+                )
+            codes[row, var] = code
+    return EvidenceBatch(network, codes), ids
+
+
+def write_probabilities_csv(
+    destination: str | os.PathLike[str],
+    columns: Sequence[str],
+    probabilities: np.ndarray,
+    *,
+    ids: tuple[str, Sequence[str]] | None = None,
+) -> None:
+    """Write one row per patient, one column per ``VAR=state``.
+
+    The file is written to a temporary name and renamed, so an existing file
+    is replaced only by a complete one. Values use 17 significant digits
+    (exact round trip); NaN is written as ``nan``.
+
+    Parameters
+    ----------
+    destination : path
+        Output CSV path.
+    columns : sequence of str
+        Column labels.
+    probabilities : ndarray of shape (n_patients, n_columns)
+    ids : (str, sequence of str), optional
+        Name and values of a leading identifier column.
+    """
+    path = Path(destination)
+    probabilities = np.asarray(probabilities)
+    header = list(columns)
+    if ids is not None:
+        header = [ids[0], *header]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(header)
+            for i, row in enumerate(probabilities):
+                cells = [format(float(p), ".17g") for p in row]
+                if ids is not None:
+                    cells = [ids[1][i], *cells]
+                writer.writerow(cells)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
