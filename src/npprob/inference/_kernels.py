@@ -32,8 +32,9 @@ def run_op(
     out_size, sum_size, in_start, in_end, in_kind, in_off, in_slot, in_idx_start, idx,
     params, const, work, slot_offset, tmp, out, out_off,
 ):  # fmt: skip
-    """Multiply the op's inputs and sum out its variable; return 1 if rescaled."""
+    """Multiply the op's inputs and sum out its variable; return the rescale count."""
     n = out_size * sum_size
+    rescaled = 0
     if in_end == in_start:
         for m in range(n):
             tmp[m] = 1.0
@@ -55,6 +56,15 @@ def run_op(
         else:
             for m in range(n):
                 tmp[m] *= src[base + idx[start + m]]
+        # Rescale inside the product too: one op may multiply many tiny inputs.
+        largest = 0.0
+        for m in range(n):
+            if tmp[m] > largest:
+                largest = tmp[m]
+        if 0.0 < largest < TINY:
+            for m in range(n):
+                tmp[m] *= BIG
+            rescaled += 1
     largest = 0.0
     for j in range(out_size):
         acc = 0.0
@@ -67,8 +77,8 @@ def run_op(
     if 0.0 < largest < TINY:
         for j in range(out_size):
             out[out_off + j] *= BIG
-        return 1
-    return 0
+        rescaled += 1
+    return rescaled
 
 
 

@@ -117,7 +117,8 @@ class Engine:
         self.network = network
         self.layout = ParameterLayout(network)
         self.params_t = _draws_minor(self.layout.pack(cpts, validate=validate))
-        self._plans: dict[tuple[frozenset[int], tuple[int, ...]], Plan] = {}
+        self._plans: dict[tuple[frozenset[int], tuple[int, ...], frozenset[int]], Plan] = {}
+        self._constants: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def _from_params(cls, other: Engine, params: np.ndarray) -> Engine:
@@ -126,6 +127,7 @@ class Engine:
         new.layout = other.layout
         new.params_t = _draws_minor(params)
         new._plans = other._plans
+        new._constants = {}
         return new
 
     def with_parameters(
@@ -172,21 +174,35 @@ class Engine:
         evidence = frozenset(self.network.index(n) for n in observed)
         return self._plan(evidence, self._target_indices(targets))
 
-    def _plan(self, evidence: frozenset[int], targets: tuple[int, ...]) -> Plan:
-        key = (evidence, targets)
+    def _plan(
+        self, evidence: frozenset[int], targets: tuple[int, ...], soft: frozenset[int] = frozenset()
+    ) -> Plan:
+        key = (evidence, targets, soft)
         plan = self._plans.get(key)
         if plan is None:
-            plan = compile_plan(self.layout, evidence, targets)
+            plan = compile_plan(self.layout, evidence, targets, soft)
             self._plans[key] = plan
         return plan
 
-    def _group(self, codes: np.ndarray, targets: tuple[int, ...]) -> list[tuple[frozenset[int], np.ndarray]]:
+    def _group(
+        self, codes: np.ndarray, targets: tuple[int, ...]
+    ) -> list[tuple[frozenset[int], frozenset[int], np.ndarray]]:
+        """Split patients into (hard evidence, soft evidence, rows) groups.
+
+        Leaves observed by anyone count as observed for everyone (the ones
+        column stands for "unobserved"). Each remaining pattern gets its own
+        exactly pruned plan when it has enough lanes to pay for compiling it
+        (or its plan is cached, or it is the only pattern); the patients of
+        the other patterns share one plan with soft evidence on the variables
+        they observe only in part.
+        """
         observed = codes >= 0
-        soft = self.layout.has_ones_column & observed.any(axis=0)
-        soft[list(targets)] = False
-        key = observed | soft[None, :]
+        soft_leaves = self.layout.has_ones_column & observed.any(axis=0)
+        soft_leaves[list(targets)] = False
+        key = observed | soft_leaves[None, :]
         if len(key) == 1 or (key == key[0]).all():
-            return [(frozenset(np.flatnonzero(key[0]).tolist()), np.arange(len(key), dtype=np.int64))]
+            pattern = frozenset(np.flatnonzero(key[0]).tolist())
+            return [(pattern, frozenset(), np.arange(len(key), dtype=np.int64))]
         packed = np.packbits(key, axis=1)
         width = packed.shape[1]
         if width <= 8:
@@ -197,11 +213,30 @@ class Engine:
             keys = np.ascontiguousarray(packed).view(np.dtype((np.void, width))).ravel()
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         order = np.argsort(inverse, kind="stable")
-        bounds = np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1]
+        counts = np.bincount(inverse, minlength=len(uniq))
         groups = []
-        for g, rows in enumerate(np.split(order, bounds)):
+        leftover = []
+        for g, rows in enumerate(np.split(order, np.cumsum(counts)[:-1])):
             pattern = frozenset(np.flatnonzero(key[first[g]]).tolist())
-            groups.append((pattern, rows.astype(np.int64)))
+            if (
+                counts[g] * self.n_draws >= EXACT_PLAN_MIN_LANES
+                or (pattern, targets, frozenset()) in self._plans
+            ):
+                groups.append((pattern, frozenset(), rows.astype(np.int64)))
+            else:
+                leftover.append(rows)
+        if leftover:
+            rows = np.sort(np.concatenate(leftover)).astype(np.int64)
+            sub = key[rows]
+            hard = sub.all(axis=0)
+            soft = sub.any(axis=0) & ~hard
+            groups.append(
+                (
+                    frozenset(np.flatnonzero(hard).tolist()),
+                    frozenset(np.flatnonzero(soft).tolist()),
+                    rows,
+                )
+            )
         return groups
 
     # -- queries -------------------------------------------------------------
@@ -269,6 +304,25 @@ class Engine:
         _, log_z = self._run(batch.codes, (), 0, n_threads)
         return log_z
 
+    def _constants_for(self, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+        """The plan's evidence-free messages for every draw, computed once per engine."""
+        key = id(plan)
+        cached = self._constants.get(key)
+        if cached is None:
+            n_draws = self.n_draws
+            const_t = np.empty((max(plan.n_const, 1), n_draws), dtype=np.float64)
+            const_rescaled = np.zeros(n_draws, dtype=np.int64)
+            if len(plan.c_out_size):
+                _kernels.run_constant_ops(
+                    self.params_t, plan.c_out_size, plan.c_sum_size, plan.c_out_off,
+                    plan.c_in_start, plan.in_kind, plan.in_off, plan.in_slot,
+                    plan.in_idx_start, plan.idx, plan.n_tmp, const_t, const_rescaled,
+                )  # fmt: skip
+            cached = (const_t, const_rescaled)
+            # Plans live as long as the shared plan cache, so their ids stay unique.
+            self._constants[key] = cached
+        return cached
+
     def _run(
         self, codes: np.ndarray, targets: tuple[int, ...], n_cols: int, n_threads: int | None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -284,9 +338,12 @@ class Engine:
             numba.set_num_threads(threads)
         try:
             if n_patients:
-                for pattern, rows in self._group(codes, targets):
-                    plan = self._plan(pattern, targets)
-                    careful.append(_execute(plan, self.params_t, codes, rows, result, norm, threads))
+                for hard, soft, rows in self._group(codes, targets):
+                    plan = self._plan(hard, targets, soft)
+                    constants = self._constants_for(plan)
+                    careful.append(
+                        _execute(plan, self.params_t, constants, codes, rows, result, norm, threads)
+                    )
         finally:
             if threads != previous:
                 numba.set_num_threads(previous)
@@ -300,6 +357,9 @@ def _draws_minor(params: np.ndarray) -> np.ndarray:
     """(n_draws, n_params) -> contiguous (n_params, n_draws), the kernels' layout."""
     return np.ascontiguousarray(params.T)
 
+
+#: Fewest lanes (patients x draws) for which a pattern gets its own pruned plan.
+EXACT_PLAN_MIN_LANES = 2048
 
 #: Most lanes (patient, draw pairs) the fast kernel processes together.
 MAX_LANES_PER_BLOCK = 256
@@ -337,6 +397,7 @@ def _blocks(n_rows: int, n_draws: int, lanes: int) -> tuple[np.ndarray, np.ndarr
 def _execute(
     plan: Plan,
     params_t: np.ndarray,
+    constants: tuple[np.ndarray, np.ndarray],
     codes: np.ndarray,
     rows: np.ndarray,
     result: np.ndarray,
@@ -349,14 +410,7 @@ def _execute(
     their ``norm`` entries are left at 1.
     """
     n_draws = params_t.shape[1]
-    const_t = np.empty((max(plan.n_const, 1), n_draws), dtype=np.float64)
-    const_rescaled = np.zeros(n_draws, dtype=np.int64)
-    if len(plan.c_out_size):
-        _kernels.run_constant_ops(
-            params_t, plan.c_out_size, plan.c_sum_size, plan.c_out_off, plan.c_in_start,
-            plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start, plan.idx, plan.n_tmp,
-            const_t, const_rescaled,
-        )  # fmt: skip
+    const_t, const_rescaled = constants
     lanes = _lanes_per_block(plan)
     starts, sizes, uniform = _blocks(len(rows), n_draws, lanes)
     n_chunks = max(1, min(len(starts), 8 * n_threads))

@@ -39,6 +39,12 @@ class ParameterLayout:
         in ``v``'s CPT.
     has_ones_column : ndarray of bool, shape (n_variables,)
         True for leaves, whose CPT carries the extra all-ones column.
+    indicator_offsets : ndarray of int64, shape (n_variables,)
+        Start of each variable's indicator block:
+        ``card + 1`` rows of ``card`` entries, one-hot rows for the observed
+        states and a row of ones for "unobserved". Plans use it for *soft*
+        evidence, where one plan serves patients who observe different
+        subsets of the variables.
     size : int
         Length of the parameter vector.
     """
@@ -71,6 +77,13 @@ class ParameterLayout:
             offsets.append(pos)
             pos += int(np.prod(shape))
         self.offsets = np.array(offsets, dtype=np.int64)
+        # Indicator blocks for soft evidence on non-leaf variables: rows
+        # 0..card-1 are one-hot, row card is all ones (unobserved).
+        indicator_offsets = np.full(len(names), -1, dtype=np.int64)
+        for i in range(len(names)):
+            indicator_offsets[i] = pos
+            pos += (int(cards[i]) + 1) * int(cards[i])
+        self.indicator_offsets = indicator_offsets
         self.size = pos
 
     def pack(self, cpts: Mapping[str, np.typing.ArrayLike] | None = None, *, validate: bool = True) -> np.ndarray:
@@ -128,4 +141,8 @@ class ParameterLayout:
                 block[..., -1] = 1.0
             else:
                 block[...] = arr
+        for i, start in enumerate(self.indicator_offsets):
+            card = int(self.cardinalities[i])
+            indicator = np.vstack([np.eye(card), np.ones((1, card))])
+            params[:, start : start + indicator.size] = indicator.ravel()
         return params

@@ -93,6 +93,7 @@ class Plan(NamedTuple):
     # metadata, not read by kernels
     targets: tuple[int, ...]
     evidence: tuple[int, ...]
+    soft: tuple[int, ...]
     orders: tuple[tuple[int, ...], ...]
     max_factor_size: int
     compile_seconds: float
@@ -166,13 +167,15 @@ class _Builder:
         self,
         target: int | None,
         evidence: frozenset[int],
+        soft: frozenset[int],
         ancestors_of: list[set[int]],
         slot_of: dict[int, int],
+        indicator_slot_of: dict[int, int],
         count_scale: bool,
     ) -> tuple[_Factor, tuple[int, ...]]:
         layout = self.layout
         keep: set[int] = set()
-        for v in evidence | ({target} if target is not None else set()):
+        for v in evidence | soft | ({target} if target is not None else set()):
             keep |= ancestors_of[v]
         factors = []
         for v in sorted(keep):
@@ -181,6 +184,9 @@ class _Builder:
             factors.append(
                 _Factor(tuple(sorted(scope)), layout.strides[v], INPUT_PARAM, int(layout.offsets[v]), slot)
             )
+        for v in sorted(soft):
+            offset = int(layout.indicator_offsets[v])
+            factors.append(_Factor((v,), {v: 1}, INPUT_PARAM, offset, indicator_slot_of[v]))
         free = [v for v in sorted(keep) if v not in evidence and v != target]
         graph = interaction_graph((f.scope for f in factors), (v for v in keep if v not in evidence))
         order = weighted_min_fill_order(graph, self.cards, free)
@@ -221,6 +227,7 @@ def compile_plan(
     layout: ParameterLayout,
     evidence: frozenset[int],
     targets: tuple[int, ...],
+    soft: frozenset[int] = frozenset(),
 ) -> Plan:
     """Compile a query into a :class:`Plan`.
 
@@ -233,6 +240,11 @@ def compile_plan(
         for patients who did not observe them (code -1 selects the ones).
     targets : tuple of int
         Query variables, distinct.
+    soft : frozenset of int, optional
+        Variables observed by some patients only: they stay hidden
+        and are multiplied by an indicator (one-hot when observed, ones when
+        not), so one plan serves every subset of them. Disjoint from
+        ``evidence``.
 
     Returns
     -------
@@ -260,16 +272,24 @@ def compile_plan(
                 unobserved = int(layout.cardinalities[u]) if layout.has_ones_column[u] else -1
                 terms.append((slot_of[v], u, layout.strides[v][u], unobserved))
 
+    indicator_slot_of: dict[int, int] = {}
+    for v in sorted(soft):
+        if v in evidence:
+            raise ValueError(f"variable {v} cannot be both hard and soft evidence")
+        indicator_slot_of[v] = len(slot_of) + len(indicator_slot_of)
+        card = int(layout.cardinalities[v])
+        terms.append((indicator_slot_of[v], v, card, card))
+    n_slots = len(slot_of) + len(indicator_slot_of)
+
     builder = _Builder(layout)
     hidden_targets = [t for t in targets if t not in evidence]
     programs: dict[int | None, _Factor] = {}
     orders = []
     z_program = hidden_targets[0] if hidden_targets else None
-    final, order = builder.program(z_program, evidence, ancestors_of, slot_of, True)
-    programs[z_program] = final
-    orders.append(order)
-    for t in hidden_targets[1:]:
-        final, order = builder.program(t, evidence, ancestors_of, slot_of, False)
+    for t in [z_program, *hidden_targets[1:]]:
+        final, order = builder.program(
+            t, evidence, soft, ancestors_of, slot_of, indicator_slot_of, t == z_program
+        )
         programs[t] = final
         orders.append(order)
 
@@ -324,7 +344,7 @@ def compile_plan(
     z = programs[z_program]
     term_arr = np.array(terms, dtype=np.int64).reshape(-1, 4)
     return Plan(
-        n_slots=len(slot_of),
+        n_slots=n_slots,
         term_slot=term_arr[:, 0].copy(),
         term_col=term_arr[:, 1].copy(),
         term_stride=term_arr[:, 2].copy(),
@@ -358,6 +378,7 @@ def compile_plan(
         z_size=int(layout.cardinalities[z_program]) if z_program is not None else 1,
         targets=tuple(targets),
         evidence=tuple(sorted(evidence)),
+        soft=tuple(sorted(soft)),
         orders=tuple(orders),
         max_factor_size=builder.max_factor_size,
         compile_seconds=time.perf_counter() - t0,

@@ -55,4 +55,9 @@ class Variable:
 
     def state_index(self, state: str) -> int:
         """Index of ``state``; raises :class:`KeyError` when it is not a state."""
-        return self.states.index(state)
+        try:
+            return self.states.index(state)
+        except ValueError:
+            raise KeyError(
+                f"{state!r} is not a state of '{self.name}'; states are: {', '.join(self.states)}."
+            ) from None
