@@ -74,8 +74,9 @@ def parse_evidence_csv(
         rows = list(reader)
     except csv.Error as exc:
         raise EvidenceError(f"{name}:{reader.line_num}: malformed CSV ({exc}).") from None
-    # Keep the physical line of each record for messages; blank lines are skipped.
-    records = [(i + 1, r) for i, r in enumerate(rows) if any(cell.strip() for cell in r)]
+    # Keep the line of each record for messages. Only empty lines are skipped:
+    # a row of empty cells is a patient with nothing observed.
+    records = [(i + 1, r) for i, r in enumerate(rows) if r]
     if not records:
         raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
     header_line, header = records[0]

@@ -1,0 +1,177 @@
+"""``npprob query`` end to end: answers checked by brute force, errors as one line."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _oracles import brute_force, spec_of
+
+from npprob.cli import main
+from npprob.io import read_bif
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ASIA = FIXTURES / "networks" / "asia.bif"
+ALARM = FIXTURES / "networks" / "alarm.bif"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_answers_match_brute_force_on_asia(tmp_path, capsys):
+    evidence = write(
+        tmp_path / "ev.csv",
+        "xray,dysp,smoke\nyes,yes,\n,,no\nno, yes ,yes\n,,\n",
+    )
+    out = tmp_path / "out.csv"
+    status, _, err = run(
+        capsys, "query", "--network", str(ASIA), "--target", "lung", "--target", "either",
+        "--evidence", str(evidence), "--out", str(out),
+    )  # fmt: skip
+    assert status == 0, err
+    header, rows = read_rows(out)
+    assert header == ["lung=yes", "lung=no", "either=yes", "either=no"]
+    network = read_bif(ASIA)
+    spec = spec_of(network)
+    records = [{"xray": "yes", "dysp": "yes"}, {"smoke": "no"}, {"xray": "no", "dysp": "yes", "smoke": "yes"}, {}]
+    codes = np.full((4, len(spec.names)), -1)
+    for r, rec in enumerate(records):
+        for name, state in rec.items():
+            codes[r, spec.names.index(name)] = spec.states[name].index(state)
+    expected = brute_force(spec, codes, ["lung", "either"]).stacked(["lung", "either"])
+    got = np.array([[float(x) for x in row] for row in rows])
+    np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
+
+
+def test_alarm_rows_keep_input_order_and_ids(tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    status, _, err = run(
+        capsys, "query", "--network", str(ALARM), "--target", "HYPOVOLEMIA",
+        "--evidence", str(FIXTURES / "evidence" / "alarm_patients.csv"),
+        "--id-column", "patient_id", "--out", str(out),
+    )  # fmt: skip
+    assert status == 0, err
+    header, rows = read_rows(out)
+    assert header == ["patient_id", "HYPOVOLEMIA=TRUE", "HYPOVOLEMIA=FALSE"]
+    _, source_rows = read_rows(FIXTURES / "evidence" / "alarm_patients.csv")
+    assert [r[0] for r in rows] == [r[0] for r in source_rows]
+    values = np.array([[float(x) for x in r[1:]] for r in rows])
+    np.testing.assert_allclose(values.sum(axis=1), 1.0, atol=1e-12)
+    assert len(set(np.round(values[:, 0], 12))) > 1  # patients differ
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "extra", "phrase"),
+    [
+        ("xray,dysp\nyes,maybe\n", [], "unknown state 'maybe' for 'dysp'"),
+        ("xray,dysq\nyes,yes\n", [], "unknown variable 'dysq' in the header. Did you mean 'dysp'?"),
+        ("xray,dysp\nyes\n", [], "data row 1 has 1 cells; the header has 2"),
+        ("", [], "the file is empty"),
+        ("xray,xray\nyes,no\n", [], "duplicate column"),
+        ('xray,dysp\n"yes,no\n', [], "malformed CSV"),
+        ("xray,dysp\nyes,yes\n", ["--id-column", "pid"], "no identifier column 'pid'"),
+    ],
+)
+def test_bad_evidence_gives_one_line_and_exit_2(tmp_path, capsys, csv_text, extra, phrase):
+    evidence = write(tmp_path / "ev.csv", csv_text)
+    out = write(tmp_path / "out.csv", "precious\n")
+    status, stdout, err = run(
+        capsys, "query", "--network", str(ASIA), "--target", "lung",
+        "--evidence", str(evidence), "--out", str(out), *extra,
+    )  # fmt: skip
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("npprob query: error:")
+    assert phrase in err
+    assert "Traceback" not in err and stdout == ""
+    assert out.read_text() == "precious\n"  # nothing lost
+
+
+def test_unknown_state_names_the_line_and_allowed_states(tmp_path, capsys):
+    evidence = write(tmp_path / "ev.csv", "xray,dysp\nyes,yes\nno,sometimes\n")
+    status, _, err = run(
+        capsys, "query", "--network", str(ASIA), "--target", "lung",
+        "--evidence", str(evidence), "--out", str(tmp_path / "o.csv"),
+    )  # fmt: skip
+    assert status == 2
+    assert ":3: unknown state 'sometimes' for 'dysp' (data row 2)" in err
+    assert "expected one of: yes, no" in err
+
+
+def test_unknown_target_suggests_a_name(tmp_path, capsys):
+    evidence = write(tmp_path / "ev.csv", "xray\nyes\n")
+    status, _, err = run(
+        capsys, "query", "--network", str(ASIA), "--target", "lungs",
+        "--evidence", str(evidence), "--out", str(tmp_path / "o.csv"),
+    )  # fmt: skip
+    assert status == 2
+    assert "Unknown variable 'lungs'. Did you mean 'lung'?" in err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_missing_files_and_malformed_bif(tmp_path, capsys):
+    evidence = write(tmp_path / "ev.csv", "xray\nyes\n")
+    status, _, err = run(
+        capsys, "query", "--network", str(ASIA), "--target", "lung",
+        "--evidence", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"),
+    )  # fmt: skip
+    assert status == 2 and "Cannot read evidence file" in err
+    bad = write(tmp_path / "bad.bif", "variable a {\n  type discrete [ 2 ] { x, y };\n")
+    status, _, err = run(
+        capsys, "query", "--network", str(bad), "--target", "a",
+        "--evidence", str(evidence), "--out", str(tmp_path / "o.csv"),
+    )  # fmt: skip
+    assert status == 2 and "bad.bif:" in err and err.count("\n") == 1
+
+
+ZERO_BIF = """network z {}
+variable a { type discrete [ 2 ] { x, y }; }
+variable b { type discrete [ 2 ] { u, v }; }
+probability ( a ) { table 0.5, 0.5; }
+probability ( b | a ) { (x) 1.0, 0.0; (y) 0.3, 0.7; }
+"""
+
+
+def test_zero_probability_rows_are_named_or_written_as_nan(tmp_path, capsys):
+    net = write(tmp_path / "z.bif", ZERO_BIF)
+    evidence = write(tmp_path / "ev.csv", "a,b\nx,u\nx,v\n,v\nx,v\n")
+    out = tmp_path / "o.csv"
+    status, _, err = run(
+        capsys, "query", "--network", str(net), "--target", "b",
+        "--evidence", str(evidence), "--out", str(out),
+    )  # fmt: skip
+    assert status == 2
+    assert "data row(s) 2, 4 have probability zero" in err
+    assert not out.exists()
+    status, _, err = run(
+        capsys, "query", "--network", str(net), "--target", "a", "--on-zero", "nan",
+        "--evidence", str(evidence), "--out", str(out),
+    )  # fmt: skip
+    assert status == 0, err
+    _, rows = read_rows(out)
+    values = np.array([[float(x) for x in r] for r in rows])
+    assert np.isnan(values[[1, 3]]).all()
+    np.testing.assert_allclose(values[0], [1.0, 0.0])
+    np.testing.assert_allclose(values[2], [0.0, 1.0])  # b=v rules out a=x
+
+
+def test_python_dash_m_entry_point_and_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert "npprob" in capsys.readouterr().out
