@@ -21,6 +21,7 @@ subprocesses (full run only).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -39,7 +40,6 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from networks import diagnostic_network, diagnostic_patients, forward_sample  # noqa: E402
-
 from npprob.inference import Engine  # noqa: E402
 from npprob.io.bif import read_bif  # noqa: E402
 from npprob.io.interop import to_pgmpy  # noqa: E402
@@ -75,7 +75,9 @@ def alarm_patients(network, n: int, seed: int, p_observed: float = 0.3) -> np.nd
     return codes
 
 
-def pgmpy_per_query(network, codes: np.ndarray, targets: list[str], n_queries: int) -> tuple[float, np.ndarray]:
+def pgmpy_per_query(
+    network, codes: np.ndarray, targets: list[str], n_queries: int
+) -> tuple[float, np.ndarray]:
     """Seconds per pgmpy VariableElimination query, and its answers."""
     from pgmpy.inference import VariableElimination
 
@@ -123,12 +125,17 @@ def bench_network(label, network, codes, target, sizes, quick: bool) -> dict:
 
     query_codes = codes.copy()
     query_codes[:, network.index(target)] = -1
+    n_many, n_single = sizes["patients_x1000"], sizes["patients_x1"]
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
-        n_many = sizes["patients_x1000"]
-        t = best_of(lambda: engine_s.query(query_codes[:n_many], [target], n_threads=threads), sizes["repeats"])
+        t = best_of(
+            functools.partial(engine_s.query, query_codes[:n_many], [target], n_threads=threads),
+            sizes["repeats"],
+        )
         out[f"patient_draws_per_s_{threads}t_draws1000"] = n_many * n_draws / t
-        n_single = sizes["patients_x1"]
-        t = best_of(lambda: engine1.query(query_codes[:n_single], [target], n_threads=threads), sizes["repeats"])
+        t = best_of(
+            functools.partial(engine1.query, query_codes[:n_single], [target], n_threads=threads),
+            sizes["repeats"],
+        )
         out[f"patient_draws_per_s_{threads}t_draws1"] = n_single / t
 
     # Latency of a clinician's query: a pattern seen before (plan cached).

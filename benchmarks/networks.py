@@ -7,7 +7,9 @@ import numpy as np
 from npprob.network import Network, Variable
 
 
-def _random_cpt(rng: np.random.Generator, shape: tuple[int, ...], concentration: float = 1.0) -> np.ndarray:
+def _random_cpt(
+    rng: np.random.Generator, shape: tuple[int, ...], concentration: float = 1.0
+) -> np.ndarray:
     return rng.dirichlet(np.full(shape[-1], concentration), size=shape[:-1])
 
 
@@ -22,11 +24,16 @@ def diagnostic_network(seed: int = 0) -> Network:
     variables = [Variable("aetiology", tuple(f"a{i}" for i in range(12)), "aetiology")]
     variables.append(Variable("lesion", ("absent", "present"), "lesion"))
     variables.append(Variable("neuropathic", ("no", "yes"), "target"))
-    parents: dict[str, list[str]] = {"lesion": ["aetiology"], "neuropathic": ["aetiology", "lesion"]}
+    parents: dict[str, list[str]] = {
+        "lesion": ["aetiology"],
+        "neuropathic": ["aetiology", "lesion"],
+    }
     latents = ["peripheral_sensitisation", "ectopic_activity", "central_sensitisation"]
     for name in latents:
         variables.append(Variable(name, ("absent", "present"), "latent"))
-        parents[name] = ["neuropathic", "lesion"] if name != "central_sensitisation" else ["neuropathic"]
+        parents[name] = (
+            ["neuropathic", "lesion"] if name != "central_sensitisation" else ["neuropathic"]
+        )
     for i in range(18):
         name = f"finding_{i:02d}"
         variables.append(Variable(name, ("absent", "present"), "finding"))
@@ -48,7 +55,9 @@ def forward_sample(network: Network, n: int, seed: int) -> np.ndarray:
     for i, name in enumerate(network.names):  # names are topologically ordered
         cpt = network.cpt(name)
         pa = [network.index(p) for p in network.parents(name)]
-        rows = cpt[tuple(codes[:, j] for j in pa)] if pa else np.broadcast_to(cpt, (n, cpt.shape[-1]))
+        rows = (
+            cpt[tuple(codes[:, j] for j in pa)] if pa else np.broadcast_to(cpt, (n, cpt.shape[-1]))
+        )
         u = rng.random(n)[:, None]
         codes[:, i] = np.minimum((np.cumsum(rows, axis=1) < u).sum(axis=1), cpt.shape[-1] - 1)
     return codes

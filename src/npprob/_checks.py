@@ -14,7 +14,10 @@ def closest_names(name: str, valid: Iterable[str], n: int = 3) -> list[str]:
     close = difflib.get_close_matches(name, valid, n=n, cutoff=0.6)
     if not close:
         lowered = {v.lower(): v for v in valid}
-        close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)]
+        close = [
+            lowered[m]
+            for m in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+        ]
     return close
 
 

@@ -77,7 +77,9 @@ class EvidenceError(NpprobError, ValueError):
         report 1-based data-row numbers in the message), when known.
     """
 
-    def __init__(self, message: str, *, variable: str | None = None, row: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, variable: str | None = None, row: int | None = None
+    ) -> None:
         super().__init__(message)
         self.variable = variable
         self.row = row
@@ -92,7 +94,7 @@ class ZeroProbabilityEvidenceError(EvidenceError):
         0-based indices of the offending patients, in input order.
     """
 
-    def __init__(self, message: str, *, rows) -> None:  # noqa: ANN001 - ndarray of int
+    def __init__(self, message: str, *, rows) -> None:
         super().__init__(message)
         self.rows = rows
 

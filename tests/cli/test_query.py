@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _oracles import brute_force, spec_of
 
+from _oracles import brute_force, spec_of
 from npprob.cli import main
 from npprob.io import read_bif
 
@@ -49,7 +49,12 @@ def test_answers_match_brute_force_on_asia(tmp_path, capsys):
     assert header == ["lung=yes", "lung=no", "either=yes", "either=no"]
     network = read_bif(ASIA)
     spec = spec_of(network)
-    records = [{"xray": "yes", "dysp": "yes"}, {"smoke": "no"}, {"xray": "no", "dysp": "yes", "smoke": "yes"}, {}]
+    records = [
+        {"xray": "yes", "dysp": "yes"},
+        {"smoke": "no"},
+        {"xray": "no", "dysp": "yes", "smoke": "yes"},
+        {},
+    ]
     codes = np.full((4, len(spec.names)), -1)
     for r, rec in enumerate(records):
         for name, state in rec.items():
@@ -96,9 +101,11 @@ def test_bad_evidence_gives_one_line_and_exit_2(tmp_path, capsys, csv_text, extr
         "--evidence", str(evidence), "--out", str(out), *extra,
     )  # fmt: skip
     assert status == 2
-    assert err.count("\n") == 1 and err.startswith("npprob query: error:")
+    assert err.count("\n") == 1
+    assert err.startswith("npprob query: error:")
     assert phrase in err
-    assert "Traceback" not in err and stdout == ""
+    assert "Traceback" not in err
+    assert stdout == ""
     assert out.read_text() == "precious\n"  # nothing lost
 
 
@@ -130,13 +137,16 @@ def test_missing_files_and_malformed_bif(tmp_path, capsys):
         capsys, "query", "--network", str(ASIA), "--target", "lung",
         "--evidence", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"),
     )  # fmt: skip
-    assert status == 2 and "Cannot read evidence file" in err
+    assert status == 2
+    assert "Cannot read evidence file" in err
     bad = write(tmp_path / "bad.bif", "variable a {\n  type discrete [ 2 ] { x, y };\n")
     status, _, err = run(
         capsys, "query", "--network", str(bad), "--target", "a",
         "--evidence", str(evidence), "--out", str(tmp_path / "o.csv"),
     )  # fmt: skip
-    assert status == 2 and "bad.bif:" in err and err.count("\n") == 1
+    assert status == 2
+    assert "bad.bif:" in err
+    assert err.count("\n") == 1
 
 
 ZERO_BIF = """network z {}

@@ -81,7 +81,6 @@ def run_op(
     return rescaled
 
 
-
 CAREFUL_BELOW = 2.0**-800
 
 

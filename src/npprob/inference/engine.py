@@ -18,7 +18,9 @@ from npprob.network.network import Network
 
 __all__ = ["Engine", "QueryResult"]
 
-EvidenceLike = EvidenceBatch | np.ndarray | Mapping[str, str | None] | Sequence[Mapping[str, str | None]]
+EvidenceLike = (
+    EvidenceBatch | np.ndarray | Mapping[str, str | None] | Sequence[Mapping[str, str | None]]
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class QueryResult:
             return self.probabilities[..., self._slices[target]]
         except KeyError:
             raise EvidenceError(
-                f"'{target}' was not queried; targets are: {', '.join(self.targets)}.", variable=target
+                f"'{target}' was not queried; targets are: {', '.join(self.targets)}.",
+                variable=target,
             ) from None
 
     def mean(self, target: str) -> np.ndarray:

@@ -62,7 +62,7 @@ class ParameterLayout:
         offsets = []
         pos = 0
         for i, n in enumerate(names):
-            scope = tuple(index[p] for p in network.parents(n)) + (i,)
+            scope = (*tuple(index[p] for p in network.parents(n)), i)
             shape = [int(cards[u]) for u in scope]
             if self.has_ones_column[i]:
                 shape[-1] += 1
@@ -86,7 +86,9 @@ class ParameterLayout:
         self.indicator_offsets = indicator_offsets
         self.size = pos
 
-    def pack(self, cpts: Mapping[str, np.typing.ArrayLike] | None = None, *, validate: bool = True) -> np.ndarray:
+    def pack(
+        self, cpts: Mapping[str, np.typing.ArrayLike] | None = None, *, validate: bool = True
+    ) -> np.ndarray:
         """Stack CPTs into the parameter matrix the kernels read.
 
         Parameters

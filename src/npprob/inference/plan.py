@@ -124,7 +124,11 @@ class _Builder:
         self.max_factor_size = 1
 
     def emit(
-        self, inputs: list[_Factor], out_scope: tuple[int, ...], summed: int | None, count_scale: bool
+        self,
+        inputs: list[_Factor],
+        out_scope: tuple[int, ...],
+        summed: int | None,
+        count_scale: bool,
     ) -> _Factor:
         cards = self.cards
         dims = [cards[u] for u in out_scope]
@@ -182,13 +186,21 @@ class _Builder:
             scope = tuple(u for u in layout.scopes[v] if u not in evidence)
             slot = slot_of.get(v, -1)
             factors.append(
-                _Factor(tuple(sorted(scope)), layout.strides[v], INPUT_PARAM, int(layout.offsets[v]), slot)
+                _Factor(
+                    tuple(sorted(scope)),
+                    layout.strides[v],
+                    INPUT_PARAM,
+                    int(layout.offsets[v]),
+                    slot,
+                )
             )
         for v in sorted(soft):
             offset = int(layout.indicator_offsets[v])
             factors.append(_Factor((v,), {v: 1}, INPUT_PARAM, offset, indicator_slot_of[v]))
         free = [v for v in sorted(keep) if v not in evidence and v != target]
-        graph = interaction_graph((f.scope for f in factors), (v for v in keep if v not in evidence))
+        graph = interaction_graph(
+            (f.scope for f in factors), (v for v in keep if v not in evidence)
+        )
         order = weighted_min_fill_order(graph, self.cards, free)
         for x in order:
             used = [f for f in factors if x in f.scope]

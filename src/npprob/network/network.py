@@ -86,7 +86,9 @@ class Network:
                 if p == v.name:
                     raise NetworkError(f"Variable '{v.name}' is its own parent.", variable=v.name)
             if len(set(pa)) != len(pa):
-                raise NetworkError(f"Variable '{v.name}' lists a parent twice: {pa}.", variable=v.name)
+                raise NetworkError(
+                    f"Variable '{v.name}' lists a parent twice: {pa}.", variable=v.name
+                )
             parent_map[v.name] = pa
 
         order = _topological_order([v.name for v in variables], parent_map)
@@ -114,7 +116,8 @@ class Network:
     # -- construction helpers -------------------------------------------------
     def cpt_shape(self, name: str) -> tuple[int, ...]:
         """Shape of ``name``'s CPT: parent cardinalities, then its own."""
-        return tuple(self.variable(p).cardinality for p in self._parents[name]) + (
+        return (
+            *tuple(self.variable(p).cardinality for p in self._parents[name]),
             self.variable(name).cardinality,
         )
 
@@ -283,5 +286,5 @@ def _find_cycle(candidates: list[str], parents: Mapping[str, tuple[str, ...]]) -
         on_path[node] = len(path)
         path.append(node)
         node = next(p for p in parents[node] if p in cand)
-    cycle = path[on_path[node] :] + [node]
+    cycle = [*path[on_path[node] :], node]
     return list(reversed(cycle))
