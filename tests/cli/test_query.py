@@ -16,6 +16,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ASIA = FIXTURES / "networks" / "asia.bif"
 ALARM = FIXTURES / "networks" / "alarm.bif"
 
+pytestmark = pytest.mark.compat
+
 
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
