@@ -6,7 +6,7 @@ The fast path (:func:`run_lanes`) works on blocks of *lanes*, one lane being
 one (patient, parameter draw) pair, with the lane index innermost so loops
 vectorise; it does not rescale messages. A lane whose normalising constant
 comes out below ``2**-800`` (or zero) is recomputed by the careful path
-(:func:`run_lane_careful`), which multiplies any message that falls below
+(:func:`run_careful_lanes`), which multiplies any message that falls below
 ``2**-512`` by ``2**512``: scaling by a power of two is exact, so posteriors
 are unaffected and the count of rescalings restores the log-evidence.
 An entry lost to underflow in the fast path is below ``2**-1022`` while the
@@ -183,71 +183,6 @@ def lane_op(
                 work[o0 + b] += tmp[t0 + b]
 
 
-@numba.njit(cache=True, nogil=True)
-def run_lane_careful(
-    params_t, codes, row, s,
-    n_slots, term_slot, term_col, term_stride, term_unobserved_code,
-    c_out_size, c_sum_size, c_out_off, c_in_start, c_count_scale,
-    w_out_size, w_sum_size, w_out_off, w_in_start, w_count_scale,
-    in_kind, in_off, in_slot, in_idx_start, idx, n_const, n_work, n_tmp,
-    t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size, result, log_out, q_out,
-):  # fmt: skip
-    """One lane with message rescaling: the path for tiny or zero evidence.
-
-    Writes the lane's posteriors into ``result[row, s]`` and its log-evidence
-    into ``log_out[q_out]``.
-    """
-    n_params = params_t.shape[0]
-    p_s = np.empty(n_params, dtype=np.float64)
-    for k in range(n_params):
-        p_s[k] = params_t[k, s]
-    c_s = np.empty(max(n_const, 1), dtype=np.float64)
-    work = np.empty(max(n_work, 1), dtype=np.float64)
-    tmp = np.empty(n_tmp, dtype=np.float64)
-    slot_offset = np.zeros(max(n_slots, 1), dtype=np.int64)
-    for q in range(term_slot.shape[0]):
-        code = codes[row, term_col[q]]
-        if code < 0:
-            code = term_unobserved_code[q]
-        slot_offset[term_slot[q]] += code * term_stride[q]
-    scale = 0
-    for k in range(c_out_size.shape[0]):
-        r = run_op(
-            c_out_size[k], c_sum_size[k], c_in_start[k], c_in_start[k + 1], in_kind, in_off,
-            in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, c_s, c_out_off[k],
-        )  # fmt: skip
-        if c_count_scale[k]:
-            scale += r
-    for k in range(w_out_size.shape[0]):
-        r = run_op(
-            w_out_size[k], w_sum_size[k], w_in_start[k], w_in_start[k + 1], in_kind, in_off,
-            in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, work, w_out_off[k],
-        )  # fmt: skip
-        if w_count_scale[k]:
-            scale += r
-    z = 0.0
-    for j in range(z_size):
-        z += c_s[z_off + j] if z_kind == 1 else work[z_off + j]
-    log_out[q_out] = np.log(z) - scale * LOG_BIG if z > 0.0 else -np.inf
-    for t in range(t_kind.shape[0]):
-        card = t_card[t]
-        col = t_out_col[t]
-        if z == 0.0:
-            for j in range(card):
-                result[row, s, col + j] = np.nan
-        elif t_kind[t] == 2:
-            code = codes[row, t_col[t]]
-            for j in range(card):
-                result[row, s, col + j] = 1.0 if j == code else 0.0
-        else:
-            total = 0.0
-            for j in range(card):
-                total += c_s[t_off[t] + j] if t_kind[t] == 0 else work[t_off[t] + j]
-            for j in range(card):
-                v = c_s[t_off[t] + j] if t_kind[t] == 0 else work[t_off[t] + j]
-                result[row, s, col + j] = v / total
-
-
 @numba.njit(cache=True, nogil=True, parallel=True)
 def run_lanes(
     params_t, const_t, const_rescaled, codes, rows, block_start, block_size, uniform,
@@ -354,13 +289,61 @@ def run_careful_lanes(
     in_kind, in_off, in_slot, in_idx_start, idx, n_const, n_work, n_tmp,
     t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size, result, log_out,
 ):  # fmt: skip
-    """Run :func:`run_lane_careful` on each (row, draw) pair listed."""
+    """Recompute listed lanes with message rescaling: the path for tiny or zero evidence.
+
+    Lane ``q`` is patient row ``lane_rows[q]`` under draw ``lane_draws[q]``; its
+    posteriors go to ``result[row, s]`` and its log-evidence to ``log_out[q]``.
+    """
+    n_params = params_t.shape[0]
+    p_s = np.empty(n_params, dtype=np.float64)
+    c_s = np.empty(max(n_const, 1), dtype=np.float64)
+    work = np.empty(max(n_work, 1), dtype=np.float64)
+    tmp = np.empty(n_tmp, dtype=np.float64)
+    slot_offset = np.zeros(max(n_slots, 1), dtype=np.int64)
     for q in range(lane_rows.shape[0]):
-        run_lane_careful(
-            params_t, codes, lane_rows[q], lane_draws[q],
-            n_slots, term_slot, term_col, term_stride, term_unobserved_code,
-            c_out_size, c_sum_size, c_out_off, c_in_start, c_count_scale,
-            w_out_size, w_sum_size, w_out_off, w_in_start, w_count_scale,
-            in_kind, in_off, in_slot, in_idx_start, idx, n_const, n_work, n_tmp,
-            t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size, result, log_out, q,
-        )  # fmt: skip
+        row = lane_rows[q]
+        s = lane_draws[q]
+        for k in range(n_params):
+            p_s[k] = params_t[k, s]
+        slot_offset[:] = 0
+        for u in range(term_slot.shape[0]):
+            code = codes[row, term_col[u]]
+            if code < 0:
+                code = term_unobserved_code[u]
+            slot_offset[term_slot[u]] += code * term_stride[u]
+        scale = 0
+        for k in range(c_out_size.shape[0]):
+            r = run_op(
+                c_out_size[k], c_sum_size[k], c_in_start[k], c_in_start[k + 1], in_kind, in_off,
+                in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, c_s, c_out_off[k],
+            )  # fmt: skip
+            if c_count_scale[k]:
+                scale += r
+        for k in range(w_out_size.shape[0]):
+            r = run_op(
+                w_out_size[k], w_sum_size[k], w_in_start[k], w_in_start[k + 1], in_kind, in_off,
+                in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, work, w_out_off[k],
+            )  # fmt: skip
+            if w_count_scale[k]:
+                scale += r
+        z = 0.0
+        for j in range(z_size):
+            z += c_s[z_off + j] if z_kind == 1 else work[z_off + j]
+        log_out[q] = np.log(z) - scale * LOG_BIG if z > 0.0 else -np.inf
+        for t in range(t_kind.shape[0]):
+            card = t_card[t]
+            col = t_out_col[t]
+            if z == 0.0:
+                for j in range(card):
+                    result[row, s, col + j] = np.nan
+            elif t_kind[t] == 2:
+                code = codes[row, t_col[t]]
+                for j in range(card):
+                    result[row, s, col + j] = 1.0 if j == code else 0.0
+            else:
+                total = 0.0
+                for j in range(card):
+                    total += c_s[t_off[t] + j] if t_kind[t] == 0 else work[t_off[t] + j]
+                for j in range(card):
+                    v = c_s[t_off[t] + j] if t_kind[t] == 0 else work[t_off[t] + j]
+                    result[row, s, col + j] = v / total

@@ -397,25 +397,11 @@ class _Parser:
         self.advance()
         self.expect_punct("]", "']' after the number of states")
         opening = self.expect_punct("{", "'{' to open the list of states")
-        states: list[_Name] = []
-        after_comma = True  # a list may not start with ','
-        while True:
-            tok = self.peek()
-            if self.is_punct(tok, "}"):
-                break
-            if self.is_punct(tok, ","):
-                if after_comma:
-                    self.fail("a state name", tok)
-                after_comma = True
-                self.advance()
-            elif tok.kind in ("word", "string"):
-                states.append(_Name(tok.text, tok.line))
-                after_comma = False
-                self.advance()
-            elif tok.kind == "eof":
-                self.fail(f"'}}' to close the list of states opened on line {opening.line}", tok)
-            else:
-                self.fail("a state name, ',' or '}'", tok)
+        states = self.name_list(
+            "}",
+            "a state name",
+            f"a state name, ',' or '}}' to close the list of states opened on line {opening.line}",
+        )
         closing = self.advance()
         if not states:
             raise BIFSyntaxError(
@@ -483,25 +469,31 @@ class _Parser:
                 )
         return block
 
-    def row(self) -> _Entry:
-        opening = self.advance()
-        states: list[_Name] = []
-        after_comma = True
+    def name_list(self, closer: str, item: str, otherwise: str) -> list[_Name]:
+        """Names separated by commas and/or spaces, up to (not including) ``closer``."""
+        names: list[_Name] = []
+        after_comma = True  # a list may not start with ','
         while True:
             tok = self.peek()
-            if self.is_punct(tok, ")"):
-                break
+            if self.is_punct(tok, closer):
+                return names
             if self.is_punct(tok, ","):
                 if after_comma:
-                    self.fail("a parent state", tok)
+                    self.fail(item, tok)
                 after_comma = True
                 self.advance()
             elif tok.kind in ("word", "string"):
-                states.append(_Name(tok.text, tok.line))
+                names.append(_Name(tok.text, tok.line))
                 after_comma = False
                 self.advance()
             else:
-                self.fail(f"a parent state or ')' to close the '(' on line {opening.line}", tok)
+                self.fail(otherwise, tok)
+
+    def row(self) -> _Entry:
+        opening = self.advance()
+        states = self.name_list(
+            ")", "a parent state", f"a parent state or ')' to close the '(' on line {opening.line}"
+        )
         self.advance()
         values, lines = self.numbers(f"row started on line {opening.line}")
         return _Entry("row", opening.line, states, values, lines)
