@@ -1,0 +1,18 @@
+"""The one way to reach files shipped with npprob (specs, models, schemas)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["clinical_spec_path", "models_dir"]
+
+
+def models_dir() -> Path:
+    """Folder of the shipped network specification and trained models."""
+    return Path(str(resources.files("npprob").joinpath("models")))
+
+
+def clinical_spec_path() -> Path:
+    """Path of the shipped clinical network specification (``network.toml``)."""
+    return models_dir() / "network.toml"
