@@ -23,12 +23,13 @@ LAYERS = {
     "inference": 3,
     "learning": 4,
     "cohorts": 5,
-    "evaluation": 6,
-    "decision": 7,
-    "estimator": 8,
-    "cli": 9,
-    "__main__": 10,
-    "__init__": 10,
+    "diagnosis": 6,
+    "evaluation": 7,
+    "decision": 8,
+    "estimator": 9,
+    "cli": 10,
+    "__main__": 11,
+    "__init__": 11,
 }
 
 
@@ -52,7 +53,7 @@ SOURCES = sorted(SRC.rglob("*.py"))
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(SRC)))
 def test_no_upward_imports(path):
     me = module_name(path)
-    mine = layer_of(me) if not me.endswith("npprob.__init__") else 10
+    mine = layer_of(me) if not me.endswith("npprob.__init__") else 11
     for node in ast.walk(ast.parse(path.read_text())):
         targets = []
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -67,7 +68,7 @@ def test_no_upward_imports(path):
 def test_every_public_name_exists():
     for name in npprob.__all__:
         assert getattr(npprob, name) is not None
-    for sub in ("npprob.network", "npprob.io", "npprob.inference"):
+    for sub in ("npprob.network", "npprob.io", "npprob.inference", "npprob.diagnosis"):
         module = importlib.import_module(sub)
         for name in module.__all__:
             assert hasattr(module, name), f"{sub}.{name}"

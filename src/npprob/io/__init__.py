@@ -1,5 +1,31 @@
-"""Reading and writing networks in file formats (BIF)."""
+"""Reading and writing networks, patient records and schemas."""
 
 from npprob.io.bif import bif_string, read_bif, read_bif_string, write_bif
+from npprob.io.patients import (
+    PatientTable,
+    RowError,
+    parse_patient_json,
+    parse_patients_csv,
+    read_patient_json,
+    read_patients_csv,
+)
+from npprob.io.records import read_evidence_csv, write_probabilities_csv
+from npprob.io.schema import patient_schema, schema_text, write_schema
 
-__all__ = ["bif_string", "read_bif", "read_bif_string", "write_bif"]
+__all__ = [
+    "PatientTable",
+    "RowError",
+    "bif_string",
+    "parse_patient_json",
+    "parse_patients_csv",
+    "patient_schema",
+    "read_bif",
+    "read_bif_string",
+    "read_evidence_csv",
+    "read_patient_json",
+    "read_patients_csv",
+    "schema_text",
+    "write_bif",
+    "write_probabilities_csv",
+    "write_schema",
+]

@@ -54,12 +54,7 @@ def read_evidence_csv(
         give the file line number and the 1-based data row.
     """
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise EvidenceError(f"Cannot read evidence file '{path}': {exc.strerror or exc}.") from None
-    except UnicodeDecodeError as exc:
-        raise EvidenceError(f"Evidence file '{path}' is not UTF-8 text ({exc.reason}).") from None
+    text = _read_text(path, "evidence")
     return parse_evidence_csv(text, network, id_column=id_column, name=str(path))
 
 
@@ -67,25 +62,9 @@ def parse_evidence_csv(
     text: str, network: Network, *, id_column: str | None = None, name: str = "<csv>"
 ) -> tuple[EvidenceBatch, list[str] | None]:
     """Parse CSV text; see :func:`read_evidence_csv`."""
-    if "\x00" in text:
-        raise EvidenceError(f"{name}: contains NUL bytes; not a CSV text file.")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise EvidenceError(f"{name}:{reader.line_num}: malformed CSV ({exc}).") from None
-    # Keep the line of each record for messages. Only empty lines are skipped:
-    # a row of empty cells is a patient with nothing observed.
-    records = [(i + 1, r) for i, r in enumerate(rows) if r]
-    if not records:
-        raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
+    records = _csv_records(text, name)
     header_line, header = records[0]
-    header = [h.strip() for h in header]
-    if any(not h for h in header):
-        raise EvidenceError(f"{name}:{header_line}: the header has an empty column name.")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise EvidenceError(f"{name}:{header_line}: duplicate column(s): {', '.join(dupes)}.")
+    header = _checked_header(header, name, header_line)
     if id_column is not None and id_column not in header:
         raise EvidenceError(f"{name}: no identifier column '{id_column}' in the header.")
     columns = []
@@ -172,3 +151,62 @@ def write_probabilities_csv(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# -- helpers shared with :mod:`npprob.io.patients` -------------------------------------
+
+
+def _read_text(path: Path, kind: str) -> str:
+    """UTF-8 text of ``path`` (a BOM is dropped); ``kind`` names the file in messages."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise EvidenceError(f"Cannot read {kind} file '{path}': {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(
+            f"{kind.capitalize()} file '{path}' is not UTF-8 text ({exc.reason})."
+        ) from None
+
+
+def _csv_records(
+    text: str, name: str, *, physical_lines: bool = False
+) -> list[tuple[int, list[str]]]:
+    """Non-empty CSV records of ``text`` as ``(line, cells)``, header first.
+
+    ``line`` is the record's 1-based position in the file, which is its line
+    unless a quoted cell spans lines; with ``physical_lines=True`` it is the
+    physical line the record starts on. Only empty lines are skipped: a row of
+    empty cells is a patient with nothing observed. Raises
+    :class:`EvidenceError` on NUL bytes, malformed quoting or an empty file.
+    """
+    if "\x00" in text:
+        raise EvidenceError(f"{name}: contains NUL bytes; not a CSV text file.")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []
+    position = 0
+    try:
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            position += 1
+            if cells:
+                records.append((start if physical_lines else position, cells))
+    except csv.Error as exc:
+        raise EvidenceError(f"{name}:{reader.line_num}: malformed CSV ({exc}).") from None
+    if not records:
+        raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
+    return records
+
+
+def _checked_header(header: Sequence[str], name: str, line: int) -> list[str]:
+    """Header cells stripped; raises on an empty or duplicate column name."""
+    header = [h.strip() for h in header]
+    if any(not h for h in header):
+        raise EvidenceError(f"{name}:{line}: the header has an empty column name.")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise EvidenceError(f"{name}:{line}: duplicate column(s): {', '.join(dupes)}.")
+    return header

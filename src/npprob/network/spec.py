@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -301,9 +302,9 @@ def _row_vector(value: Any, var: Variable, what: str) -> np.ndarray:
 
 
 def _ess(value: Any, what: str, variable: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise NetworkError(
-            f"{what}: 'ess' must be a positive number; got {value!r}.", variable=variable
+            f"{what}: 'ess' must be a positive finite number; got {value!r}.", variable=variable
         )
     return float(value)
 

@@ -1,0 +1,82 @@
+"""Text and CSV rendering shared by the commands (no probability is computed here)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["atomic_write_text", "format_diagnosis", "rows_to_csv"]
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.0f}%"
+
+
+def format_diagnosis(d, *, top: int = 8) -> str:
+    """A clinician-facing summary of one diagnosis."""
+    model = d.model
+    lines = []
+    head = "npprob diagnosis" + (f" for {d.id}" if d.id else "")
+    lines.append(
+        f"{head} (model '{model['name']}', {model['kind']}, {model['n_draws']} parameter draws)"
+    )
+    lines.append("")
+    low, high = d.credible_interval
+    lines.append(
+        f"P(neuropathic pain component) = {d.p_neuropathic:.2f}   "
+        f"95% credible interval {low:.2f} to {high:.2f}"
+    )
+    c = d.neupsig.to_dict()["criteria"]
+    marks = ", ".join(f"{k.replace('_', ' ')} {'yes' if v else 'no'}" for k, v in c.items())
+    lines.append(
+        f"NeuPSIG 2016 grade: {d.neupsig.grade}   ({marks}; from the findings, not the model)"
+    )
+    lines.append(
+        f"P(mixed pain) {d.p_mixed:.2f}   P(nociplastic) {d.p_nociplastic:.2f}   "
+        f"P(nociceptive) {d.p_nociceptive:.2f}"
+    )
+    mech = "   ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in d.mechanisms.items())
+    lines.append(f"Mechanisms: {mech}")
+    lines.append("")
+    if d.explanation:
+        lines.append("Findings that moved P(neuropathic) most (leave one out):")
+        width = max(len(f"{e.finding} = {e.state}") for e in d.explanation[:top])
+        for e in d.explanation[:top]:
+            label = f"{e.finding} = {e.state}"
+            lines.append(
+                f"  {label:<{width}}  {e.change:+.2f}  (without it {e.p_without:.2f}; "
+                f"log-odds {e.log_odds_change:+.2f})"
+            )
+        if len(d.explanation) > top:
+            lines.append(f"  ... and {len(d.explanation) - top} more")
+    else:
+        lines.append("No findings were entered: the probability is the network's base rate.")
+    lines.append("")
+    lines.append(d.disclaimer)
+    return "\n".join(lines) + "\n"
+
+
+def rows_to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text with ``\\n`` line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,152 @@
+"""``npprob diagnose``: P(neuropathic) with a credible interval, the NeuPSIG grade and why."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from npprob.cli._output import atomic_write_text, format_diagnosis, rows_to_csv
+from npprob.errors import EvidenceError
+
+_CSV_COLUMNS = (
+    "id", "p_neuropathic", "ci_low", "ci_high", "p_mixed", "p_nociplastic", "p_nociceptive",
+    "p_peripheral_sensitisation", "p_ectopic_activity", "p_central_sensitisation",
+    "neupsig_grade", "top_findings", "error",
+)  # fmt: skip
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register the ``diagnose`` subcommand."""
+    p = sub.add_parser(
+        "diagnose",
+        help="probability that a patient's pain is neuropathic, with a credible interval",
+        description=(
+            "P(neuropathic pain component) with a 95% credible interval over the model's "
+            "parameter draws, P(mixed pain), P(nociplastic), the mechanisms, the NeuPSIG 2016 "
+            "grade from the findings, and the findings that moved the probability most. "
+            "A research tool, not a medical device."
+        ),
+    )
+    p.add_argument(
+        "source",
+        nargs="?",
+        metavar="PATIENT.json|-|COHORT.csv",
+        help="one patient as JSON ('-' reads standard input) or many as CSV",
+    )
+    p.add_argument(
+        "--finding",
+        action="append",
+        default=[],
+        metavar="NAME=STATE",
+        help="a finding; repeat for several (added to, or overriding, the JSON record)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+    p.add_argument("--out", metavar="RESULTS.csv", help="with a CSV cohort: where to write results")
+    p.add_argument(
+        "--strict", action="store_true", help="with a CSV cohort: fail the whole batch on a bad row"
+    )
+    p.add_argument("--model", default=None, help="model name (default: the shipped default)")
+    p.add_argument("--top", type=int, default=8, help="findings to list in the explanation")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``npprob diagnose``."""
+    from npprob.diagnosis import load_model
+
+    model = load_model(args.model)
+    if args.source and args.source.lower().endswith(".csv"):
+        if args.finding:
+            raise EvidenceError("--finding applies to one patient, not to a CSV cohort.")
+        return _run_batch(args, model)
+    record = _single_record(args, model)
+    diagnosis = model.diagnose(record)
+    if args.json:
+        sys.stdout.write(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(format_diagnosis(diagnosis, top=args.top))
+    return 0
+
+
+def _single_record(args: argparse.Namespace, model) -> dict[str, object]:
+    from npprob.io.patients import parse_patient_json, read_patient_json
+
+    record: dict[str, object] = {}
+    if args.source == "-":
+        batch, meta = parse_patient_json(sys.stdin.read(), model.network, name="<stdin>")
+        record = _record_from(batch, meta)
+    elif args.source:
+        batch, meta = read_patient_json(args.source, model.network)
+        record = _record_from(batch, meta)
+    elif not args.finding:
+        raise EvidenceError(
+            "Give a patient: PATIENT.json, '-' for standard input, or --finding NAME=STATE."
+        )
+    for item in args.finding:
+        name, sep, state = item.partition("=")
+        if not sep or not name.strip() or not state.strip():
+            raise EvidenceError(f"--finding expects NAME=STATE; got {item!r}.")
+        record[name.strip()] = state.strip()
+    model.evidence(record)  # validates names and states with suggestions
+    return record
+
+
+def _record_from(batch, meta) -> dict[str, object]:
+    network = batch.network
+    record: dict[str, object] = {
+        network.names[j]: network.variables[j].states[c]
+        for j, c in enumerate(batch.codes[0])
+        if c >= 0
+    }
+    if meta.get("id") is not None:
+        record["id"] = meta["id"]
+    return record
+
+
+def _run_batch(args: argparse.Namespace, model) -> int:
+    from npprob.io.patients import read_patients_csv
+
+    table = read_patients_csv(args.source, model.network, strict=args.strict)
+    good = [i for i in range(table.batch.n_patients) if table.valid[i]]
+    errors = {e.row - 1: e.message for e in table.errors}
+    diagnoses = {}
+    if good:
+        sub = table.batch.take(good)
+        for i, d in zip(
+            good, model.diagnose_batch(sub, ids=[table.ids[i] for i in good]), strict=True
+        ):
+            diagnoses[i] = d
+    rows = []
+    for i in range(table.batch.n_patients):
+        d = diagnoses.get(i)
+        if d is None:
+            rows.append(
+                [table.ids[i], *[""] * (len(_CSV_COLUMNS) - 2), errors.get(i, "invalid row")]
+            )
+            continue
+        top = ";".join(f"{e.finding}={e.state}:{e.change:+.3f}" for e in d.explanation[: args.top])
+        rows.append(
+            [
+                table.ids[i], f"{d.p_neuropathic:.6f}", f"{d.credible_interval[0]:.6f}",
+                f"{d.credible_interval[1]:.6f}", f"{d.p_mixed:.6f}", f"{d.p_nociplastic:.6f}",
+                f"{d.p_nociceptive:.6f}",
+                *(f"{d.mechanisms[m]:.6f}" for m in d.mechanisms),
+                d.neupsig.grade, top, "",
+            ]
+        )  # fmt: skip
+    text = rows_to_csv(_CSV_COLUMNS, rows)
+    if args.out:
+        atomic_write_text(args.out, text)
+    else:
+        sys.stdout.write(text)
+    for e in table.errors:
+        print(f"npprob diagnose: {args.source}:{e.line}: row {e.row}: {e.message}", file=sys.stderr)
+    if table.errors:
+        print(
+            f"npprob diagnose: {len(table.errors)} bad row(s) skipped; "
+            f"{len(good)} patient(s) answered.",
+            file=sys.stderr,
+        )
+        return 2
+    return 0

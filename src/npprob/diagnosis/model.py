@@ -1,0 +1,250 @@
+"""The diagnostic model: clinical network + parameter draws + compiled engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from npprob.diagnosis.neupsig import neupsig_grade
+from npprob.diagnosis.result import Diagnosis, FindingEffect
+from npprob.errors import EvidenceError
+from npprob.inference.engine import Engine
+from npprob.io.resources import clinical_spec_path
+from npprob.network.evidence import EvidenceBatch
+from npprob.network.spec import ClinicalSpec, load_spec
+
+__all__ = ["MECHANISMS", "DiagnosticModel", "load_model"]
+
+#: Latent mechanisms reported with every diagnosis.
+MECHANISMS = ("peripheral_sensitisation", "ectopic_activity", "central_sensitisation")
+_TARGETS = ("neuropathic", "mixed_pain", "nociplastic", "nociceptive", *MECHANISMS)
+
+#: Observed for every patient: the population diagnosed is people in chronic pain.
+CONTEXT = "chronic_pain"
+PRESENT = "present"
+
+#: Draws taken from the specification's prior when no trained model exists.
+PRIOR_DRAWS = 1000
+PRIOR_SEED = 20261127
+
+
+@dataclass(frozen=True)
+class DiagnosticModel:
+    """A clinical network with parameter draws, ready to diagnose.
+
+    Build it with :func:`load_model`.
+
+    Attributes
+    ----------
+    spec : ClinicalSpec
+        The network specification (structure, prior, sources).
+    engine : Engine
+        Exact inference over the parameter draws.
+    name, kind : str
+        Which model this is; ``kind`` is ``"prior"`` (draws from the
+        specification's Dirichlet prior) or ``"posterior"`` (trained).
+    """
+
+    spec: ClinicalSpec
+    engine: Engine
+    name: str
+    kind: str
+
+    @classmethod
+    def from_draws(
+        cls, spec: ClinicalSpec, draws: Mapping[str, np.ndarray], *, name: str, kind: str
+    ) -> DiagnosticModel:
+        """A model from CPT draws, each shaped ``(n_draws, *cpt_shape)``."""
+        return cls(spec, Engine(spec.network, draws), name, kind)
+
+    @property
+    def network(self):
+        """The clinical network."""
+        return self.spec.network
+
+    @property
+    def n_draws(self) -> int:
+        """Number of parameter draws."""
+        return self.engine.n_draws
+
+    def info(self) -> dict[str, object]:
+        """Which model answered."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "n_draws": self.n_draws,
+            "spec_version": str(self.spec.meta.get("version", "")),
+            "spec_sha256": self.spec.digest,
+        }
+
+    def evidence(self, record: Mapping[str, object] | EvidenceBatch) -> EvidenceBatch:
+        """One patient's findings as a one-row batch (see :meth:`Engine.evidence`)."""
+        if isinstance(record, EvidenceBatch):
+            return record
+        findings = {k: v for k, v in record.items() if k not in ("id", "comment", "notes")}
+        if findings.get(CONTEXT, PRESENT) != PRESENT:
+            raise EvidenceError(
+                f"npprob diagnoses patients with chronic pain: '{CONTEXT}' must be "
+                f"'{PRESENT}' (or left out); got {findings[CONTEXT]!r}.",
+                variable=CONTEXT,
+            )
+        findings[CONTEXT] = PRESENT
+        batch = self.engine.evidence(findings)
+        observed = np.flatnonzero(batch.codes[0] >= 0)
+        for j in observed:
+            var = self.network.variables[j]
+            if var.role in ("latent", "derived"):
+                raise EvidenceError(
+                    f"'{var.name}' is a {var.role} variable and cannot be observed.",
+                    variable=var.name,
+                )
+        return batch
+
+    def diagnose(
+        self, record: Mapping[str, object] | EvidenceBatch, *, explain: bool = True
+    ) -> Diagnosis:
+        """Diagnose one patient.
+
+        Parameters
+        ----------
+        record : mapping or EvidenceBatch
+            ``{finding: state}``; missing or ``None`` means unobserved. Keys
+            ``id`` and ``comment`` are carried along, not used.
+        explain : bool, default=True
+            Rank the findings by how much each moved P(neuropathic).
+
+        Returns
+        -------
+        Diagnosis
+        """
+        batch = self.evidence(record)
+        if batch.n_patients != 1:
+            raise EvidenceError(f"diagnose takes one patient; got {batch.n_patients}.")
+        record_id = record.get("id") if isinstance(record, Mapping) else None
+        return self.diagnose_batch(batch, explain=explain, ids=[record_id])[0]
+
+    def diagnose_batch(
+        self,
+        batch: EvidenceBatch,
+        *,
+        explain: bool = True,
+        ids: Sequence[str | None] | None = None,
+    ) -> list[Diagnosis]:
+        """Diagnose every patient of a batch (one engine pass for all of them)."""
+        batch = self._with_context(batch)
+        result = self.engine.query(batch, list(_TARGETS))
+        p = {t: result.marginal(t)[..., 1] for t in _TARGETS}  # (n_draws, n_patients)
+        low, high = np.percentile(p["neuropathic"], [2.5, 97.5], axis=0)
+        means = {t: p[t].mean(axis=0) for t in _TARGETS}
+        names = self.network.names
+        out = []
+        for i in range(batch.n_patients):
+            findings = {
+                names[j]: self.network.variables[j].states[c]
+                for j, c in enumerate(batch.codes[i])
+                if c >= 0
+            }
+            effects = self._explain(batch.codes[i]) if explain else []
+            out.append(
+                Diagnosis(
+                    p_neuropathic=float(means["neuropathic"][i]),
+                    credible_interval=(float(low[i]), float(high[i])),
+                    p_mixed=float(means["mixed_pain"][i]),
+                    p_nociplastic=float(means["nociplastic"][i]),
+                    p_nociceptive=float(means["nociceptive"][i]),
+                    mechanisms={m: float(means[m][i]) for m in MECHANISMS},
+                    neupsig=neupsig_grade(findings),
+                    explanation=effects,
+                    findings=findings,
+                    model=self.info(),
+                    id=None if ids is None else ids[i],
+                )
+            )
+        return out
+
+    def _with_context(self, batch: EvidenceBatch) -> EvidenceBatch:
+        """The batch with chronic pain observed present (rows saying absent are refused)."""
+        j = self.network.index(CONTEXT)
+        present = self.network.variables[j].states.index(PRESENT)
+        column = batch.codes[:, j]
+        bad = np.flatnonzero((column >= 0) & (column != present))
+        if len(bad):
+            raise EvidenceError(
+                f"'{CONTEXT}' must be '{PRESENT}' for every patient (rows {bad.tolist()[:10]}).",
+                variable=CONTEXT,
+                row=int(bad[0]),
+            )
+        codes = batch.codes.copy()
+        codes[:, j] = present
+        return EvidenceBatch(self.network, codes)
+
+    def _explain(self, codes: np.ndarray) -> list[FindingEffect]:
+        """Leave-one-out effect of each finding on the posterior mean of P(neuropathic)."""
+        observed = np.flatnonzero(codes >= 0)
+        observed = observed[observed != self.network.index(CONTEXT)]
+        if len(observed) == 0:
+            return []
+        rows = np.repeat(codes[None, :], len(observed) + 1, axis=0)
+        for k, j in enumerate(observed):
+            rows[k + 1, j] = -1
+        p = self.engine.query(rows, ["neuropathic"]).marginal("neuropathic")[..., 1].mean(axis=0)
+        p_full = float(p[0])
+        effects = []
+        for k, j in enumerate(observed):
+            var = self.network.variables[j]
+            without = float(p[k + 1])
+            effects.append(
+                FindingEffect(
+                    finding=var.name,
+                    state=var.states[codes[j]],
+                    p_without=without,
+                    change=p_full - without,
+                    log_odds_change=_logit(p_full) - _logit(without),
+                )
+            )
+        effects.sort(key=lambda e: -abs(e.log_odds_change))
+        return effects
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-15), 1 - 1e-15)
+    return float(np.log(p) - np.log1p(-p))
+
+
+def load_model(
+    name: str | None = None,
+    *,
+    spec_path: str | os.PathLike[str] | None = None,
+    n_draws: int = PRIOR_DRAWS,
+    seed: int = PRIOR_SEED,
+) -> DiagnosticModel:
+    """Load the diagnostic model.
+
+    Until a trained model is shipped, the model's parameter draws come from
+    the clinical specification's Dirichlet prior, so every probability still
+    carries the uncertainty the literature leaves.
+
+    Parameters
+    ----------
+    name : str, optional
+        Model name; ``None`` or ``"prior"`` gives the prior model.
+    spec_path : path, optional
+        A network specification other than the shipped one.
+    n_draws : int, default=1000
+        Prior draws.
+    seed : int, default=20261127
+        Seed of the prior draws (the same seed gives the same model).
+
+    Returns
+    -------
+    DiagnosticModel
+    """
+    if name not in (None, "prior"):
+        raise EvidenceError(f"Unknown model '{name}'; available: prior.")
+    spec = load_spec(Path(spec_path) if spec_path is not None else clinical_spec_path())
+    draws = spec.prior_draws(n_draws, seed)
+    return DiagnosticModel.from_draws(spec, draws, name="prior", kind="prior")

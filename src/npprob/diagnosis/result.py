@@ -1,0 +1,111 @@
+"""What a diagnosis returns: plain data, ready for text, JSON and CSV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from npprob.diagnosis.neupsig import NeuPSIGGrade
+
+__all__ = ["DISCLAIMER", "Diagnosis", "FindingEffect"]
+
+DISCLAIMER = (
+    "npprob is a research tool, not a medical device. Its probabilities come from a model "
+    "built on published figures and synthetic data; they are not validated for clinical "
+    "decisions and do not replace a clinician's judgement."
+)
+
+
+@dataclass(frozen=True)
+class FindingEffect:
+    """How much one finding moved P(neuropathic).
+
+    Attributes
+    ----------
+    finding, state : str
+        The observed variable and its state.
+    p_without : float
+        P(neuropathic) with every other finding but this one.
+    change : float
+        ``p_neuropathic - p_without`` (probability scale).
+    log_odds_change : float
+        Natural-log odds with the finding minus without it (its weight of
+        evidence in this patient's context).
+    """
+
+    finding: str
+    state: str
+    p_without: float
+    change: float
+    log_odds_change: float
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-data form for JSON."""
+        return {
+            "finding": self.finding,
+            "state": self.state,
+            "p_without": self.p_without,
+            "change": self.change,
+            "log_odds_change": self.log_odds_change,
+        }
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The answer for one patient.
+
+    Attributes
+    ----------
+    p_neuropathic : float
+        Posterior mean over parameter draws of P(neuropathic component | findings).
+    credible_interval : tuple of float
+        Central 95 % interval of that probability over the draws.
+    p_mixed, p_nociplastic, p_nociceptive : float
+        Posterior means of mixed pain (neuropathic and nociceptive), a
+        nociplastic and a nociceptive component.
+    mechanisms : dict of str to float
+        Posterior means of the latent mechanisms.
+    neupsig : NeuPSIGGrade
+        The NeuPSIG 2016 grade from the findings (not from the model).
+    explanation : list of FindingEffect
+        Findings ranked by the absolute change in log-odds they caused.
+    findings : dict of str to str
+        The observed findings.
+    model : dict
+        Which model answered (name, kind, number of draws, specification digest).
+    """
+
+    p_neuropathic: float
+    credible_interval: tuple[float, float]
+    p_mixed: float
+    p_nociplastic: float
+    p_nociceptive: float
+    mechanisms: dict[str, float]
+    neupsig: NeuPSIGGrade
+    explanation: list[FindingEffect]
+    findings: dict[str, str]
+    model: dict[str, object]
+    id: str | None = None
+    disclaimer: str = field(default=DISCLAIMER)
+
+    @property
+    def neupsig_grade(self) -> str:
+        """The NeuPSIG grade as a word."""
+        return self.neupsig.grade
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-data form; the keys are the ``npprob diagnose --json`` contract."""
+        return {
+            "id": self.id,
+            "p_neuropathic": self.p_neuropathic,
+            "credible_interval": list(self.credible_interval),
+            "p_mixed": self.p_mixed,
+            "p_nociplastic": self.p_nociplastic,
+            "p_nociceptive": self.p_nociceptive,
+            "mechanisms": dict(self.mechanisms),
+            "neupsig_grade": self.neupsig.grade,
+            "neupsig_criteria": self.neupsig.to_dict()["criteria"],
+            "explanation": [e.to_dict() for e in self.explanation],
+            "findings": dict(self.findings),
+            "model": dict(self.model),
+            "disclaimer": self.disclaimer,
+        }

@@ -1,0 +1,641 @@
+"""Patient records for clinicians: one patient as JSON, many as CSV.
+
+A *patient record* maps the names of a network's observable variables (every
+variable whose :attr:`~npprob.network.Variable.role` is neither ``"latent"``
+nor ``"derived"``) to a state name, or to nothing when the variable was not
+observed. Two-state variables also accept booleans (see :func:`boolean_states`).
+
+* One patient: a JSON object, read by :func:`read_patient_json` /
+  :func:`parse_patient_json`. Besides findings it may carry ``"id"``,
+  ``"comment"`` and ``"notes"`` (strings, returned as metadata and ignored by
+  inference) and ``"$schema"`` (so editors can validate it against
+  :func:`npprob.io.schema.patient_schema`).
+* Many patients: a CSV file, read by :func:`read_patients_csv` /
+  :func:`parse_patients_csv`. A bad row does not abort the batch; it is
+  reported in :attr:`PatientTable.errors` and left unobserved.
+
+Every problem is an :class:`~npprob.errors.EvidenceError` with a one-line
+message naming the file, the key or row, and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from npprob._checks import format_choices, unknown_name_hint
+from npprob.errors import EvidenceError, NetworkError
+from npprob.io.records import _checked_header, _csv_records, _read_text
+from npprob.network.evidence import UNOBSERVED, EvidenceBatch
+from npprob.network.network import Network
+from npprob.network.variable import Variable
+
+__all__ = [
+    "METADATA_KEYS",
+    "UNOBSERVABLE_ROLES",
+    "PatientTable",
+    "RowError",
+    "boolean_states",
+    "observable_variables",
+    "parse_patient_json",
+    "parse_patients_csv",
+    "read_patient_json",
+    "read_patients_csv",
+]
+
+#: Roles of variables that cannot be given as findings.
+UNOBSERVABLE_ROLES = frozenset({"latent", "derived"})
+
+#: Keys of a JSON patient record that are not findings. ``"$schema"`` lets an
+#: editor find the record's schema; it is accepted and not returned.
+METADATA_KEYS = ("id", "comment", "notes")
+_SCHEMA_KEY = "$schema"
+_RESERVED_KEYS = (*METADATA_KEYS, _SCHEMA_KEY)
+
+#: Column names of a patients CSV that are free text and ignored.
+_COMMENT_COLUMNS = ("comment", "notes")
+
+#: State names that say which state of a two-state variable ``true`` means.
+_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "present", "positive", "pos", "1"})
+_FALSE_WORDS = frozenset({"false", "f", "no", "n", "absent", "negative", "neg", "0"})
+
+#: At most this many problems are listed in one message.
+_MAX_PROBLEMS = 5
+
+
+# -- what can be observed -----------------------------------------------------------
+
+
+def observable_variables(network: Network) -> tuple[Variable, ...]:
+    """Variables a patient record may give, in network order.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    tuple of Variable
+        Every variable whose role is not in :data:`UNOBSERVABLE_ROLES`.
+    """
+    return tuple(v for v in network.variables if v.role not in UNOBSERVABLE_ROLES)
+
+
+def _json_observable(network: Network) -> dict[str, Variable]:
+    """Observable variables by name; raises when one is named like a metadata key."""
+    found = {v.name: v for v in observable_variables(network)}
+    for key in _RESERVED_KEYS:
+        if key in found:
+            raise NetworkError(
+                f"Observable variable '{key}' has the name of a JSON patient-record metadata "
+                f"key ({', '.join(_RESERVED_KEYS)}); rename it to use JSON patient records.",
+                variable=key,
+            )
+    return found
+
+
+def boolean_states(variable: Variable) -> tuple[str, str] | None:
+    """The states ``false`` and ``true`` stand for, or None when booleans are not accepted.
+
+    Only two-state variables accept booleans. When the state names say which
+    is which (``yes``/``no``, ``true``/``false``, ``present``/``absent``,
+    ``positive``/``negative``, ``1``/``0``, any case), ``true`` is the affirmative
+    state whatever its position; otherwise ``false`` is the first state and
+    ``true`` the second.
+
+    Parameters
+    ----------
+    variable : Variable
+
+    Returns
+    -------
+    (str, str) or None
+        ``(state for false, state for true)``.
+
+    Examples
+    --------
+    >>> from npprob.network import Variable
+    >>> boolean_states(Variable("pain", ("absent", "present")))
+    ('absent', 'present')
+    >>> boolean_states(Variable("xray", ("yes", "no")))
+    ('no', 'yes')
+    >>> boolean_states(Variable("side", ("left", "right")))
+    ('left', 'right')
+    >>> boolean_states(Variable("grade", ("low", "mid", "high"))) is None
+    True
+    """
+    if variable.cardinality != 2:
+        return None
+    first, second = variable.states
+    a, b = first.lower(), second.lower()
+    if a in _TRUE_WORDS and b in _FALSE_WORDS:
+        return (second, first)
+    return (first, second)
+
+
+def _json_type(value: object) -> str:
+    """JSON name of the type of a decoded JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _short(value: object, limit: int = 40) -> str:
+    """``repr`` of ``value`` on one line, shortened to about ``limit`` characters."""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def _join_problems(problems: list[str]) -> str:
+    shown = "; ".join(problems[:_MAX_PROBLEMS])
+    if len(problems) > _MAX_PROBLEMS:
+        shown += f"; and {len(problems) - _MAX_PROBLEMS} more problem(s)"
+    return shown
+
+
+def _hint(name: str, valid: Iterable[str]) -> str:
+    """``' (did you mean 'x'?)'`` or an empty string, to go inside a sentence."""
+    hint = unknown_name_hint(name, valid).strip()
+    return f" ({hint[0].lower()}{hint[1:]})" if hint else ""
+
+
+def _unobservable_problem(variable: Variable, what: str) -> str:
+    return (
+        f"{what} {_short(variable.name)} is a {variable.role} variable and cannot be observed "
+        f"(leave it out)"
+    )
+
+
+# -- one patient as JSON ------------------------------------------------------------
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _ConstantError(Exception):
+    def __init__(self, literal: str) -> None:
+        super().__init__(literal)
+        self.literal = literal
+
+
+def _pairs_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(key)
+        result[key] = value
+    return result
+
+
+def _reject_constant(literal: str) -> float:
+    raise _ConstantError(literal)
+
+
+def _locate(text: str, token: str) -> tuple[int, int] | None:
+    """1-based (line, column) of the first ``token`` outside JSON strings."""
+    in_string = False
+    escaped = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif text.startswith(token, i):
+            line = text.count("\n", 0, i) + 1
+            return line, i - (text.rfind("\n", 0, i) + 1) + 1
+        i += 1
+    return None
+
+
+def _decode_json(text: str, name: str) -> object:
+    """``json.loads`` that rejects duplicate keys and NaN/Infinity, one-line errors."""
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_pairs_without_duplicates,
+            parse_constant=_reject_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise EvidenceError(
+            f"{name}:{exc.lineno}:{exc.colno}: malformed JSON ({exc.msg})."
+        ) from None
+    except _DuplicateKeyError as exc:
+        raise EvidenceError(
+            f"{name}: duplicate key {_short(exc.key)} in the JSON object; "
+            f"each key may appear only once.",
+            variable=exc.key,
+        ) from None
+    except _ConstantError as exc:
+        where = _locate(text, exc.literal)
+        at = f"{where[0]}:{where[1]}:" if where else ""
+        raise EvidenceError(
+            f"{name}:{at} '{exc.literal}' is not allowed; patient records take state names, "
+            f"booleans or null."
+        ) from None
+    except RecursionError:
+        raise EvidenceError(f"{name}: the JSON is nested too deeply.") from None
+
+
+def _finding_problem(variable: Variable, value: object) -> tuple[int, str | None]:
+    """``(code, None)`` for an acceptable JSON value, else ``(-1, problem)``."""
+    key = _short(variable.name)
+    states = format_choices(variable.states)
+    pair = boolean_states(variable)
+    if value is None:
+        return UNOBSERVED, None
+    if isinstance(value, bool):
+        if pair is None:
+            return UNOBSERVED, (
+                f"finding {key} got boolean {str(value).lower()}, but only two-state variables "
+                f"accept booleans (expected one of: {states}, or null)"
+            )
+        return variable.states.index(pair[int(value)]), None
+    allowed = states + (", true, false" if pair else "") + ", or null"
+    if isinstance(value, str):
+        if value in variable.states:
+            return variable.states.index(value), None
+        if value == "":
+            return UNOBSERVED, (
+                f"finding {key} is an empty string (use null, or leave the key out, when it "
+                f"was not observed; states are {states})"
+            )
+        return UNOBSERVED, (
+            f"finding {key} has invalid state {_short(value)} (expected one of: {allowed})"
+        )
+    return UNOBSERVED, (
+        f"finding {key} must be a state name, not {_json_type(value)} {_short(value)} "
+        f"(expected one of: {allowed})"
+    )
+
+
+def parse_patient_json(
+    text: str,
+    network: Network,
+    *,
+    name: str = "<stdin>",
+    extra_keys: Collection[str] = (),
+) -> tuple[EvidenceBatch, dict[str, Any]]:
+    """Parse one patient record from JSON text.
+
+    Parameters
+    ----------
+    text : str
+        A JSON object ``{variable: state name, true/false, or null}``; see the
+        module docstring. Keys ``"id"``, ``"comment"`` and ``"notes"`` (strings)
+        are metadata; ``"$schema"`` (string) is accepted and ignored.
+    network : Network
+        The network the keys and states refer to.
+    name : str, default="<stdin>"
+        What to call the source in messages.
+    extra_keys : collection of str, optional
+        Further keys accepted as metadata and returned as-is, unvalidated (for
+        keys declared with ``extra_properties`` in
+        :func:`~npprob.io.schema.patient_schema`).
+
+    Returns
+    -------
+    batch : EvidenceBatch
+        One row; unobserved variables are :data:`~npprob.network.UNOBSERVED`.
+    metadata : dict
+        ``"id"``, ``"comment"`` and ``"notes"`` (str, or None when absent), and
+        any ``extra_keys`` present in the record.
+
+    Raises
+    ------
+    EvidenceError
+        With a one-line message on malformed JSON (line and column), a
+        duplicate key, NaN or Infinity, a top level that is not an object, an
+        unknown key (close names suggested), a latent or derived variable, an
+        invalid state or a value of the wrong type. All problems of the record
+        are listed (the first five).
+    NetworkError
+        When an observable variable is named like a metadata key.
+
+    Examples
+    --------
+    >>> from npprob.network import Network, Variable
+    >>> net = Network(
+    ...     [Variable("nerve_damage", ("no", "yes"), role="latent"),
+    ...      Variable("numbness", ("absent", "present"), role="finding")],
+    ...     {"numbness": ["nerve_damage"]},
+    ...     {"nerve_damage": [0.7, 0.3], "numbness": [[0.9, 0.1], [0.2, 0.8]]},
+    ... )
+    >>> batch, meta = parse_patient_json('{"id": "P-17", "numbness": true}', net)
+    >>> batch.codes.tolist(), meta["id"]
+    ([[-1, 1]], 'P-17')
+    """
+    observable = _json_observable(network)
+    extra = set(extra_keys) - set(_RESERVED_KEYS)
+    clash = sorted(extra & set(observable))
+    if clash:
+        raise EvidenceError(
+            f"extra_keys names variable(s) of the network: {', '.join(clash)}.", variable=clash[0]
+        )
+    record = _decode_json(text, name)
+    if not isinstance(record, dict):
+        raise EvidenceError(
+            f"{name}: the top level is a JSON {_json_type(record)}; a patient record is a JSON "
+            f"object mapping finding names to states."
+        )
+    codes = np.full((1, len(network)), UNOBSERVED, dtype=np.int16)
+    metadata: dict[str, Any] = dict.fromkeys(METADATA_KEYS)
+    problems: list[str] = []
+    first_key: str | None = None
+    for key, value in record.items():
+        problem: str | None = None
+        if key in observable:
+            code, problem = _finding_problem(observable[key], value)
+            codes[0, network.index(key)] = code
+        elif key in _RESERVED_KEYS:
+            if isinstance(value, str):
+                if key != _SCHEMA_KEY:
+                    metadata[key] = value
+            else:
+                problem = f"{_short(key)} must be a string, not {_json_type(value)} {_short(value)}"
+        elif key in extra:
+            metadata[key] = value
+        elif key in network:
+            problem = _unobservable_problem(network.variable(key), "finding")
+        else:
+            problem = f"unknown finding {_short(key)}" + _hint(
+                key, [*observable, *METADATA_KEYS, *sorted(extra)]
+            )
+        if problem is not None:
+            problems.append(problem)
+            first_key = first_key if first_key is not None else key
+    if problems:
+        raise EvidenceError(f"{name}: {_join_problems(problems)}.", variable=first_key)
+    return EvidenceBatch(network, codes), metadata
+
+
+def read_patient_json(
+    source: str | os.PathLike[str],
+    network: Network,
+    *,
+    extra_keys: Collection[str] = (),
+) -> tuple[EvidenceBatch, dict[str, Any]]:
+    """Read one patient record from a JSON file, or standard input for ``"-"``.
+
+    Parameters
+    ----------
+    source : path or "-"
+        A UTF-8 JSON file; ``"-"`` reads standard input.
+    network : Network
+    extra_keys : collection of str, optional
+        See :func:`parse_patient_json`.
+
+    Returns
+    -------
+    batch : EvidenceBatch
+        One row.
+    metadata : dict
+        See :func:`parse_patient_json`.
+
+    Raises
+    ------
+    EvidenceError
+        On an unreadable file or any problem :func:`parse_patient_json` reports.
+    """
+    if str(source) == "-":
+        return parse_patient_json(sys.stdin.read(), network, extra_keys=extra_keys)
+    path = Path(source)
+    text = _read_text(path, "patient")
+    return parse_patient_json(text, network, name=str(path), extra_keys=extra_keys)
+
+
+# -- many patients as CSV -----------------------------------------------------------
+
+
+class RowError(NamedTuple):
+    """A data row of a patients CSV that could not be used.
+
+    Attributes
+    ----------
+    row : int
+        1-based data row (the header is not counted, nor are empty lines).
+    line : int
+        1-based line of the file where the row starts.
+    message : str
+        What is wrong, on one line.
+    """
+
+    row: int
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, eq=False)
+class PatientTable:
+    """Patients read from a CSV file, bad rows included but flagged.
+
+    Parameters
+    ----------
+    batch : EvidenceBatch
+        One row per data row, in file order; rows that failed are all
+        unobserved.
+    ids : list of str
+        The identifier column, or the 1-based data row numbers as strings when
+        the file has none.
+    valid : ndarray of bool, shape (n_patients,)
+        False for rows listed in ``errors``.
+    errors : list of RowError
+        One entry per bad row, in file order.
+    """
+
+    batch: EvidenceBatch
+    ids: list[str]
+    valid: np.ndarray
+    errors: list[RowError]
+
+    def __post_init__(self) -> None:
+        valid = np.array(self.valid, dtype=bool)
+        if valid.shape != (self.batch.n_patients,) or len(self.ids) != self.batch.n_patients:
+            raise EvidenceError(
+                f"PatientTable: {self.batch.n_patients} patients but {len(self.ids)} ids and "
+                f"valid of shape {valid.shape}."
+            )
+        valid.setflags(write=False)
+        object.__setattr__(self, "valid", valid)
+
+    def __len__(self) -> int:
+        return self.batch.n_patients
+
+    def valid_rows(self) -> tuple[EvidenceBatch, list[str]]:
+        """The batch and ids of the valid rows only, in file order."""
+        keep = np.flatnonzero(self.valid)
+        return self.batch.take(keep), [self.ids[i] for i in keep]
+
+
+def _cell_maps(variable: Variable) -> tuple[dict[str, int], dict[str, int]]:
+    """Exact state names to codes, and lower-case ``true``/``false`` to codes."""
+    exact = {s: i for i, s in enumerate(variable.states)}
+    pair = boolean_states(variable)
+    booleans: dict[str, int] = {}
+    if pair is not None:
+        booleans = {
+            "false": variable.states.index(pair[0]),
+            "true": variable.states.index(pair[1]),
+        }
+    return exact, booleans
+
+
+def parse_patients_csv(
+    text: str,
+    network: Network,
+    *,
+    strict: bool = False,
+    id_column: str | None = "id",
+    name: str = "<csv>",
+) -> PatientTable:
+    """Parse a patients CSV text; see :func:`read_patients_csv`."""
+    records = _csv_records(text, name, physical_lines=True)
+    header_line, header = records[0]
+    header = _checked_header(header, name, header_line)
+    observable = {v.name for v in observable_variables(network)}
+    if id_column is not None and id_column in header and id_column in network:
+        raise EvidenceError(
+            f"{name}:{header_line}: column '{id_column}' is both the identifier column and a "
+            f"variable of the network; choose another id_column.",
+            variable=id_column,
+        )
+    columns: list[tuple[int, int, dict[str, int], dict[str, int]]] = []
+    for col, h in enumerate(header):
+        if h == id_column or (h in _COMMENT_COLUMNS and h not in observable):
+            continue
+        if h in network and h not in observable:
+            raise EvidenceError(
+                f"{name}:{header_line}: "
+                + _unobservable_problem(network.variable(h), "column")
+                + " (drop the column).",
+                variable=h,
+            )
+        if h not in observable:
+            raise EvidenceError(
+                f"{name}:{header_line}: unknown variable '{h}' in the header."
+                f"{unknown_name_hint(h, [*observable, *([id_column] if id_column else [])])}",
+                variable=h,
+            )
+        var = network.index(h)
+        columns.append((col, var, *_cell_maps(network.variables[var])))
+    id_pos = header.index(id_column) if id_column is not None and id_column in header else None
+
+    data = records[1:]
+    codes = np.full((len(data), len(network)), UNOBSERVED, dtype=np.int16)
+    ids: list[str] = []
+    valid = np.ones(len(data), dtype=bool)
+    errors: list[RowError] = []
+    for index, (line, cells) in enumerate(data):
+        row = index + 1
+        if id_pos is None:
+            ids.append(str(row))
+        else:
+            ids.append(cells[id_pos].strip() if id_pos < len(cells) else "")
+        problems: list[str] = []
+        if len(cells) != len(header):
+            problems.append(f"has {len(cells)} cells; the header has {len(header)}")
+        else:
+            for col, var, exact, booleans in columns:
+                value = cells[col].strip()
+                if not value:
+                    continue
+                code = exact.get(value)
+                if code is None:
+                    code = booleans.get(value.lower())
+                if code is None:
+                    v = network.variables[var]
+                    allowed = format_choices(v.states) + (", true, false" if booleans else "")
+                    problems.append(
+                        f"unknown state {_short(value)} for '{v.name}' "
+                        f"(expected one of: {allowed}, or an empty cell)"
+                    )
+                    continue
+                codes[index, var] = code
+        if problems:
+            message = _join_problems(problems)
+            if strict:
+                raise EvidenceError(
+                    f"{name}:{line}: data row {row}: {message}.",
+                    row=index,
+                )
+            codes[index] = UNOBSERVED
+            valid[index] = False
+            errors.append(RowError(row, line, message))
+    return PatientTable(EvidenceBatch(network, codes), ids, valid, errors)
+
+
+def read_patients_csv(
+    source: str | os.PathLike[str],
+    network: Network,
+    *,
+    strict: bool = False,
+    id_column: str | None = "id",
+) -> PatientTable:
+    """Read many patients from a CSV file, keeping the good rows when some are bad.
+
+    Parameters
+    ----------
+    source : path or "-"
+        A UTF-8 CSV file with a header row; ``"-"`` reads standard input.
+        Columns are observable variables, plus optionally the identifier
+        column and free-text ``comment`` / ``notes`` columns (ignored). Cells
+        hold state names; an empty cell means unobserved; two-state variables
+        also take ``true`` / ``false`` in any case (see :func:`boolean_states`).
+        Surrounding spaces are ignored; empty lines are skipped.
+    network : Network
+        The network the columns and states refer to.
+    strict : bool, default=False
+        Raise on the first bad row instead of recording it.
+    id_column : str or None, default="id"
+        Name of the optional identifier column; None for none.
+
+    Returns
+    -------
+    PatientTable
+        Every data row in file order; bad rows are all unobserved, flagged in
+        ``valid`` and described in ``errors``.
+
+    Raises
+    ------
+    EvidenceError
+        With ``file:line`` on structural problems, whatever ``strict``: an
+        unreadable or empty file, malformed CSV quoting, an empty or duplicate
+        column name, an unknown column (close names suggested), a latent or
+        derived variable as a column, an identifier column that is also a
+        variable. With ``strict=True``, also on the first bad row (a wrong
+        number of cells or an invalid state), naming its data row.
+    NetworkError
+        When an observable variable is named like a JSON metadata key.
+    """
+    if str(source) == "-":
+        text = sys.stdin.read()
+        return parse_patients_csv(text, network, strict=strict, id_column=id_column, name="<stdin>")
+    path = Path(source)
+    text = _read_text(path, "patient")
+    return parse_patients_csv(text, network, strict=strict, id_column=id_column, name=str(path))
