@@ -16,6 +16,9 @@ _LAZY = {
     "EvidenceBatch": "npprob.network",
     "Network": "npprob.network",
     "Variable": "npprob.network",
+    "load_model": "npprob.diagnosis",
+    "Diagnosis": "npprob.diagnosis",
+    "neupsig_grade": "npprob.diagnosis",
     "read_bif": "npprob.io",
     "write_bif": "npprob.io",
 }

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 
 from npprob.errors import EvidenceError, ZeroProbabilityEvidenceError
-from npprob.inference import Engine
-from npprob.io.bif import read_bif
-from npprob.io.records import read_evidence_csv, write_probabilities_csv
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +46,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob query``."""
+    from npprob.inference import Engine
+    from npprob.io.bif import read_bif
+    from npprob.io.records import read_evidence_csv, write_probabilities_csv
+
     network = read_bif(args.network)
     for target in args.target:
         network.index(target)  # unknown names fail before the CSV is read

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["clinical_spec_path", "models_dir"]
+__all__ = ["clinical_spec_path", "models_dir", "patient_schema_path"]
 
 
 def models_dir() -> Path:
@@ -16,3 +16,8 @@ def models_dir() -> Path:
 def clinical_spec_path() -> Path:
     """Path of the shipped clinical network specification (``network.toml``)."""
     return models_dir() / "network.toml"
+
+
+def patient_schema_path() -> Path:
+    """Path of the shipped JSON Schema of one patient record."""
+    return models_dir() / "patient.schema.json"

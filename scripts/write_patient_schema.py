@@ -1,0 +1,39 @@
+"""Regenerate models/patient.schema.json from the clinical network specification.
+
+Usage: python3 scripts/write_patient_schema.py [--check]
+
+With --check, exit 1 when the shipped schema differs from a fresh one (CI runs
+this check through the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from npprob.io.resources import clinical_spec_path, patient_schema_path
+from npprob.io.schema import schema_text
+from npprob.network.spec import load_spec
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    args = parser.parse_args(argv)
+    spec = load_spec(clinical_spec_path())
+    text = schema_text(spec.network, title="npprob patient record")
+    path = patient_schema_path()
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            print(f"{path} is out of date; run scripts/write_patient_schema.py", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
