@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from npprob.cli._output import atomic_write_text, format_diagnosis, rows_to_csv
 from npprob.errors import EvidenceError
 
@@ -108,15 +110,26 @@ def _run_batch(args: argparse.Namespace, model) -> int:
     from npprob.io.patients import read_patients_csv
 
     table = read_patients_csv(args.source, model.network, strict=args.strict)
-    good = [i for i in range(table.batch.n_patients) if table.valid[i]]
     errors = {e.row - 1: e.message for e in table.errors}
+    # The model diagnoses people in chronic pain; a row saying otherwise is a bad row.
+    context = model.network.index("chronic_pain")
+    present = model.network.variables[context].states.index("present")
+    for i in np.flatnonzero(
+        (table.batch.codes[:, context] >= 0) & (table.batch.codes[:, context] != present)
+    ):
+        errors.setdefault(
+            int(i), "chronic_pain must be 'present' (npprob diagnoses patients in chronic pain)"
+        )
+    good = [i for i in range(table.batch.n_patients) if table.valid[i] and i not in errors]
     diagnoses = {}
     if good:
         sub = table.batch.take(good)
-        for i, d in zip(
-            good, model.diagnose_batch(sub, ids=[table.ids[i] for i in good]), strict=True
-        ):
-            diagnoses[i] = d
+        answers = model.diagnose_batch(sub, ids=[table.ids[i] for i in good], on_zero="skip")
+        for i, d in zip(good, answers, strict=True):
+            if d is None:
+                errors[i] = "the findings have probability zero under the model (contradictory)"
+            else:
+                diagnoses[i] = d
     rows = []
     for i in range(table.batch.n_patients):
         d = diagnoses.get(i)
@@ -142,10 +155,12 @@ def _run_batch(args: argparse.Namespace, model) -> int:
         sys.stdout.write(text)
     for e in table.errors:
         print(f"npprob diagnose: {args.source}:{e.line}: row {e.row}: {e.message}", file=sys.stderr)
-    if table.errors:
+    for i in sorted(set(errors) - {e.row - 1 for e in table.errors}):
+        print(f"npprob diagnose: {args.source}: row {i + 1}: {errors[i]}", file=sys.stderr)
+    if errors:
         print(
-            f"npprob diagnose: {len(table.errors)} bad row(s) skipped; "
-            f"{len(good)} patient(s) answered.",
+            f"npprob diagnose: {len(errors)} bad row(s) skipped; "
+            f"{len(diagnoses)} patient(s) answered.",
             file=sys.stderr,
         )
         return 2

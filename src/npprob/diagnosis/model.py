@@ -133,22 +133,49 @@ class DiagnosticModel:
         *,
         explain: bool = True,
         ids: Sequence[str | None] | None = None,
-    ) -> list[Diagnosis]:
-        """Diagnose every patient of a batch (one engine pass for all of them)."""
+        on_zero: str = "raise",
+    ) -> list[Diagnosis | None]:
+        """Diagnose every patient of a batch in one engine pass.
+
+        Parameters
+        ----------
+        batch : EvidenceBatch
+            The patients' findings; ``chronic_pain`` is set present.
+        explain : bool, default=True
+            Rank each patient's findings (leave one out, all patients in one pass).
+        ids : sequence of str or None, optional
+            Identifiers carried into the results.
+        on_zero : {"raise", "skip"}, default="raise"
+            Findings of probability zero raise
+            :class:`~npprob.errors.ZeroProbabilityEvidenceError`, or with
+            ``"skip"`` give ``None`` for those patients.
+
+        Returns
+        -------
+        list of Diagnosis (or None for skipped patients)
+        """
         batch = self._with_context(batch)
-        result = self.engine.query(batch, list(_TARGETS))
+        result = self.engine.query(
+            batch, list(_TARGETS), on_zero="raise" if on_zero == "raise" else "nan"
+        )
         p = {t: result.marginal(t)[..., 1] for t in _TARGETS}  # (n_draws, n_patients)
-        low, high = np.percentile(p["neuropathic"], [2.5, 97.5], axis=0)
-        means = {t: p[t].mean(axis=0) for t in _TARGETS}
+        ok = ~result.zero_probability
+        with np.errstate(invalid="ignore"):
+            low, high = np.percentile(p["neuropathic"], [2.5, 97.5], axis=0)
+            means = {t: p[t].mean(axis=0) for t in _TARGETS}
+        effects = self._explain(batch.codes[ok]) if explain else [[] for _ in range(ok.sum())]
         names = self.network.names
-        out = []
+        out: list[Diagnosis | None] = []
+        k = 0
         for i in range(batch.n_patients):
+            if not ok[i]:
+                out.append(None)
+                continue
             findings = {
                 names[j]: self.network.variables[j].states[c]
                 for j, c in enumerate(batch.codes[i])
                 if c >= 0
             }
-            effects = self._explain(batch.codes[i]) if explain else []
             out.append(
                 Diagnosis(
                     p_neuropathic=float(means["neuropathic"][i]),
@@ -158,12 +185,13 @@ class DiagnosticModel:
                     p_nociceptive=float(means["nociceptive"][i]),
                     mechanisms={m: float(means[m][i]) for m in MECHANISMS},
                     neupsig=neupsig_grade(findings),
-                    explanation=effects,
+                    explanation=effects[k],
                     findings=findings,
                     model=self.info(),
                     id=None if ids is None else ids[i],
                 )
             )
+            k += 1
         return out
 
     def _with_context(self, batch: EvidenceBatch) -> EvidenceBatch:
@@ -182,32 +210,47 @@ class DiagnosticModel:
         codes[:, j] = present
         return EvidenceBatch(self.network, codes)
 
-    def _explain(self, codes: np.ndarray) -> list[FindingEffect]:
-        """Leave-one-out effect of each finding on the posterior mean of P(neuropathic)."""
-        observed = np.flatnonzero(codes >= 0)
-        observed = observed[observed != self.network.index(CONTEXT)]
-        if len(observed) == 0:
+    def _explain(self, codes: np.ndarray) -> list[list[FindingEffect]]:
+        """Leave-one-out effect of each finding on the posterior mean of P(neuropathic).
+
+        ``codes`` holds several patients; all their leave-one-out variants go
+        through the engine in one pass.
+        """
+        context = self.network.index(CONTEXT)
+        rows, owners = [], []
+        for i, patient in enumerate(codes):
+            observed = np.flatnonzero(patient >= 0)
+            observed = observed[observed != context]
+            rows.append(patient)
+            for j in observed:
+                variant = patient.copy()
+                variant[j] = -1
+                rows.append(variant)
+            owners.append((i, observed))
+        if not rows:
             return []
-        rows = np.repeat(codes[None, :], len(observed) + 1, axis=0)
-        for k, j in enumerate(observed):
-            rows[k + 1, j] = -1
-        p = self.engine.query(rows, ["neuropathic"]).marginal("neuropathic")[..., 1].mean(axis=0)
-        p_full = float(p[0])
-        effects = []
-        for k, j in enumerate(observed):
-            var = self.network.variables[j]
-            without = float(p[k + 1])
-            effects.append(
-                FindingEffect(
-                    finding=var.name,
-                    state=var.states[codes[j]],
-                    p_without=without,
-                    change=p_full - without,
-                    log_odds_change=_logit(p_full) - _logit(without),
+        p = self.engine.query(np.array(rows), ["neuropathic"]).marginal("neuropathic")
+        p = p[..., 1].mean(axis=0)
+        out, start = [], 0
+        for i, observed in owners:
+            p_full = float(p[start])
+            effects = []
+            for k, j in enumerate(observed):
+                var = self.network.variables[j]
+                without = float(p[start + 1 + k])
+                effects.append(
+                    FindingEffect(
+                        finding=var.name,
+                        state=var.states[codes[i, j]],
+                        p_without=without,
+                        change=p_full - without,
+                        log_odds_change=_logit(p_full) - _logit(without),
+                    )
                 )
-            )
-        effects.sort(key=lambda e: -abs(e.log_odds_change))
-        return effects
+            effects.sort(key=lambda e: -abs(e.log_odds_change))
+            out.append(effects)
+            start += 1 + len(observed)
+        return out
 
 
 def _logit(p: float) -> float:
