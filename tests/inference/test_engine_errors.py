@@ -122,13 +122,16 @@ def test_unknown_state_names_row_and_allowed_states(engine):
 
 
 def test_unknown_state_in_single_mapping(engine):
-    with pytest.raises(EvidenceError, match="row 0") as info:
+    # One patient: the message names no row (there is only one), the attribute does.
+    with pytest.raises(EvidenceError, match="Unknown state 'maybe' for 'rain';") as info:
         engine.query({"rain": "maybe"}, ["wet"])
     assert "no, yes" in str(info.value)
+    assert "row" not in str(info.value)
+    assert info.value.row == 0
 
 
 def test_state_given_as_index_is_rejected(engine):
-    with pytest.raises(EvidenceError, match="row 0"):
+    with pytest.raises(EvidenceError, match="Unknown state 1 for 'rain'"):
         engine.query({"rain": 1}, ["wet"])
 
 

@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         if args.finding:
             raise EvidenceError("--finding applies to one patient, not to a CSV cohort.")
         return _run_batch(args, model)
+    if args.out or args.strict:
+        raise EvidenceError(
+            "--out and --strict apply to a CSV cohort; for one patient use --json and redirect."
+        )
     record = _single_record(args, model)
     diagnosis = model.diagnose(record)
     if args.json:
@@ -89,7 +93,7 @@ def _single_record(args: argparse.Namespace, model) -> dict[str, object]:
         name, sep, state = item.partition("=")
         if not sep or not name.strip() or not state.strip():
             raise EvidenceError(f"--finding expects NAME=STATE; got {item!r}.")
-        record[name.strip()] = state.strip()
+        record[name.strip()] = _finding_state(model, name.strip(), state.strip())
     model.evidence(record)  # validates names and states with suggestions
     return record
 
@@ -165,3 +169,14 @@ def _run_batch(args: argparse.Namespace, model) -> int:
         )
         return 2
     return 0
+
+
+def _finding_state(model, name: str, state: str) -> str:
+    """``true``/``false`` name a two-state finding's states, as in JSON and CSV."""
+    from npprob.io.patients import boolean_states
+
+    if name in model.network and state.lower() in ("true", "false"):
+        states = boolean_states(model.network.variable(name))
+        if states is not None and state not in model.network.variable(name).states:
+            return states[state.lower() == "true"]
+    return state

@@ -86,6 +86,7 @@ class EvidenceBatch:
         """
         records = list(records)
         codes = np.full((len(records), len(network)), UNOBSERVED, dtype=np.int16)
+        single = len(records) == 1
         state_maps = [{s: i for i, s in enumerate(v.states)} for v in network.variables]
         for row, rec in enumerate(records):
             if not isinstance(rec, Mapping):
@@ -97,7 +98,8 @@ class EvidenceBatch:
                     continue
                 if name not in network:
                     raise EvidenceError(
-                        f"Unknown variable '{name}' (row {row}).{unknown_name_hint(name, network.names)}",
+                        f"Unknown variable '{name}'{_where(row, single)}."
+                        f"{unknown_name_hint(name, network.names)}",
                         variable=name,
                         row=row,
                     )
@@ -106,7 +108,7 @@ class EvidenceBatch:
                 if not isinstance(state, str) or state not in smap:
                     states = network.variables[col].states
                     raise EvidenceError(
-                        f"Unknown state {state!r} for '{name}' (row {row}); "
+                        f"Unknown state {state!r} for '{name}'{_where(row, single)}; "
                         f"expected one of: {format_choices(states)}.",
                         variable=name,
                         row=row,
@@ -121,3 +123,8 @@ class EvidenceBatch:
     def take(self, rows: np.typing.ArrayLike) -> EvidenceBatch:
         """The sub-batch of the given rows."""
         return EvidenceBatch(self.network, self.codes[np.asarray(rows)])
+
+
+def _where(row: int, single: bool) -> str:
+    """' (row N)' in messages about batches; nothing for a single patient."""
+    return "" if single else f" (row {row})"

@@ -1,0 +1,125 @@
+"""The shipped example patients get clinically sensible answers.
+
+The ranges below come from each example's clinical reasoning (its "comment"),
+not from the program's output: a failure means the model disagrees with the
+clinical picture, which is a finding to report, not a number to re-tune here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from npprob.diagnosis import load_model
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
+METADATA = ("id", "comment", "notes", "$schema")
+
+
+def check_postherpetic_neuralgia(d):
+    # The seed's textbook neuropathic case: zoster, dermatomal pain, sensory loss and allodynia.
+    assert d.p_neuropathic >= 0.70
+    # History + distribution + sensory signs, but no confirmatory test: probable, not definite.
+    assert d.neupsig.grade == "probable"
+
+
+def check_painful_diabetic_polyneuropathy(d):
+    # Diabetes, stocking distribution, sensory loss and a confirming nerve conduction study.
+    assert d.p_neuropathic >= 0.70
+    # Every NeuPSIG criterion is met, including the confirmatory test.
+    assert d.neupsig.grade == "definite"
+
+
+def check_central_post_stroke_pain(d):
+    # CPSP is rare after stroke (~8%), but hemibody loss, allodynia and MRI make it likely.
+    assert d.p_neuropathic >= 0.60
+    # Signs in the distribution plus a confirming scan.
+    assert d.neupsig.grade == "definite"
+
+
+def check_trigeminal_neuralgia(d):
+    # Classical trigeminal neuralgia is neuropathic by definition; the aetiology carries it.
+    assert d.p_neuropathic >= 0.80
+    # History and distribution, but no sensory signs and no imaging.
+    assert d.neupsig.grade == "possible"
+
+
+def check_lumbar_radiculopathy_mixed(d):
+    # Radicular pain with dermatomal sensory loss and MRI root compression raises P(NP).
+    assert d.p_neuropathic >= 0.50
+    # Neuropathic radicular pain on top of nociceptive back pain: mixed pain is substantial.
+    assert d.p_mixed >= 0.40
+    # The back is painful on movement and tender: a nociceptive component is clear.
+    assert d.p_nociceptive >= 0.70
+    # Signs in the dermatome plus a confirming MRI.
+    assert d.neupsig.grade == "definite"
+
+
+def check_knee_osteoarthritis_allodynia(d):
+    # Joint disease without a nerve lesion: allodynia alone must not make it neuropathic.
+    assert d.p_neuropathic <= 0.15
+    # The allodynia and hyperalgesia are explained by (joint-driven) central sensitisation.
+    assert d.mechanisms["central_sensitisation"] >= 0.50
+    # No relevant lesion, no plausible nerve territory.
+    assert d.neupsig.grade == "unlikely"
+
+
+def check_widespread_pain(d):
+    # Shared descriptors without lesion history, territory or sensory loss: not neuropathic.
+    assert d.p_neuropathic <= 0.10
+    # Widespread pain with tenderness and temporal summation is a nociplastic picture.
+    assert d.p_nociplastic >= 0.70
+    # No relevant lesion, no plausible nerve territory.
+    assert d.neupsig.grade == "unlikely"
+
+
+CHECKS = {
+    "postherpetic_neuralgia": check_postherpetic_neuralgia,
+    "painful_diabetic_polyneuropathy": check_painful_diabetic_polyneuropathy,
+    "central_post_stroke_pain": check_central_post_stroke_pain,
+    "trigeminal_neuralgia": check_trigeminal_neuralgia,
+    "lumbar_radiculopathy_mixed": check_lumbar_radiculopathy_mixed,
+    "knee_osteoarthritis_allodynia": check_knee_osteoarthritis_allodynia,
+    "widespread_pain": check_widespread_pain,
+}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_there_are_at_least_seven_examples_each_with_a_check():
+    assert len(EXAMPLE_FILES) >= 7
+    assert set(CHECKS) <= {p.stem for p in EXAMPLE_FILES}
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_example_is_clinically_sensible(model, path):
+    record = load(path)
+    comment = record.get("comment")
+    assert isinstance(comment, str)
+    assert comment.strip()
+    findings = {k: v for k, v in record.items() if k not in METADATA}
+    assert findings
+
+    d = model.diagnose(record)
+
+    low, high = d.credible_interval
+    assert low <= d.p_neuropathic <= high
+    assert high - low > 0  # prior draws carry uncertainty
+    assert d.explanation
+    top = d.explanation[0]
+    assert findings.get(top.finding) == top.state
+
+    check = CHECKS.get(path.stem)
+    if check is None:
+        pytest.fail(f"no clinical range written for example {path.name}")
+    check(d)
