@@ -22,8 +22,8 @@ LAYERS = {
     "io": 2,
     "inference": 3,
     "learning": 4,
-    "cohorts": 5,
-    "diagnosis": 6,
+    "diagnosis": 5,
+    "cohorts": 6,
     "evaluation": 7,
     "decision": 8,
     "estimator": 9,
@@ -68,7 +68,13 @@ def test_no_upward_imports(path):
 def test_every_public_name_exists():
     for name in npprob.__all__:
         assert getattr(npprob, name) is not None
-    for sub in ("npprob.network", "npprob.io", "npprob.inference", "npprob.diagnosis"):
+    for sub in (
+        "npprob.network",
+        "npprob.io",
+        "npprob.inference",
+        "npprob.diagnosis",
+        "npprob.cohorts",
+    ):
         module = importlib.import_module(sub)
         for name in module.__all__:
             assert hasattr(module, name), f"{sub}.{name}"

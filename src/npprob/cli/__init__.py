@@ -7,12 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from npprob import __version__
-from npprob.cli import diagnose, query
+from npprob.cli import diagnose, query, simulate
 from npprob.errors import NpprobError
 
 __all__ = ["main"]
 
-_COMMANDS = (diagnose, query)
+_COMMANDS = (diagnose, query, simulate)
 
 #: Exit status for bad input (files, names, states, evidence).
 EXIT_BAD_INPUT = 2

@@ -22,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["GRADES", "NEURAL_AETIOLOGIES", "NeuPSIGGrade", "neupsig_grade"]
+import numpy as np
+
+__all__ = ["GRADES", "NEURAL_AETIOLOGIES", "NeuPSIGGrade", "neupsig_grade", "neupsig_grade_codes"]
 
 GRADES = ("unlikely", "possible", "probable", "definite")
 
@@ -110,3 +112,39 @@ def neupsig_grade(findings: Mapping[str, str | None]) -> NeuPSIGGrade:
     else:
         grade = "possible"
     return NeuPSIGGrade(grade, history, distribution, signs, test)
+
+
+def neupsig_grade_codes(network, codes: np.ndarray) -> np.ndarray:
+    """Grade many patients at once from state codes (-1 = unobserved).
+
+    Parameters
+    ----------
+    network : Network
+        The clinical network (its variable and state names are used).
+    codes : ndarray of int, shape (n_patients, n_variables)
+
+    Returns
+    -------
+    ndarray of int8, shape (n_patients,)
+        Index into :data:`GRADES` (0 unlikely ... 3 definite), by the same
+        rules as :func:`neupsig_grade`.
+    """
+
+    def is_state(name: str, state: str) -> np.ndarray:
+        if name not in network:
+            return np.zeros(len(codes), dtype=bool)
+        return codes[:, network.index(name)] == network.variable(name).states.index(state)
+
+    aetiology = network.variable("aetiology")
+    neural = [aetiology.states.index(s) for s in aetiology.states if s in NEURAL_AETIOLOGIES]
+    history = np.isin(codes[:, network.index("aetiology")], neural)
+    distribution = is_state("distribution_plausible", "yes")
+    signs = np.zeros(len(codes), dtype=bool)
+    for name in _SENSORY_LOSS + _ALLODYNIA:
+        signs |= is_state(name, "present")
+    test = is_state("confirmatory_test", "positive")
+    possible = history & distribution
+    grade = np.where(possible, 1, 0)
+    grade = np.where(possible & (signs | test), 2, grade)
+    grade = np.where(possible & signs & test, 3, grade)
+    return grade.astype(np.int8)

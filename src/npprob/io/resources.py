@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["clinical_spec_path", "models_dir", "patient_schema_path"]
+__all__ = ["clinical_spec_path", "cohort_settings_path", "models_dir", "patient_schema_path"]
 
 
 def models_dir() -> Path:
@@ -21,3 +21,8 @@ def clinical_spec_path() -> Path:
 def patient_schema_path() -> Path:
     """Path of the shipped JSON Schema of one patient record."""
     return models_dir() / "patient.schema.json"
+
+
+def cohort_settings_path() -> Path:
+    """Path of the shipped clinical settings for synthetic cohorts."""
+    return models_dir() / "cohort_settings.toml"

@@ -1,0 +1,102 @@
+"""Cohorts to files: CSV (and Parquet when pyarrow is installed) plus a data card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from npprob.cohorts.simulate import OBSERVABLE_ROLES, Cohort
+
+__all__ = ["TRUTH_PREFIX", "cohort_frame", "write_cohort"]
+
+#: Prefix of the columns holding the latent truth.
+TRUTH_PREFIX = "true_"
+
+
+def cohort_frame(cohort: Cohort):
+    """One row per patient: id, group, recorded findings, label, latent truth, p_true.
+
+    Recorded findings are state names, empty where missing; the label is the
+    recorded neuropathic call (1/0); ``true_*`` columns hold every latent
+    variable's true state; ``p_true_neuropathic`` is P(neuropathic | recorded
+    findings) under the truth network.
+    """
+    import pandas as pd
+
+    net = cohort.spec.network
+    columns: dict[str, object] = {
+        "patient_id": [f"{cohort.setting.name}-{cohort.seed}-{i:07d}" for i in range(cohort.n)],
+        "group": cohort.group,
+    }
+    for j, var in enumerate(net.variables):
+        if var.role in OBSERVABLE_ROLES:
+            names = np.array([*var.states, ""], dtype=object)
+            columns[var.name] = names[cohort.recorded.codes[:, j]]  # -1 picks ""
+    columns["label_neuropathic"] = cohort.label.astype(np.int64)
+    for j, var in enumerate(net.variables):
+        if var.role in ("latent", "derived"):
+            columns[TRUTH_PREFIX + var.name] = np.array(var.states, dtype=object)[
+                cohort.truth[:, j]
+            ]
+    columns["p_true_neuropathic"] = cohort.p_true
+    return pd.DataFrame(columns)
+
+
+def write_cohort(
+    cohort: Cohort, out_dir: str | os.PathLike[str], *, parquet: bool | None = None
+) -> dict[str, object]:
+    """Write ``cohort.csv`` (and ``cohort.parquet``) and ``card.json`` into ``out_dir``.
+
+    The same cohort gives the same bytes. Returns the card, which also lists
+    every file's SHA-256.
+
+    Parameters
+    ----------
+    parquet : bool, optional
+        Write Parquet too; by default when pyarrow is installed.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = cohort_frame(cohort)
+    csv_path = out / "cohort.csv"
+    frame.to_csv(csv_path, index=False, float_format="%.17g", lineterminator="\n")
+    files = {"cohort.csv": _sha256(csv_path)}
+    if parquet is None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            parquet = False
+        else:
+            parquet = True
+    if parquet:
+        pq_path = out / "cohort.parquet"
+        frame.to_parquet(pq_path, index=False)
+        files["cohort.parquet"] = _sha256(pq_path)
+    card = cohort.card()
+    card["files"] = files
+    card["columns"] = {
+        "patient_id": "identifier",
+        "group": "setting group the patient was sampled in",
+        "findings": [
+            c for c in frame.columns if c in cohort.spec.network and not c.startswith(TRUTH_PREFIX)
+        ],
+        "label_neuropathic": f"recorded label ({cohort.options.label}); 1 = neuropathic",
+        "true_*": "latent truth of every unobservable variable",
+        "p_true_neuropathic": "P(neuropathic | recorded findings) under the truth network",
+    }
+    (out / "card.json").write_text(
+        json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return card
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
