@@ -48,7 +48,7 @@ from npprob.errors import NetworkError
 from npprob.network.network import Network
 from npprob.network.variable import Variable
 
-__all__ = ["TAGS", "ClinicalSpec", "Source", "load_spec", "parse_spec"]
+__all__ = ["TAGS", "ClinicalSpec", "Source", "dirichlet_draws", "load_spec", "parse_spec"]
 
 #: Provenance tags (see the clinical figures' README).
 TAGS = ("F", "F2", "R", "D", "S")
@@ -109,24 +109,47 @@ class ClinicalSpec:
         -------
         dict of str to ndarray of shape (n_draws, *cpt_shape)
         """
-        if int(n_draws) < 1:
-            raise ValueError(f"n_draws must be at least 1; got {n_draws}.")
-        rng = np.random.default_rng(seed)
-        draws: dict[str, np.ndarray] = {}
-        for name in self.network.names:
-            cpt = self.network.cpt(name)
-            if name in self.fixed:
-                draws[name] = np.broadcast_to(cpt, (n_draws, *cpt.shape)).copy()
-                continue
-            alpha = self.concentration[name]
-            g = rng.standard_gamma(np.broadcast_to(alpha, (n_draws, *alpha.shape)))
-            total = g.sum(axis=-1, keepdims=True)
-            # A row whose draws all underflow keeps its prior mean.
-            bad = total <= 0
-            g = np.where(bad, cpt, g)
-            total = np.where(bad, 1.0, total)
-            draws[name] = g / total
-        return draws
+        return dirichlet_draws(self, self.concentration, n_draws, seed)
+
+
+def dirichlet_draws(
+    spec: ClinicalSpec, concentration: Mapping[str, np.ndarray], n_draws: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Independent Dirichlet draws of every CPT row (deterministic CPTs copied).
+
+    Parameters
+    ----------
+    spec : ClinicalSpec
+        Supplies the network and its fixed (deterministic) variables.
+    concentration : mapping of str to ndarray
+        Concentration of every learnable CPT, shaped like the CPT; 0 = structural zero.
+    n_draws : int
+        Number of draws (at least 1).
+    seed : int
+        Seed; the same seed gives the same draws.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n_draws, *cpt_shape)
+    """
+    if int(n_draws) < 1:
+        raise ValueError(f"n_draws must be at least 1; got {n_draws}.")
+    rng = np.random.default_rng(seed)
+    draws: dict[str, np.ndarray] = {}
+    for name in spec.network.names:
+        cpt = spec.network.cpt(name)
+        if name in spec.fixed:
+            draws[name] = np.broadcast_to(cpt, (n_draws, *cpt.shape)).copy()
+            continue
+        alpha = np.asarray(concentration[name], dtype=np.float64)
+        g = rng.standard_gamma(np.broadcast_to(alpha, (n_draws, *alpha.shape)))
+        total = g.sum(axis=-1, keepdims=True)
+        # A row whose draws all underflow (tiny concentrations) keeps its prior mean.
+        bad = total <= 0
+        g = np.where(bad, cpt, g)
+        total = np.where(bad, 1.0, total)
+        draws[name] = g / total
+    return draws
 
 
 def load_spec(path: str | os.PathLike[str]) -> ClinicalSpec:

@@ -1,0 +1,65 @@
+"""The single adapter between npprob and the two ArviZ/PyMC lines.
+
+ArviZ 0.x (PyMC 5, Python 3.11 here) stores a posterior as ``InferenceData``;
+ArviZ 1.x (PyMC 6, Python 3.12) as an ``xarray.DataTree``. Both support
+``obj["posterior"]``; their diagnostics return a ``Dataset`` (0.x) or a
+``DataTree`` (1.x). Everything else in npprob sees plain numpy arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["diagnostics", "group", "posterior_arrays", "to_inference_data", "write_netcdf"]
+
+
+def group(idata, name: str):
+    """A group (``posterior``, ``sample_stats``, ...) as an ``xarray.Dataset``."""
+    node = idata[name]
+    return node.to_dataset() if hasattr(node, "to_dataset") else node
+
+
+def posterior_arrays(idata) -> dict[str, np.ndarray]:
+    """Every posterior variable as an array of shape (chain, draw, ...)."""
+    post = group(idata, "posterior")
+    return {str(k): np.asarray(v.values) for k, v in post.data_vars.items()}
+
+
+def to_inference_data(draws: Mapping[str, np.ndarray], n_chains: int = 1):
+    """Posterior draws ``(n_draws, ...)`` as InferenceData / DataTree with ``n_chains`` chains."""
+    import arviz as az
+
+    posterior = {}
+    for name, arr in draws.items():
+        arr = np.asarray(arr)
+        posterior[name] = arr.reshape((n_chains, arr.shape[0] // n_chains, *arr.shape[1:]))
+    return az.from_dict(posterior=posterior)
+
+
+def write_netcdf(idata, path: str | os.PathLike[str]) -> None:
+    """Write InferenceData / DataTree to netCDF-4 (h5netcdf engine)."""
+    idata.to_netcdf(str(path), engine="h5netcdf")
+
+
+def _max_over(obj, worst: str) -> float:
+    ds = obj.to_dataset() if hasattr(obj, "to_dataset") else obj
+    values = [np.asarray(v.values, dtype=float).ravel() for v in ds.data_vars.values()]
+    values = np.concatenate(values) if values else np.array([np.nan])
+    return float(np.nanmax(values) if worst == "max" else np.nanmin(values))
+
+
+def diagnostics(idata) -> dict[str, float]:
+    """Largest r-hat, smallest bulk and tail ESS, and the number of divergences."""
+    import arviz as az
+
+    stats = group(idata, "sample_stats")
+    divergent = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
+    return {
+        "r_hat_max": _max_over(az.rhat(idata), "max"),
+        "ess_bulk_min": _max_over(az.ess(idata, method="bulk"), "min"),
+        "ess_tail_min": _max_over(az.ess(idata, method="tail"), "min"),
+        "divergences": divergent,
+    }
