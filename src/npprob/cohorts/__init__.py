@@ -1,6 +1,6 @@
 """Cohorts layer: clinical settings and synthetic cohorts with known truth."""
 
-from npprob.cohorts.export import cohort_frame, write_cohort
+from npprob.cohorts.export import cohort_frame, read_cohort, write_cohort
 from npprob.cohorts.settings import Group, Setting, get_setting, load_settings
 from npprob.cohorts.simulate import Cohort, SimulationOptions, simulate
 
@@ -12,6 +12,7 @@ __all__ = [
     "cohort_frame",
     "get_setting",
     "load_settings",
+    "read_cohort",
     "simulate",
     "write_cohort",
 ]

@@ -11,7 +11,7 @@ import numpy as np
 
 from npprob.cohorts.simulate import OBSERVABLE_ROLES, Cohort
 
-__all__ = ["TRUTH_PREFIX", "cohort_frame", "write_cohort"]
+__all__ = ["TRUTH_PREFIX", "cohort_frame", "read_cohort", "write_cohort"]
 
 #: Prefix of the columns holding the latent truth.
 TRUTH_PREFIX = "true_"
@@ -100,3 +100,62 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_cohort(path: str | os.PathLike[str], network) -> tuple[np.ndarray, dict | None]:
+    """Read a cohort CSV into state codes for every variable.
+
+    Recorded findings fill the observable columns (-1 where empty); ``true_*``
+    columns fill the latent ones. Without ``true_*`` columns the latent
+    columns stay -1 and ``label_neuropathic`` (when present) fills
+    ``neuropathic``.
+
+    Returns
+    -------
+    codes : ndarray of int16, shape (n_patients, n_variables)
+    card : dict or None
+        The ``card.json`` next to the file, when there is one.
+
+    Raises
+    ------
+    EvidenceError
+        On an unreadable file, an unknown state, or no usable column.
+    """
+    import pandas as pd
+
+    from npprob.errors import EvidenceError
+
+    p = Path(path)
+    try:
+        frame = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise EvidenceError(f"Cannot read cohort '{p}': {exc}".splitlines()[0]) from None
+    codes = np.full((len(frame), len(network)), -1, dtype=np.int16)
+    used = 0
+    for j, var in enumerate(network.variables):
+        column = None
+        if TRUTH_PREFIX + var.name in frame:
+            column = frame[TRUTH_PREFIX + var.name]
+        elif var.name in frame:
+            column = frame[var.name]
+        elif var.name == "neuropathic" and "label_neuropathic" in frame:
+            column = frame["label_neuropathic"].map({"1": var.states[1], "0": var.states[0]})
+        if column is None:
+            continue
+        used += 1
+        lookup = {s: i for i, s in enumerate(var.states)}
+        lookup[""] = -1
+        mapped = column.map(lookup)
+        if mapped.isna().any():
+            row = int(np.flatnonzero(mapped.isna().to_numpy())[0])
+            raise EvidenceError(
+                f"{p}: data row {row + 1}: unknown state {column.iloc[row]!r} for '{var.name}'.",
+                variable=var.name,
+                row=row,
+            )
+        codes[:, j] = mapped.to_numpy(dtype=np.int16)
+    if used == 0:
+        raise EvidenceError(f"{p}: no column names a variable of the network.")
+    card_path = p.parent / "card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else None
+    return codes, card

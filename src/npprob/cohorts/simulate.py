@@ -200,6 +200,8 @@ def simulate(
     options = options or SimulationOptions()
     if int(n) < 1:
         raise NetworkError(f"n must be at least 1; got {n}.")
+    if int(seed) < 0:
+        raise NetworkError(f"seed must be a non-negative integer; got {seed}.")
     n = int(n)
     net = spec.network
     rng = np.random.default_rng([int(seed), 0x5EED])

@@ -11,9 +11,10 @@ import numpy as np
 
 from npprob.diagnosis.neupsig import neupsig_grade
 from npprob.diagnosis.result import Diagnosis, FindingEffect
-from npprob.errors import EvidenceError
+from npprob.errors import EvidenceError, ModelFileError, NetworkError
 from npprob.inference.engine import Engine
-from npprob.io.resources import clinical_spec_path
+from npprob.io.artifacts import CHECKSUMS, read_model_dir
+from npprob.io.resources import clinical_spec_path, models_dir
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.spec import ClinicalSpec, load_spec
 
@@ -26,6 +27,9 @@ _TARGETS = ("neuropathic", "mixed_pain", "nociplastic", "nociceptive", *MECHANIS
 #: Observed for every patient: the population diagnosed is people in chronic pain.
 CONTEXT = "chronic_pain"
 PRESENT = "present"
+
+#: Folder name of the shipped trained model.
+DEFAULT_MODEL = "default"
 
 #: Draws taken from the specification's prior when no trained model exists.
 PRIOR_DRAWS = 1000
@@ -265,29 +269,65 @@ def load_model(
     n_draws: int = PRIOR_DRAWS,
     seed: int = PRIOR_SEED,
 ) -> DiagnosticModel:
-    """Load the diagnostic model.
-
-    Until a trained model is shipped, the model's parameter draws come from
-    the clinical specification's Dirichlet prior, so every probability still
-    carries the uncertainty the literature leaves.
+    """Load a diagnostic model.
 
     Parameters
     ----------
     name : str, optional
-        Model name; ``None`` or ``"prior"`` gives the prior model.
+        ``None`` gives the shipped default (``models/default``, trained) when
+        it exists, else the prior model; ``"prior"`` gives draws from the
+        specification's Dirichlet prior; any other name is a folder under
+        ``models/`` or a path to a model folder written by ``npprob train``.
     spec_path : path, optional
         A network specification other than the shipped one.
     n_draws : int, default=1000
-        Prior draws.
+        Prior draws (prior model only).
     seed : int, default=20261127
         Seed of the prior draws (the same seed gives the same model).
 
     Returns
     -------
     DiagnosticModel
+
+    Raises
+    ------
+    ModelFileError
+        When a model folder is missing, fails its checksums, cannot be read,
+        or was trained on a different network specification.
     """
-    if name not in (None, "prior"):
-        raise EvidenceError(f"Unknown model '{name}'; available: prior.")
     spec = load_spec(Path(spec_path) if spec_path is not None else clinical_spec_path())
-    draws = spec.prior_draws(n_draws, seed)
-    return DiagnosticModel.from_draws(spec, draws, name="prior", kind="prior")
+    if name is None:
+        name = DEFAULT_MODEL if (models_dir() / DEFAULT_MODEL / CHECKSUMS).is_file() else "prior"
+    if name == "prior":
+        draws = spec.prior_draws(n_draws, seed)
+        return DiagnosticModel.from_draws(spec, draws, name="prior", kind="prior")
+    folder = Path(name) if ("/" in name or Path(name).is_dir()) else models_dir() / name
+    if not folder.is_dir():
+        available = sorted(p.name for p in models_dir().iterdir() if (p / CHECKSUMS).is_file())
+        raise ModelFileError(
+            f"Unknown model '{name}'; available: {', '.join(['prior', *available])}."
+        )
+    arrays, card = read_model_dir(folder)
+    if card.get("spec_sha256") != spec.digest:
+        raise ModelFileError(
+            f"Model '{folder}' was trained on a different network specification "
+            f"(spec SHA-256 {str(card.get('spec_sha256'))[:12]}..., current {spec.digest[:12]}...); "
+            "retrain it with npprob train."
+        )
+    draws = {}
+    for var in spec.network.names:
+        if var not in arrays:
+            raise ModelFileError(f"Model '{folder}' has no draws for '{var}'.")
+        arr = arrays[var]
+        if arr.ndim != len(spec.network.cpt_shape(var)) + 1 or arr.shape[
+            1:
+        ] != spec.network.cpt_shape(var):
+            raise ModelFileError(f"Model '{folder}': draws of '{var}' have shape {arr.shape}.")
+        draws[var] = arr
+    try:
+        model = DiagnosticModel.from_draws(
+            spec, draws, name=str(card.get("name", folder.name)), kind="posterior"
+        )
+    except NetworkError as exc:
+        raise ModelFileError(f"Model '{folder}' holds invalid probabilities: {exc}") from None
+    return model

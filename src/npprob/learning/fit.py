@@ -36,6 +36,7 @@ class FitResult:
     seconds: float
     diagnostics: DiagnosticsReport | None = None
     idata: object = field(default=None, repr=False)
+    layout: object = field(default=None, repr=False)
 
 
 def fit_conjugate(
@@ -70,6 +71,10 @@ def fit_pymc_complete(
             progressbar=False,
             compute_convergence_checks=False,
         )
-    draws = layout.assemble(spec, compat.posterior_arrays(idata))
+    n_total = config.draws * config.chains
+    exact = posterior_draws(spec, counts, n_total, config.seed)
+    draws = layout.assemble(exact, compat.posterior_arrays(idata))
     report = check(compat.diagnostics(idata))
-    return FitResult(draws, "pymc-complete", time.perf_counter() - t0, report, idata)
+    result = FitResult(draws, "pymc-complete", time.perf_counter() - t0, report, idata)
+    result.layout = layout
+    return result

@@ -7,6 +7,13 @@ posterior. Two-state rows become Beta priors with Binomial counts; rows with
 more states Dirichlet priors with Multinomial counts; structural zeros and
 rows with a single possible state stay fixed. Its posterior is the conjugate
 one, so it serves as the reference that PyMC fits must reproduce.
+
+Rows whose posterior concentration has an entry below ``MIN_NUTS_CONCENTRATION``
+(rare states with little data, and rows no patient reached) are left out of
+NUTS: in the sampler's log-odds space their density has an exponential tail
+as slow as ``exp(a * y)``, which NUTS explores with divergences and tiny
+tail ESS. Rows are independent given complete data, so those rows are drawn
+exactly from their conjugate posterior instead; the layout records which.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import numpy as np
 
 from npprob.network.spec import ClinicalSpec
 
-__all__ = ["RowLayout", "build_complete_model"]
+__all__ = ["MIN_NUTS_CONCENTRATION", "RowLayout", "build_complete_model"]
 
 
 @dataclass
@@ -29,20 +36,24 @@ class RowLayout:
     """(variable, flat row, index of the first state, index of the second state) per Beta entry."""
     dirichlet_rows: list[tuple[str, int, np.ndarray, str]] = field(default_factory=list)
     """(variable, flat row, positive state indices, PyMC variable name)."""
+    exact_rows: list[tuple[str, int]] = field(default_factory=list)
+    """(variable, flat row) drawn exactly from the conjugate posterior, not by NUTS."""
 
     def assemble(
-        self, spec: ClinicalSpec, posterior: Mapping[str, np.ndarray]
+        self, exact: Mapping[str, np.ndarray], posterior: Mapping[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
-        """CPT draws ``(n_draws, *cpt_shape)`` from PyMC arrays shaped (chain, draw, ...)."""
+        """CPT draws ``(n_draws, *cpt_shape)``.
+
+        Rows sampled by NUTS come from ``posterior`` (arrays shaped (chain, draw,
+        ...)); every other row keeps its value in ``exact`` (conjugate draws with
+        the same number of draws; fixed rows are constant there).
+        """
         flat = {
             k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in posterior.items()
         }
-        n = next(iter(flat.values())).shape[0]
-        out = {}
-        for name in spec.network.names:
-            cpt = spec.network.cpt(name)
-            # Fixed rows keep the specification's value in every draw.
-            out[name] = np.broadcast_to(cpt, (n, *cpt.shape)).copy().reshape(n, -1, cpt.shape[-1])
+        n = next(iter(exact.values())).shape[0]
+        shapes = {k: np.asarray(v).shape[1:] for k, v in exact.items()}
+        out = {k: np.array(v).reshape(n, -1, shapes[k][-1]) for k, v in exact.items()}
         theta = flat.get("binary_theta")
         for k, (name, row, first, second) in enumerate(self.binary_rows):
             out[name][:, row, first] = 1.0 - theta[:, k]
@@ -50,7 +61,11 @@ class RowLayout:
         for name, row, states, var in self.dirichlet_rows:
             out[name][:, row, :] = 0.0
             out[name][:, row, states] = flat[var]
-        return {k: v.reshape(n, *spec.network.cpt(k).shape) for k, v in out.items()}
+        return {k: v.reshape(n, *shapes[k]) for k, v in out.items()}
+
+
+#: Smallest posterior concentration of a row's entries for the row to go through NUTS.
+MIN_NUTS_CONCENTRATION = 1.0
 
 
 def build_complete_model(spec: ClinicalSpec, counts: Mapping[str, np.ndarray]):
@@ -67,6 +82,9 @@ def build_complete_model(spec: ClinicalSpec, counts: Mapping[str, np.ndarray]):
         for r, (arow, crow) in enumerate(zip(alpha_rows, count_rows, strict=True)):
             positive = np.flatnonzero(arow > 0)
             if len(positive) < 2:
+                continue
+            if (arow[positive] + crow[positive]).min() < MIN_NUTS_CONCENTRATION:
+                layout.exact_rows.append((name, r))
                 continue
             if len(positive) == 2:
                 first, second = (int(i) for i in positive)
