@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if likelihood == "conjugate":
         fit = fit_conjugate(spec, counts, args.draws, args.seed)
     else:
-        per_chain = -(-args.draws // args.chains)
+        # Enough draws per chain for the r-hat and ESS rules; thinned to --draws below.
+        per_chain = max(1000, -(-args.draws // args.chains))
         config = SamplerConfig(
             draws=per_chain, tune=args.tune, chains=args.chains, cores=min(args.chains, 2),
             target_accept=args.target_accept, seed=args.seed,
@@ -82,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"npprob train: diagnostics failed: {problem}", file=sys.stderr)
             print("npprob train: no model written.", file=sys.stderr)
             return 1
-        fit.draws = {k: v[: args.draws] for k, v in fit.draws.items()}
+        total = next(iter(fit.draws.values())).shape[0]
+        keep = np.unique(np.linspace(0, total - 1, min(args.draws, total)).round().astype(int))
+        fit.draws = {k: v[keep] for k, v in fit.draws.items()}
     out = (args.models_dir or models_dir()) / args.name
     out.mkdir(parents=True, exist_ok=True)
     extra = []

@@ -19,7 +19,7 @@ __all__ = ["FitResult", "SamplerConfig", "fit_conjugate", "fit_pymc_complete"]
 class SamplerConfig:
     """NUTS settings. ``draws`` per chain; total draws = chains * draws."""
 
-    draws: int = 500
+    draws: int = 1000
     tune: int = 1000
     chains: int = 2
     cores: int = 2
