@@ -87,9 +87,10 @@ CHECKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
+@pytest.fixture(scope="module", params=["default", "prior"])
+def model(request):
+    # The shipped trained model and the specification's prior must both be sensible.
+    return load_model(request.param)
 
 
 def load(path: Path) -> dict:
