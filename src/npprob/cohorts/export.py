@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from npprob.cohorts.simulate import OBSERVABLE_ROLES, Cohort
+from npprob.errors import NetworkError
 
 __all__ = ["TRUTH_PREFIX", "cohort_frame", "read_cohort", "write_cohort"]
 
@@ -59,19 +60,18 @@ def write_cohort(
     parquet : bool, optional
         Write Parquet too; by default when pyarrow is installed.
     """
+    if parquet is None:
+        parquet = _has_parquet_engine()
+    elif parquet and not _has_parquet_engine():
+        raise NetworkError(
+            "Parquet output needs pyarrow (pip install pyarrow); nothing was written."
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = cohort_frame(cohort)
     csv_path = out / "cohort.csv"
     frame.to_csv(csv_path, index=False, float_format="%.17g", lineterminator="\n")
     files = {"cohort.csv": _sha256(csv_path)}
-    if parquet is None:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            parquet = False
-        else:
-            parquet = True
     if parquet:
         pq_path = out / "cohort.parquet"
         frame.to_parquet(pq_path, index=False)
@@ -159,3 +159,9 @@ def read_cohort(path: str | os.PathLike[str], network) -> tuple[np.ndarray, dict
     card_path = p.parent / "card.json"
     card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else None
     return codes, card
+
+
+def _has_parquet_engine() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None

@@ -35,6 +35,8 @@ OBSERVABLE_ROLES = ("history", "lesion_evidence", "sign", "symptom")
 #: Agreement of two clinicians on the pain class (Timmerman 2017 78%, van Seventer 2013 79%).
 PUBLISHED_AGREEMENT = 0.785
 _BATCH = 65_536
+#: Smallest acceptance rate of the rejection sampler.
+MIN_ACCEPTANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,16 @@ def _sample_group(net, cpts, require, size, rng, progress, done) -> np.ndarray:
     """Rejection-sample ``size`` patients in pain who meet ``require``."""
     conditions = [(net.index("chronic_pain"), net.variable("chronic_pain").states.index("present"))]
     conditions += [(net.index(v), net.variable(v).states.index(s)) for v, s in require.items()]
+    # The acceptance rate is P(conditions), known exactly: refuse hopeless groups up front.
+    evidence = np.full((1, len(net)), -1, dtype=np.int16)
+    for col, code in conditions:
+        evidence[0, col] = code
+    acceptance = float(np.exp(Engine(net, cpts).log_evidence(evidence)[0, 0]))
+    if acceptance < MIN_ACCEPTANCE:
+        raise NetworkError(
+            f"Patients in chronic pain with {require or 'this case mix'} have probability "
+            f"{acceptance:.2g} under the network: too rare to sample (or impossible)."
+        )
     kept: list[np.ndarray] = []
     have = 0
     tries = 0
@@ -273,9 +285,10 @@ def _sample_group(net, cpts, require, size, rng, progress, done) -> np.ndarray:
         tries += 1
         if progress is not None:
             progress(done + have)
-        if tries >= 200 and have < size * tries / 1000:
+        if tries >= 200 and have < MIN_ACCEPTANCE * tries * _BATCH:
             raise NetworkError(
-                f"Sampling is too slow: fewer than 0.1% of draws meet {require} with chronic pain."
+                f"Sampling is too slow: fewer than {MIN_ACCEPTANCE:.1%} of draws meet {require} "
+                "with chronic pain."
             )
     return np.concatenate(kept) if kept else np.empty((0, len(net)), dtype=np.int16)
 
