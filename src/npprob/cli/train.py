@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,13 +51,23 @@ def run(args: argparse.Namespace) -> int:
     from npprob.errors import EvidenceError
     from npprob.io.artifacts import write_model_dir
     from npprob.io.resources import clinical_spec_path, models_dir
-    from npprob.learning import SamplerConfig, family_counts, fit_conjugate, fit_pymc_complete
+    from npprob.learning import (
+        SamplerConfig,
+        family_counts,
+        fit_conjugate,
+        fit_pymc_complete,
+        fix_selection,
+    )
     from npprob.network.spec import load_spec
 
     if args.draws < 1 or args.chains < 1 or args.tune < 0:
         raise EvidenceError("--draws and --chains must be at least 1 and --tune at least 0.")
     if not args.name or "/" in args.name or args.name in ("prior", ".", ".."):
         raise EvidenceError(f"Invalid model name {args.name!r}.")
+    root = args.models_dir or models_dir()
+    out = root / args.name
+    if out.exists() and not (out / "SHA256SUMS").is_file():
+        raise EvidenceError(f"'{out}' exists and is not a model folder; choose another --name.")
     spec = load_spec(clinical_spec_path())
     t0 = time.perf_counter()
     codes, cohort_card = read_cohort(args.cohort, spec.network)
@@ -86,14 +98,9 @@ def run(args: argparse.Namespace) -> int:
         total = next(iter(fit.draws.values())).shape[0]
         keep = np.unique(np.linspace(0, total - 1, min(args.draws, total)).round().astype(int))
         fit.draws = {k: v[keep] for k, v in fit.draws.items()}
-    out = (args.models_dir or models_dir()) / args.name
-    out.mkdir(parents=True, exist_ok=True)
-    extra = []
-    if not args.no_netcdf:
-        from npprob.learning import _arviz_compat as compat
-
-        compat.write_netcdf(compat.to_inference_data(fit.draws), out / "posterior.nc")
-        extra.append("posterior.nc")
+    # Every cohort patient has chronic pain: the learned CPTs describe people in pain.
+    selection = {"chronic_pain": "present"}
+    fit.draws = fix_selection(spec, fit.draws, selection)
     card = {
         "name": args.name,
         "kind": "posterior",
@@ -104,9 +111,27 @@ def run(args: argparse.Namespace) -> int:
         "diagnostics": fit.diagnostics.to_dict() if fit.diagnostics else None,
         "seconds": {"fit": fit.seconds, "total": time.perf_counter() - t0},
         "spec_sha256": spec.digest,
+        "selection": selection,
         "versions": _versions(__version__),
     }
-    write_model_dir(out, {k: np.asarray(v) for k, v in fit.draws.items()}, card, extra)
+    root.mkdir(parents=True, exist_ok=True)
+    # Build the folder under a temporary name and swap it in: a failure leaves nothing half-written.
+    staging = Path(tempfile.mkdtemp(prefix=f".{args.name}.", dir=root))
+    staging.chmod(0o755)
+    try:
+        extra = []
+        if not args.no_netcdf:
+            from npprob.learning import _arviz_compat as compat
+
+            compat.write_netcdf(compat.to_inference_data(fit.draws), staging / "posterior.nc")
+            extra.append("posterior.nc")
+        write_model_dir(staging, {k: np.asarray(v) for k, v in fit.draws.items()}, card, extra)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     print(f"wrote {out}: {card['n_draws']} draws, likelihood {fit.likelihood}")
     return 0
 

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -44,8 +45,10 @@ def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) ->
             arr = np.asarray(arrays[name])
             if arr.dtype.hasobject:
                 raise ValueError(f"'{name}' holds Python objects; artifacts are plain data.")
+            if not arr.flags.c_contiguous:
+                arr = np.ascontiguousarray(arr)  # keeps 0-d arrays 0-d, unlike for all arrays
             buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.ascontiguousarray(arr), allow_pickle=False)
+            np.lib.format.write_array(buffer, arr, allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buffer.getvalue())
@@ -106,9 +109,10 @@ def read_model_dir(directory: str | os.PathLike[str]) -> tuple[dict[str, np.ndar
                 f"Model file '{path}' is corrupted or was changed: its SHA-256 does not match {CHECKSUMS}."
             )
     try:
-        with np.load(d / "draws.npz", allow_pickle=False) as npz:
+        # Open the file ourselves so a failing np.load cannot leave it open.
+        with (d / "draws.npz").open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise ModelFileError(f"Cannot read '{d / 'draws.npz'}': {exc}.") from None
     try:
         card = json.loads((d / "card.json").read_text(encoding="utf-8"))

@@ -6,7 +6,13 @@ PyMC and ArviZ are imported only inside the functions that need them.
 from npprob.learning.conjugate import posterior_concentration, posterior_draws
 from npprob.learning.counts import family_counts
 from npprob.learning.diagnostics import THRESHOLDS, DiagnosticsReport, check
-from npprob.learning.fit import FitResult, SamplerConfig, fit_conjugate, fit_pymc_complete
+from npprob.learning.fit import (
+    FitResult,
+    SamplerConfig,
+    fit_conjugate,
+    fit_pymc_complete,
+    fix_selection,
+)
 
 __all__ = [
     "THRESHOLDS",
@@ -17,6 +23,7 @@ __all__ = [
     "family_counts",
     "fit_conjugate",
     "fit_pymc_complete",
+    "fix_selection",
     "posterior_concentration",
     "posterior_draws",
 ]

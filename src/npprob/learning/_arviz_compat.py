@@ -36,6 +36,8 @@ def to_inference_data(draws: Mapping[str, np.ndarray], n_chains: int = 1):
     for name, arr in draws.items():
         arr = np.asarray(arr)
         posterior[name] = arr.reshape((n_chains, arr.shape[0] // n_chains, *arr.shape[1:]))
+    if int(az.__version__.split(".")[0]) >= 1:
+        return az.from_dict({"posterior": posterior})
     return az.from_dict(posterior=posterior)
 
 

@@ -43,13 +43,13 @@ def check(values: dict[str, float]) -> DiagnosticsReport:
     problems = []
     if not values["r_hat_max"] <= THRESHOLDS["r_hat_max"]:
         problems.append(
-            f"r-hat {values['r_hat_max']:.3f} > 1.01: chains disagree; run more tuning and draws "
+            f"r-hat {values['r_hat_max']:.4f} > 1.01: chains disagree; run more tuning and draws "
             "(--tune, --draws) or more chains."
         )
     for key, label in (("ess_bulk_min", "bulk"), ("ess_tail_min", "tail")):
         if not values[key] >= THRESHOLDS[key]:
             problems.append(
-                f"{label} ESS {values[key]:.0f} < 400: too few effective draws; increase --draws."
+                f"{label} ESS {values[key]:.1f} < 400: too few effective draws; increase --draws."
             )
     if values["divergences"] > 0:
         problems.append(

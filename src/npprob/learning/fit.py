@@ -12,7 +12,7 @@ from npprob.learning.conjugate import posterior_draws
 from npprob.learning.diagnostics import DiagnosticsReport, check
 from npprob.network.spec import ClinicalSpec
 
-__all__ = ["FitResult", "SamplerConfig", "fit_conjugate", "fit_pymc_complete"]
+__all__ = ["FitResult", "SamplerConfig", "fit_conjugate", "fit_pymc_complete", "fix_selection"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,23 @@ def fit_pymc_complete(
     result = FitResult(draws, "pymc-complete", time.perf_counter() - t0, report, idata)
     result.layout = layout
     return result
+
+
+def fix_selection(
+    spec: ClinicalSpec, draws: Mapping[str, np.ndarray], selected: Mapping[str, str]
+) -> dict[str, np.ndarray]:
+    """Make selection variables certain in trained draws.
+
+    A training cohort holds only patients selected on ``selected`` (every
+    simulated patient has chronic pain), so the CPTs learned from it already
+    describe the selected population. Conditioning on the selection again at
+    diagnosis would count it twice; setting ``P(variable = state | parents) = 1``
+    in every draw makes that conditioning a no-op.
+    """
+    out = dict(draws)
+    for name, state in selected.items():
+        var = spec.network.variable(name)
+        fixed = np.zeros_like(np.asarray(out[name]))
+        fixed[..., var.states.index(state)] = 1.0
+        out[name] = fixed
+    return out

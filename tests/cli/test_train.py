@@ -1,0 +1,249 @@
+"""``npprob train`` end to end: model folder, card, determinism, errors, PyMC diagnostics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npprob.cli import main
+from npprob.cohorts import read_cohort
+from npprob.diagnosis import load_model
+from npprob.io.artifacts import CHECKSUMS, read_model_dir
+from npprob.io.resources import clinical_spec_path
+from npprob.learning import family_counts, posterior_draws
+from npprob.network.spec import load_spec
+
+SPEC = load_spec(clinical_spec_path())
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "postherpetic_neuralgia.json"
+N_PATIENTS = 3000
+MODEL_FILES = {"draws.npz", "card.json", "posterior.nc", CHECKSUMS}
+
+
+def train_args(cohort: Path, models: Path, name: str, *extra: str) -> list[str]:
+    return ["train", "--cohort", str(cohort), "--name", name, "--models-dir", str(models), *extra]
+
+
+@pytest.fixture(scope="module")
+def cohort_csv(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cohort") / "clinic"
+    flags = ["--n", str(N_PATIENTS), "--seed", "5", "--no-parquet", "--no-progress"]
+    status = main(["simulate", *flags, "--out-dir", str(out)])
+    assert status == 0
+    return out / "cohort.csv"
+
+
+@pytest.fixture(scope="module")
+def trained(cohort_csv, tmp_path_factory) -> Path:
+    models = tmp_path_factory.mktemp("models")
+    status = main(train_args(cohort_csv, models, "t1", "--draws", "200"))
+    assert status == 0
+    return models / "t1"
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("npprob train: error: "), err
+    return lines[0]
+
+
+def test_train_writes_a_model_folder_that_diagnoses(trained):
+    assert {p.name for p in trained.iterdir()} == MODEL_FILES
+    listed = {ln.split()[1] for ln in (trained / CHECKSUMS).read_text().splitlines()}
+    assert listed == MODEL_FILES - {CHECKSUMS}
+    model = load_model(str(trained))
+    assert (model.name, model.kind, model.n_draws) == ("t1", "posterior", 200)
+    record = {
+        k: v
+        for k, v in json.loads(EXAMPLE.read_text(encoding="utf-8")).items()
+        if k not in ("id", "comment", "notes", "$schema")
+    }
+    diagnosis = model.diagnose(record)
+    assert 0.0 < diagnosis.p_neuropathic < 1.0
+    low, high = diagnosis.credible_interval
+    assert 0.0 <= low <= diagnosis.p_neuropathic <= high <= 1.0
+    assert diagnosis.model["name"] == "t1"
+    assert diagnosis.model["n_draws"] == 200
+
+
+def test_card_describes_the_training(trained, cohort_csv):
+    card = json.loads((trained / "card.json").read_text(encoding="utf-8"))
+    assert card["name"] == "t1"
+    assert card["kind"] == "posterior"
+    assert card["likelihood"] == "conjugate"
+    assert card["n_draws"] == 200
+    assert card["seed"] == 0
+    assert card["diagnostics"] is None
+    assert card["spec_sha256"] == SPEC.digest
+    cohort = card["training_cohort"]
+    assert cohort["n"] == N_PATIENTS
+    assert cohort["path"] == str(cohort_csv)
+    assert cohort["card"]["n"] == N_PATIENTS  # the cohort's own data card travels along
+    assert cohort["card"]["setting"]["name"] == "consecutive_pain_clinic"
+    versions = card["versions"]
+    for pkg in ("python", "npprob", "numpy", "pymc", "arviz"):
+        assert isinstance(versions[pkg], str), pkg
+        assert versions[pkg], pkg
+    seconds = card["seconds"]
+    assert 0 <= seconds["fit"] <= seconds["total"]
+
+
+def test_draws_are_the_conjugate_posterior_of_the_cohort(trained, cohort_csv):
+    arrays, card = read_model_dir(trained)
+    codes, _ = read_cohort(cohort_csv, SPEC.network)
+    want = posterior_draws(SPEC, family_counts(SPEC.network, codes), 200, seed=0)
+    assert set(arrays) == set(SPEC.network.names)
+    # The cohort is selected on chronic pain: that CPT is certain, every other is the posterior.
+    assert card["selection"] == {"chronic_pain": "present"}
+    for name in SPEC.network.names:
+        if name == "chronic_pain":
+            np.testing.assert_array_equal(arrays[name][..., 1], 1.0)
+            np.testing.assert_array_equal(arrays[name][..., 0], 0.0)
+        else:
+            np.testing.assert_array_equal(arrays[name], want[name], err_msg=name)
+
+
+def test_a_folder_that_is_not_a_model_is_never_replaced(cohort_csv, tmp_path, capsys):
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "precious.txt").write_text("keep me")
+    assert main(train_args(cohort_csv, tmp_path, "notes", "--draws", "5")) == 2
+    assert "is not a model folder" in capsys.readouterr().err
+    assert (keep / "precious.txt").read_text() == "keep me"
+
+
+def test_retraining_with_the_same_seed_gives_the_same_bytes(trained, cohort_csv, tmp_path):
+    assert main(train_args(cohort_csv, tmp_path, "again", "--draws", "200")) == 0
+    assert (tmp_path / "again" / "draws.npz").read_bytes() == (trained / "draws.npz").read_bytes()
+    assert main(train_args(cohort_csv, tmp_path, "other", "--draws", "200", "--seed", "1")) == 0
+    assert (tmp_path / "other" / "draws.npz").read_bytes() != (trained / "draws.npz").read_bytes()
+
+
+def test_no_netcdf_flag(cohort_csv, tmp_path, capsys):
+    assert main(train_args(cohort_csv, tmp_path, "plain", "--draws", "5", "--no-netcdf")) == 0
+    out, _ = capsys.readouterr()
+    assert "5 draws" in out
+    assert "conjugate" in out
+    assert {p.name for p in (tmp_path / "plain").iterdir()} == MODEL_FILES - {"posterior.nc"}
+    assert load_model(str(tmp_path / "plain")).n_draws == 5
+
+
+def test_cohort_without_the_latent_truth_exits_2(cohort_csv, tmp_path, capsys):
+    import pandas as pd
+
+    frame = pd.read_csv(cohort_csv, dtype=str, keep_default_na=False)
+    truth = [c for c in frame.columns if c.startswith("true_")]
+    assert truth
+    stripped = tmp_path / "stripped" / "cohort.csv"
+    stripped.parent.mkdir()
+    frame.drop(columns=truth).to_csv(stripped, index=False)
+    capsys.readouterr()
+    status = main(train_args(stripped, tmp_path / "models", "nolatent"))
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert "latent truth" in one_line_error(err)
+    assert out == ""
+    assert not (tmp_path / "models" / "nolatent").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "phrase"),
+    [
+        (["--draws", "0"], "--draws"),
+        (["--draws", "-3"], "--draws"),
+        (["--chains", "0"], "--chains"),
+        (["--tune", "-1"], "--tune"),
+    ],
+)
+def test_bad_numbers_exit_2(cohort_csv, tmp_path, capsys, flags, phrase):
+    status = main(train_args(cohort_csv, tmp_path / "models", "bad", *flags))
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert phrase in one_line_error(err)
+    assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize("name", ["prior", "a/b", "..", ""])
+def test_bad_model_names_exit_2(cohort_csv, tmp_path, capsys, name):
+    status = main(train_args(cohort_csv, tmp_path / "models", name))
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert "model name" in one_line_error(err)
+
+
+def test_missing_cohort_file_exits_2(tmp_path, capsys):
+    status = main(train_args(tmp_path / "nowhere.csv", tmp_path / "models", "x"))
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert "nowhere.csv" in one_line_error(err)
+
+
+# -- PyMC and ArviZ (also run on Python 3.12) ---------------------------------------------
+
+
+@pytest.mark.pymc
+@pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+def test_pymc_fit_failing_its_diagnostics_writes_nothing(cohort_csv, tmp_path, capsys):
+    # train samples at least 1000 draws per chain whatever --draws says; 20 tuning steps
+    # leave the chains disagreeing (seed 0: r-hat 1.014 under PyMC 5 and 6).
+    models = tmp_path / "models"
+    flags = ["--likelihood", "pymc-complete", "--draws", "40", "--tune", "20", "--seed", "0"]
+    status = main(train_args(cohort_csv, models, "p1", *flags))
+    out, err = capsys.readouterr()
+    assert status == 1
+    problems = [ln for ln in err.splitlines() if ln.startswith("npprob train: diagnostics failed:")]
+    assert problems, err
+    assert any("--draws" in ln or "--tune" in ln for ln in problems), err
+    assert "no model written" in err
+    assert "wrote" not in out
+    assert not (models / "p1").exists()
+
+
+@pytest.mark.pymc
+def test_posterior_netcdf_opens_with_arviz_and_holds_every_cpt(cohort_csv, tmp_path):
+    import arviz as az
+
+    from npprob.learning import _arviz_compat as compat
+
+    assert main(train_args(cohort_csv, tmp_path, "nc", "--draws", "30", "--seed", "3")) == 0
+    folder = tmp_path / "nc"
+    arrays, _ = read_model_dir(folder)  # posterior.nc is covered by the checksums
+    idata = az.from_netcdf(str(folder / "posterior.nc"))
+    try:
+        posterior = compat.posterior_arrays(idata)
+    finally:
+        if hasattr(idata, "close"):
+            idata.close()
+    assert set(posterior) == set(SPEC.network.names)
+    for name in SPEC.network.names:
+        assert posterior[name].shape == (1, 30, *SPEC.network.cpt_shape(name)), name
+        np.testing.assert_array_equal(posterior[name][0], arrays[name], err_msg=name)
+
+
+def test_trained_model_reproduces_its_cohort_by_aetiology(tmp_path):
+    # Every cohort patient has chronic pain, so the model's P(neuropathic | aetiology,
+    # chronic pain) must match the cohort's rate of true neuropathic pain in each group
+    # (20,000 patients: the posterior is within a few binomial SEs of the data).
+    import pandas as pd
+
+    cohort = tmp_path / "big_cohort"
+    flags = ["--n", "20000", "--seed", "6", "--no-parquet", "--no-progress"]
+    assert main(["simulate", *flags, "--out-dir", str(cohort)]) == 0
+    args = train_args(cohort / "cohort.csv", tmp_path, "big", "--draws", "100", "--no-netcdf")
+    assert main(args) == 0
+    model = load_model(str(tmp_path / "big"))
+    frame = pd.read_csv(cohort / "cohort.csv", dtype=str, keep_default_na=False)
+    groups = [("(all)", frame)] + [(a, g) for a, g in frame.groupby("aetiology") if len(g) >= 300]
+    assert len(groups) >= 10
+    off = []
+    for aetiology, group in groups:
+        rate = float((group["true_neuropathic"] == "present").mean())
+        se = np.sqrt(max(rate * (1 - rate), 0.01) / len(group))
+        record = {} if aetiology == "(all)" else {"aetiology": aetiology}
+        p = model.diagnose(record, explain=False).p_neuropathic
+        if abs(p - rate) > 3 * se + 0.005:
+            off.append(f"{aetiology}: model {p:.3f}, cohort {rate:.3f} (n={len(group)})")
+    assert not off, "P(neuropathic | aetiology) is off the training cohort's:\n" + "\n".join(off)

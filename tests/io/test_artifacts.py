@@ -1,0 +1,351 @@
+"""Model folders: NPZ + JSON + SHA256SUMS round trip, corruption, and load_model's checks."""
+
+from __future__ import annotations
+
+import ast
+import gc
+import hashlib
+import inspect
+import json
+import re
+import shutil
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import npprob.io.artifacts as artifacts
+from npprob.diagnosis import load_model
+from npprob.diagnosis.model import DEFAULT_MODEL
+from npprob.errors import ModelFileError
+from npprob.io.artifacts import CHECKSUMS, read_model_dir, sha256_file, write_model_dir, write_npz
+from npprob.io.resources import models_dir
+
+CARD = {"name": "m", "kind": "posterior", "n_draws": 4, "nested": {"a": [1, 2.5, None]}}
+
+
+def sample_arrays(rng) -> dict[str, np.ndarray]:
+    return {
+        "b_cpt": rng.dirichlet([1, 2, 3], size=(4, 2)),
+        "a_cpt": rng.random((4, 2)),
+        "ints": np.arange(12, dtype=np.int16).reshape(3, 4),
+        "fortran": np.asfortranarray(rng.random((3, 5))),
+        "empty": np.zeros((0, 3)),
+    }
+
+
+@pytest.fixture
+def model_dir(tmp_path, rng) -> Path:
+    d = tmp_path / "model"
+    (d).mkdir()
+    (d / "posterior.nc").write_bytes(b"not really netcdf but listed")
+    write_model_dir(d, sample_arrays(rng), CARD, extra_files=["posterior.nc"])
+    return d
+
+
+def rewrite_sums(folder: Path) -> None:
+    """Recompute SHA256SUMS over the files it lists (hiding a change from the checksums)."""
+    sums = folder / CHECKSUMS
+    names = [line.split()[1] for line in sums.read_text(encoding="utf-8").splitlines()]
+    sums.write_text("".join(f"{sha256_file(folder / n)}  {n}\n" for n in names), encoding="utf-8")
+
+
+# -- round trip and determinism ---------------------------------------------------------
+
+
+def test_round_trip_keeps_arrays_and_card(tmp_path, rng):
+    arrays = sample_arrays(rng)
+    out = write_model_dir(tmp_path / "m", arrays, CARD)
+    assert out == tmp_path / "m"
+    assert sorted(p.name for p in out.iterdir()) == [CHECKSUMS, "card.json", "draws.npz"]
+    got, card = read_model_dir(out)
+    assert card == CARD
+    assert set(got) == set(arrays)
+    for name, arr in arrays.items():
+        arr = np.asarray(arr)
+        assert got[name].dtype == arr.dtype, name
+        assert got[name].shape == arr.shape, name
+        np.testing.assert_array_equal(got[name], arr)
+        assert got[name].tobytes() == np.ascontiguousarray(arr).tobytes()
+
+
+def test_zero_dimensional_arrays_keep_their_shape(tmp_path):
+    # np.ascontiguousarray turns a 0-d array into shape (1,); the round trip must not.
+    write_model_dir(tmp_path / "m", {"scalar": np.float64(3.5), "n": np.array(7)}, CARD)
+    got, _ = read_model_dir(tmp_path / "m")
+    assert got["scalar"].shape == ()
+    assert got["n"].shape == ()
+
+
+def test_checksums_list_every_file_including_extras(model_dir):
+    lines = (model_dir / CHECKSUMS).read_text(encoding="utf-8").splitlines()
+    listed = {line.split()[1]: line.split()[0] for line in lines}
+    assert set(listed) == {"draws.npz", "card.json", "posterior.nc"}
+    for name, digest in listed.items():
+        assert digest == hashlib.sha256((model_dir / name).read_bytes()).hexdigest()
+    assert sha256_file(model_dir / "card.json") == listed["card.json"]
+
+
+def test_write_npz_gives_identical_bytes_twice(tmp_path, rng):
+    arrays = sample_arrays(rng)
+    write_npz(tmp_path / "one.npz", arrays)
+    reordered = dict(reversed(list(arrays.items())))
+    write_npz(tmp_path / "two.npz", reordered)
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
+    with zipfile.ZipFile(tmp_path / "one.npz") as zf:
+        assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in zf.infolist())
+
+
+def test_write_model_dir_is_deterministic(tmp_path, rng):
+    arrays = sample_arrays(rng)
+    for name in ("a", "b"):
+        write_model_dir(tmp_path / name, arrays, CARD)
+    for file in (CHECKSUMS, "card.json", "draws.npz"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.array([{"a": 1}, None], dtype=object),
+        np.array(["x", 1], dtype=object),
+        np.zeros(2, dtype=[("x", "f8"), ("y", "O")]),
+    ],
+)
+def test_write_npz_refuses_python_objects(tmp_path, bad):
+    with pytest.raises(ValueError, match="'evil'"):
+        write_npz(tmp_path / "x.npz", {"fine": np.ones(3), "evil": bad})
+
+
+def test_never_loads_with_allow_pickle():
+    source = inspect.getsource(artifacts)
+    assert "allow_pickle=True" not in source.replace(" ", "")
+    assert "pickle.load" not in source
+    # Every np.load call passes allow_pickle=False explicitly.
+    loads = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "load"
+    ]
+    assert loads
+    for call in loads:
+        kw = {k.arg: k.value for k in call.keywords}
+        assert "allow_pickle" in kw
+        assert isinstance(kw["allow_pickle"], ast.Constant)
+        assert kw["allow_pickle"].value is False
+
+
+# -- corruption: every case is a ModelFileError naming the file --------------------------
+
+
+def test_one_flipped_byte_in_draws_fails_the_checksum(model_dir):
+    path = model_dir / "draws.npz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=r"draws\.npz.*corrupted"):
+        read_model_dir(model_dir)
+
+
+def test_truncated_draws_fails_the_checksum(model_dir):
+    path = model_dir / "draws.npz"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ModelFileError, match=r"draws\.npz.*SHA-256"):
+        read_model_dir(model_dir)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.99, 10, 3, 0])
+# numpy's np.load leaves its file open when the zip is unreadable; that leak has its own
+# test below, this one checks the error.
+@pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")
+def test_truncated_draws_with_matching_checksums_fails_to_parse(model_dir, keep):
+    path = model_dir / "draws.npz"
+    data = path.read_bytes()
+    n = int(len(data) * keep) if isinstance(keep, float) else keep
+    path.write_bytes(data[:n])
+    rewrite_sums(model_dir)
+    with pytest.raises(ModelFileError, match=r"Cannot read '.*draws\.npz'"):
+        read_model_dir(model_dir)
+
+
+def test_unreadable_draws_leave_no_file_open(model_dir):
+    path = model_dir / "draws.npz"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    rewrite_sums(model_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            read_model_dir(model_dir)
+        except ModelFileError:
+            pass
+        else:
+            pytest.fail("a truncated draws.npz was read")
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks, leaks
+
+
+def test_altered_extra_file_fails_the_checksum(model_dir):
+    (model_dir / "posterior.nc").write_bytes(b"changed")
+    with pytest.raises(ModelFileError, match=r"posterior\.nc"):
+        read_model_dir(model_dir)
+
+
+def test_deleted_card_is_named(model_dir):
+    (model_dir / "card.json").unlink()
+    with pytest.raises(ModelFileError, match=r"card\.json.*missing"):
+        read_model_dir(model_dir)
+
+
+@pytest.mark.parametrize("text", ["{not json", '["a list"]', "\xff\xfe"])
+def test_unreadable_card_with_matching_checksums_is_named(model_dir, text):
+    (model_dir / "card.json").write_bytes(text.encode("latin-1"))
+    rewrite_sums(model_dir)
+    with pytest.raises(ModelFileError, match=r"card\.json"):
+        read_model_dir(model_dir)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "deadbeef  draws.npz",
+        "0" * 64,
+        f"{'0' * 64}  draws.npz  extra",
+        "",
+        "this is not a checksum line at all",
+    ],
+)
+def test_malformed_checksum_line_is_named(model_dir, line):
+    sums = model_dir / CHECKSUMS
+    sums.write_text(sums.read_text(encoding="utf-8") + line + "\n", encoding="utf-8")
+    with pytest.raises(ModelFileError, match=rf"{CHECKSUMS}:4: malformed"):
+        read_model_dir(model_dir)
+
+
+def test_missing_checksums_file_is_named(model_dir):
+    (model_dir / CHECKSUMS).unlink()
+    with pytest.raises(ModelFileError, match=CHECKSUMS):
+        read_model_dir(model_dir)
+
+
+def test_checksums_must_list_draws_and_card(model_dir):
+    sums = model_dir / CHECKSUMS
+    kept = [ln for ln in sums.read_text().splitlines() if not ln.endswith(" card.json")]
+    sums.write_text("\n".join(kept) + "\n")
+    with pytest.raises(ModelFileError, match=r"does not list card\.json"):
+        read_model_dir(model_dir)
+
+
+def test_missing_folder_is_a_model_file_error(tmp_path):
+    with pytest.raises(ModelFileError, match="no_such_folder"):
+        read_model_dir(tmp_path / "no_such_folder")
+
+
+def test_a_pickled_array_is_never_unpickled(model_dir):
+    # An NPZ whose member holds pickled objects (written by numpy itself), checksums fixed.
+    path = model_dir / "draws.npz"
+    np.savez(path, evil=np.array([{"x": 1}], dtype=object))
+    rewrite_sums(model_dir)
+    with pytest.raises(ModelFileError, match=r"draws\.npz"):
+        read_model_dir(model_dir)
+
+
+def test_corrupt_deflate_stream_with_matching_checksums_is_a_model_file_error(tmp_path, rng):
+    # Damage inside the compressed data of an archive whose checksums were recomputed:
+    # zlib or the CRC check rejects it; either way it must surface as ModelFileError.
+    arrays = {"x": rng.random((200, 50))}
+    for offset in (60, 200, 1000, 5000, 20000):
+        d = tmp_path / f"m{offset}"
+        write_model_dir(d, arrays, CARD)
+        data = bytearray((d / "draws.npz").read_bytes())
+        data[offset] ^= 0xFF
+        (d / "draws.npz").write_bytes(bytes(data))
+        rewrite_sums(d)
+        with pytest.raises(ModelFileError, match=r"draws\.npz"):
+            read_model_dir(d)
+
+
+# -- load_model -------------------------------------------------------------------------
+
+
+def shipped_default() -> Path:
+    return models_dir() / DEFAULT_MODEL
+
+
+@pytest.fixture
+def default_copy(tmp_path) -> Path:
+    folder = tmp_path / "copied_model"
+    shutil.copytree(shipped_default(), folder)
+    return folder
+
+
+def test_shipped_default_model_loads():
+    card = json.loads((shipped_default() / "card.json").read_text(encoding="utf-8"))
+    model = load_model()
+    assert (model.kind, model.name) == ("posterior", "default")
+    assert model.n_draws == card["n_draws"]
+    named = load_model("default")
+    assert (named.kind, named.name, named.n_draws) == ("posterior", "default", card["n_draws"])
+    assert model.info()["spec_sha256"] == card["spec_sha256"]
+
+
+def test_prior_model_loads():
+    model = load_model("prior", n_draws=50)
+    assert (model.kind, model.name, model.n_draws) == ("prior", "prior", 50)
+
+
+def test_copied_default_loads_by_path(default_copy):
+    model = load_model(str(default_copy))
+    assert model.kind == "posterior"
+    d = model.diagnose({"aetiology": "herpes_zoster", "brush_allodynia": "present"})
+    assert 0.0 < d.p_neuropathic < 1.0
+
+
+@pytest.mark.parametrize("file", ["draws.npz", "card.json", "posterior.nc"])
+def test_one_altered_byte_is_refused(default_copy, file):
+    path = default_copy / file
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x20
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=re.escape(file)):
+        load_model(str(default_copy))
+
+
+def test_model_of_another_specification_is_refused(default_copy):
+    card_path = default_copy / "card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["spec_sha256"] = hashlib.sha256(b"another network").hexdigest()
+    card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    rewrite_sums(default_copy)
+    read_model_dir(default_copy)  # the checksums are consistent again
+    with pytest.raises(ModelFileError, match="different network specification"):
+        load_model(str(default_copy))
+
+
+def test_model_missing_a_cpt_is_refused(default_copy, tmp_path):
+    arrays, card = read_model_dir(default_copy)
+    arrays.pop("burning")
+    write_model_dir(tmp_path / "short", arrays, card)
+    with pytest.raises(ModelFileError, match="no draws for 'burning'"):
+        load_model(str(tmp_path / "short"))
+
+
+def test_model_with_invalid_probabilities_is_refused(default_copy, tmp_path):
+    arrays, card = read_model_dir(default_copy)
+    arrays["burning"] = arrays["burning"] * 1.5
+    write_model_dir(tmp_path / "bad", arrays, card)
+    with pytest.raises(ModelFileError, match="invalid probabilities"):
+        load_model(str(tmp_path / "bad"))
+
+
+def test_unknown_model_name_lists_the_available_ones():
+    with pytest.raises(ModelFileError, match="Unknown model 'no_such_model_xyz'") as info:
+        load_model("no_such_model_xyz")
+    message = str(info.value)
+    assert "available:" in message
+    assert "prior" in message
+    assert DEFAULT_MODEL in message
