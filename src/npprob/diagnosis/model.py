@@ -11,7 +11,12 @@ import numpy as np
 
 from npprob.diagnosis.neupsig import neupsig_grade
 from npprob.diagnosis.result import Diagnosis, FindingEffect
-from npprob.errors import EvidenceError, ModelFileError, NetworkError
+from npprob.errors import (
+    EvidenceError,
+    ModelFileError,
+    NetworkError,
+    ZeroProbabilityEvidenceError,
+)
 from npprob.inference.engine import Engine
 from npprob.io.artifacts import CHECKSUMS, read_model_dir
 from npprob.io.resources import clinical_spec_path, models_dir
@@ -27,6 +32,9 @@ _TARGETS = ("neuropathic", "mixed_pain", "nociplastic", "nociceptive", *MECHANIS
 #: Observed for every patient: the population diagnosed is people in chronic pain.
 CONTEXT = "chronic_pain"
 PRESENT = "present"
+
+#: Patients diagnosed per engine pass in a batch.
+BATCH_CHUNK = 256
 
 #: Folder name of the shipped trained model.
 DEFAULT_MODEL = "default"
@@ -139,7 +147,7 @@ class DiagnosticModel:
         ids: Sequence[str | None] | None = None,
         on_zero: str = "raise",
     ) -> list[Diagnosis | None]:
-        """Diagnose every patient of a batch in one engine pass.
+        """Diagnose every patient of a batch (engine passes of up to 256 patients).
 
         Parameters
         ----------
@@ -158,10 +166,28 @@ class DiagnosticModel:
         -------
         list of Diagnosis (or None for skipped patients)
         """
+        if on_zero not in ("raise", "skip"):
+            raise ValueError(f"on_zero must be 'raise' or 'skip'; got {on_zero!r}.")
         batch = self._with_context(batch)
-        result = self.engine.query(
-            batch, list(_TARGETS), on_zero="raise" if on_zero == "raise" else "nan"
-        )
+        ids = list(ids) if ids is not None else [None] * batch.n_patients
+        out: list[Diagnosis | None] = []
+        # Chunks bound the memory of (draws x patients x leave-one-out rows).
+        for start in range(0, batch.n_patients, BATCH_CHUNK):
+            rows = np.arange(start, min(start + BATCH_CHUNK, batch.n_patients))
+            out.extend(self._diagnose_chunk(batch.take(rows), explain, ids[start : rows[-1] + 1]))
+        zero = [i for i, d in enumerate(out) if d is None]
+        if zero and on_zero == "raise":
+            raise ZeroProbabilityEvidenceError(
+                f"The findings of {len(zero)} patient(s) have probability zero under the model "
+                f"(rows {', '.join(map(str, zero[:10]))}; 0-based): contradictory findings.",
+                rows=np.array(zero),
+            )
+        return out
+
+    def _diagnose_chunk(
+        self, batch: EvidenceBatch, explain: bool, ids: Sequence[str | None]
+    ) -> list[Diagnosis | None]:
+        result = self.engine.query(batch, list(_TARGETS), on_zero="nan")
         p = {t: result.marginal(t)[..., 1] for t in _TARGETS}  # (n_draws, n_patients)
         ok = ~result.zero_probability
         with np.errstate(invalid="ignore"):
@@ -192,7 +218,7 @@ class DiagnosticModel:
                     explanation=effects[k],
                     findings=findings,
                     model=self.info(),
-                    id=None if ids is None else ids[i],
+                    id=ids[i],
                 )
             )
             k += 1
