@@ -5,7 +5,7 @@ the PyMC fit). Measures: simulation throughput (patients per second, with the
 true P(neuropathic | findings) computed for each) and CSV writing; the
 conjugate fit of 100,000 complete patients (counting plus 1000 posterior
 draws); the PyMC complete-data fit of 10,000 patients with 20 % of findings
-missing (compile plus sampling, 2 chains x 1000 draws, diagnostics). Writes
+missing (compile plus sampling, 4 chains x 1000 draws on 2 cores, diagnostics). Writes
 ``benchmarks/results/learning.json``.
 """
 
@@ -64,11 +64,15 @@ def main(argv=None) -> int:
                 codes[~observable[:, j], j] = -1
         counts = family_counts(spec.network, codes)
         t0 = time.perf_counter()
-        fit = fit_pymc_complete(spec, counts, SamplerConfig(draws=1000, tune=1000, chains=2, cores=2))
+        fit = fit_pymc_complete(
+            spec, counts, SamplerConfig(draws=1000, tune=1000, chains=4, cores=2)
+        )
         result["pymc_complete_10k_missing_seconds"] = time.perf_counter() - t0
         result["pymc_diagnostics"] = fit.diagnostics.to_dict()
     result["latent_class_fit_seconds"] = None
-    result["latent_class_note"] = "the no-gold-standard (latent-class) likelihood is not implemented yet"
+    result["latent_class_note"] = (
+        "the no-gold-standard (latent-class) likelihood is not implemented yet"
+    )
 
     for k, v in result.items():
         if not isinstance(v, dict):

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--draws", type=int, default=400, help="posterior draws kept (default 400)")
     p.add_argument("--tune", type=int, default=1000, help="NUTS tuning steps per chain")
-    p.add_argument("--chains", type=int, default=2, help="NUTS chains (default 2)")
+    p.add_argument("--chains", type=int, default=4, help="NUTS chains (default 4)")
     p.add_argument("--target-accept", type=float, default=0.9, help="NUTS target acceptance")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--models-dir", type=Path, default=None, help="where model folders live")

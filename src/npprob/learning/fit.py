@@ -21,7 +21,7 @@ class SamplerConfig:
 
     draws: int = 1000
     tune: int = 1000
-    chains: int = 2
+    chains: int = 4
     cores: int = 2
     target_accept: float = 0.9
     seed: int = 0
