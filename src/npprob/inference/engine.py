@@ -178,17 +178,21 @@ class Engine:
         return self._plan(evidence, self._target_indices(targets))
 
     def _plan(
-        self, evidence: frozenset[int], targets: tuple[int, ...], soft: frozenset[int] = frozenset()
+        self,
+        evidence: frozenset[int],
+        targets: tuple[int, ...],
+        soft: frozenset[int] = frozenset(),
+        joint: bool = False,
     ) -> Plan:
-        key = (evidence, targets, soft)
+        key = (evidence, targets, soft, joint)
         plan = self._plans.get(key)
         if plan is None:
-            plan = compile_plan(self.layout, evidence, targets, soft)
+            plan = compile_plan(self.layout, evidence, targets, soft, joint=joint)
             self._plans[key] = plan
         return plan
 
     def _group(
-        self, codes: np.ndarray, targets: tuple[int, ...]
+        self, codes: np.ndarray, targets: tuple[int, ...], joint: bool = False
     ) -> list[tuple[frozenset[int], frozenset[int], np.ndarray]]:
         """Split patients into (hard evidence, soft evidence, rows) groups.
 
@@ -197,15 +201,20 @@ class Engine:
         exactly pruned plan when it has enough lanes to pay for compiling it
         (or its plan is cached, or it is the only pattern); the patients of
         the other patterns share one plan with soft evidence on the variables
-        they observe only in part.
+        they observe only in part. For a joint query the targets are never hard
+        evidence: observed ones enter every group's plan as soft evidence.
         """
         observed = codes >= 0
         soft_leaves = self.layout.has_ones_column & observed.any(axis=0)
         soft_leaves[list(targets)] = False
         key = observed | soft_leaves[None, :]
+        forced_soft: frozenset[int] = frozenset()
+        if joint:
+            forced_soft = frozenset(t for t in targets if observed[:, t].any())
+            key[:, list(targets)] = False
         if len(key) == 1 or (key == key[0]).all():
             pattern = frozenset(np.flatnonzero(key[0]).tolist())
-            return [(pattern, frozenset(), np.arange(len(key), dtype=np.int64))]
+            return [(pattern, forced_soft, np.arange(len(key), dtype=np.int64))]
         packed = np.packbits(key, axis=1)
         width = packed.shape[1]
         if width <= 8:
@@ -223,9 +232,9 @@ class Engine:
             pattern = frozenset(np.flatnonzero(key[first[g]]).tolist())
             if (
                 counts[g] * self.n_draws >= EXACT_PLAN_MIN_LANES
-                or (pattern, targets, frozenset()) in self._plans
+                or (pattern, targets, forced_soft, joint) in self._plans
             ):
-                groups.append((pattern, frozenset(), rows.astype(np.int64)))
+                groups.append((pattern, forced_soft, rows.astype(np.int64)))
             else:
                 leftover.append(rows)
         if leftover:
@@ -236,7 +245,7 @@ class Engine:
             groups.append(
                 (
                     frozenset(np.flatnonzero(hard).tolist()),
-                    frozenset(np.flatnonzero(soft).tolist()),
+                    frozenset(np.flatnonzero(soft).tolist()) | forced_soft,
                     rows,
                 )
             )
@@ -301,6 +310,56 @@ class Engine:
             _slices=slices,
         )
 
+    def joint(
+        self,
+        evidence: EvidenceLike,
+        variables: Iterable[str],
+        *,
+        on_zero: Literal["raise", "nan"] = "raise",
+        n_threads: int | None = None,
+    ) -> np.ndarray:
+        """Joint posterior of several variables for every patient and draw.
+
+        Parameters
+        ----------
+        evidence : EvidenceBatch, ndarray, mapping or sequence of mappings
+            Observed states per patient (see :meth:`evidence`). Observed
+            variables among ``variables`` get their point mass.
+        variables : iterable of str
+            The variables, distinct; the result's axes follow this order.
+        on_zero : {"raise", "nan"}, default="raise"
+            As in :meth:`query`.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_draws, n_patients, card_1, ..., card_k)
+            ``P(v_1 = s_1, ..., v_k = s_k | evidence)``; sums to 1 over the
+            trailing axes. A variable's CPT family gives the expected
+            sufficient statistics of learning with hidden variables.
+        """
+        if on_zero not in ("raise", "nan"):
+            raise ValueError(f"on_zero must be 'raise' or 'nan'; got {on_zero!r}.")
+        batch = self.evidence(evidence)
+        order = self._target_indices(list(variables))
+        if not order:
+            raise NetworkError("joint() needs at least one variable.")
+        ordered = tuple(sorted(order))
+        cards = [int(self.layout.cardinalities[t]) for t in ordered]
+        size = int(np.prod(cards))
+        flat, log_z = self._run(batch.codes, ordered, size, n_threads, joint=True)
+        zero = np.isneginf(log_z).any(axis=0)
+        if on_zero == "raise" and zero.any():
+            rows = np.flatnonzero(zero)
+            raise ZeroProbabilityEvidenceError(
+                f"The evidence of {len(rows)} patient(s) has probability zero under the network "
+                f"(rows {', '.join(map(str, rows[:10]))}; 0-based).",
+                rows=rows,
+            )
+        table = flat.reshape(*flat.shape[:2], *cards)
+        # Kernel axes follow variable indices; put them in the order asked for.
+        axes = [ordered.index(t) for t in order]
+        return np.ascontiguousarray(table.transpose(0, 1, *(2 + a for a in axes)))
+
     def log_evidence(self, evidence: EvidenceLike, *, n_threads: int | None = None) -> np.ndarray:
         """Natural log of P(evidence), shape (n_draws, n_patients); ``-inf`` if zero."""
         batch = self.evidence(evidence)
@@ -327,7 +386,12 @@ class Engine:
         return cached
 
     def _run(
-        self, codes: np.ndarray, targets: tuple[int, ...], n_cols: int, n_threads: int | None
+        self,
+        codes: np.ndarray,
+        targets: tuple[int, ...],
+        n_cols: int,
+        n_threads: int | None,
+        joint: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         n_draws, n_patients = self.n_draws, codes.shape[0]
         # Kernels write patient-major (each lane's outputs sit near its
@@ -341,8 +405,8 @@ class Engine:
             numba.set_num_threads(threads)
         try:
             if n_patients:
-                for hard, soft, rows in self._group(codes, targets):
-                    plan = self._plan(hard, targets, soft)
+                for hard, soft, rows in self._group(codes, targets, joint):
+                    plan = self._plan(hard, targets, soft, joint)
                     constants = self._constants_for(plan)
                     careful.append(
                         _execute(plan, self.params_t, constants, codes, rows, result, norm, threads)

@@ -169,7 +169,7 @@ class _Builder:
 
     def program(
         self,
-        target: int | None,
+        target: tuple[int, ...],
         evidence: frozenset[int],
         soft: frozenset[int],
         ancestors_of: list[set[int]],
@@ -179,7 +179,7 @@ class _Builder:
     ) -> tuple[_Factor, tuple[int, ...]]:
         layout = self.layout
         keep: set[int] = set()
-        for v in evidence | soft | ({target} if target is not None else set()):
+        for v in evidence | soft | set(target):
             keep |= ancestors_of[v]
         factors = []
         for v in sorted(keep):
@@ -197,7 +197,7 @@ class _Builder:
         for v in sorted(soft):
             offset = int(layout.indicator_offsets[v])
             factors.append(_Factor((v,), {v: 1}, INPUT_PARAM, offset, indicator_slot_of[v]))
-        free = [v for v in sorted(keep) if v not in evidence and v != target]
+        free = [v for v in sorted(keep) if v not in evidence and v not in target]
         graph = interaction_graph(
             (f.scope for f in factors), (v for v in keep if v not in evidence)
         )
@@ -208,7 +208,7 @@ class _Builder:
             out_scope = tuple(sorted({u for f in used for u in f.scope} - {x}))
             used = self.premultiply(used, self.size(out_scope) * self.cards[x], count_scale)
             factors.append(self.emit(used, out_scope, x, count_scale))
-        final_scope = (target,) if target is not None else ()
+        final_scope = tuple(sorted(target))
         factors = self.premultiply(factors, self.size(final_scope), count_scale)
         final = self.emit(factors, final_scope, None, count_scale)
         return final, tuple(order)
@@ -240,6 +240,7 @@ def compile_plan(
     evidence: frozenset[int],
     targets: tuple[int, ...],
     soft: frozenset[int] = frozenset(),
+    joint: bool = False,
 ) -> Plan:
     """Compile a query into a :class:`Plan`.
 
@@ -257,6 +258,11 @@ def compile_plan(
         and are multiplied by an indicator (one-hot when observed, ones when
         not), so one plan serves every subset of them. Disjoint from
         ``evidence``.
+    joint : bool, default=False
+        Compute the joint distribution of ``targets`` (one output of
+        ``prod(cards)`` entries in C order over the targets sorted by index)
+        instead of one marginal per target. Joint targets must not be in
+        ``evidence`` (observed ones are passed as ``soft``).
 
     Returns
     -------
@@ -294,18 +300,38 @@ def compile_plan(
     n_slots = len(slot_of) + len(indicator_slot_of)
 
     builder = _Builder(layout)
+    t_kind, t_off, t_col, t_card, t_out_col = [], [], [], [], []
+    orders = []
+    if joint:
+        # One program whose final factor is the joint of all targets (none is hard evidence).
+        if any(t in evidence for t in targets):
+            raise ValueError("joint targets cannot be hard evidence; make them soft")
+        group = tuple(sorted(targets))
+        final, order = builder.program(
+            group, evidence, soft, ancestors_of, slot_of, indicator_slot_of, True
+        )
+        orders.append(order)
+        size = builder.size(group)
+        t_kind.append(TARGET_CONST if final.kind == INPUT_CONST else TARGET_WORK)
+        t_off.append(final.offset)
+        t_col.append(-1)
+        t_card.append(size)
+        t_out_col.append(0)
+        return _finish(
+            builder, layout, slot_of, n_slots, terms, final, size,
+            (t_kind, t_off, t_col, t_card, t_out_col), size, targets, evidence, soft, orders, t0,
+        )  # fmt: skip
     hidden_targets = [t for t in targets if t not in evidence]
     programs: dict[int | None, _Factor] = {}
-    orders = []
     z_program = hidden_targets[0] if hidden_targets else None
     for t in [z_program, *hidden_targets[1:]]:
         final, order = builder.program(
-            t, evidence, soft, ancestors_of, slot_of, indicator_slot_of, t == z_program
-        )
+            (t,) if t is not None else (), evidence, soft, ancestors_of, slot_of,
+            indicator_slot_of, t == z_program,
+        )  # fmt: skip
         programs[t] = final
         orders.append(order)
 
-    t_kind, t_off, t_col, t_card, t_out_col = [], [], [], [], []
     col = 0
     for t in targets:
         card = int(layout.cardinalities[t])
@@ -321,6 +347,20 @@ def compile_plan(
         t_out_col.append(col)
         col += card
 
+    z = programs[z_program]
+    z_size = int(layout.cardinalities[z_program]) if z_program is not None else 1
+    return _finish(
+        builder, layout, slot_of, n_slots, terms, z, z_size,
+        (t_kind, t_off, t_col, t_card, t_out_col), col, targets, evidence, soft, orders, t0,
+    )  # fmt: skip
+
+
+def _finish(
+    builder, layout, slot_of, n_slots, terms, z, z_size, outputs, n_out_cols, targets,
+    evidence, soft, orders, t0,
+) -> Plan:  # fmt: skip
+    """Pack the builder's ops and the output mapping into a :class:`Plan`."""
+    t_kind, t_off, t_col, t_card, t_out_col = outputs
     const_ops = [op for op in builder.ops if op[0]]
     work_ops = [op for op in builder.ops if not op[0]]
     in_kind, in_off, in_slot, in_idx_start, idx_parts = [], [], [], [], []
@@ -353,7 +393,6 @@ def compile_plan(
     c = pack_ops(const_ops)
     w = pack_ops(work_ops)
     idx = np.concatenate(idx_parts) if idx_parts else np.zeros(0, dtype=np.int64)
-    z = programs[z_program]
     term_arr = np.array(terms, dtype=np.int64).reshape(-1, 4)
     return Plan(
         n_slots=n_slots,
@@ -384,10 +423,10 @@ def compile_plan(
         t_col=np.array(t_col, dtype=np.int64),
         t_card=np.array(t_card, dtype=np.int64),
         t_out_col=np.array(t_out_col, dtype=np.int64),
-        n_out_cols=col,
+        n_out_cols=n_out_cols,
         z_kind=INPUT_CONST if z.kind == INPUT_CONST else INPUT_WORK,
         z_off=z.offset,
-        z_size=int(layout.cardinalities[z_program]) if z_program is not None else 1,
+        z_size=z_size,
         targets=tuple(targets),
         evidence=tuple(sorted(evidence)),
         soft=tuple(sorted(soft)),
