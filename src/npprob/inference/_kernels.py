@@ -81,6 +81,23 @@ def run_op(
     return rescaled
 
 
+@numba.njit(cache=True, nogil=True)
+def run_ops(
+    out_size, sum_size, out_off, in_start, count_scale,
+    in_kind, in_off, in_slot, in_idx_start, idx, params, const, work, slot_offset, tmp, out,
+):  # fmt: skip
+    """Run a list of ops in order into ``out``; return the rescalings of counted ops."""
+    scale = 0
+    for k in range(out_size.shape[0]):
+        r = run_op(
+            out_size[k], sum_size[k], in_start[k], in_start[k + 1], in_kind, in_off, in_slot,
+            in_idx_start, idx, params, const, work, slot_offset, tmp, out, out_off[k],
+        )  # fmt: skip
+        if count_scale[k]:
+            scale += r
+    return scale
+
+
 CAREFUL_BELOW = 2.0**-800
 
 
@@ -95,9 +112,11 @@ def run_constant_ops(
     sends every lane of such a draw to the careful path.
     """
     n_params, n_draws = params_t.shape
-    n_ops = out_size.shape[0]
     n_const = const_t.shape[0]
     no_slots = np.zeros(1, dtype=np.int64)
+    counted = np.ones(
+        out_size.shape[0], dtype=np.bool_
+    )  # any rescaling sends the draw to the careful path
     for s in numba.prange(n_draws):
         tmp = np.empty(n_tmp, dtype=np.float64)
         work = np.empty(1, dtype=np.float64)
@@ -105,15 +124,12 @@ def run_constant_ops(
         for k in range(n_params):
             p_s[k] = params_t[k, s]
         c_s = np.empty(n_const, dtype=np.float64)
-        rescaled = 0
-        for k in range(n_ops):
-            rescaled += run_op(
-                out_size[k], sum_size[k], in_start[k], in_start[k + 1], in_kind, in_off,
-                in_slot, in_idx_start, idx, p_s, c_s, work, no_slots, tmp, c_s, out_off[k],
-            )  # fmt: skip
+        const_rescaled[s] = run_ops(
+            out_size, sum_size, out_off, in_start, counted, in_kind, in_off, in_slot,
+            in_idx_start, idx, p_s, c_s, work, no_slots, tmp, c_s,
+        )  # fmt: skip
         for k in range(n_const):
             const_t[k, s] = c_s[k]
-        const_rescaled[s] = rescaled
 
 
 @numba.njit(cache=True, nogil=True)
@@ -311,21 +327,13 @@ def run_careful_lanes(
             if code < 0:
                 code = term_unobserved_code[u]
             slot_offset[term_slot[u]] += code * term_stride[u]
-        scale = 0
-        for k in range(c_out_size.shape[0]):
-            r = run_op(
-                c_out_size[k], c_sum_size[k], c_in_start[k], c_in_start[k + 1], in_kind, in_off,
-                in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, c_s, c_out_off[k],
-            )  # fmt: skip
-            if c_count_scale[k]:
-                scale += r
-        for k in range(w_out_size.shape[0]):
-            r = run_op(
-                w_out_size[k], w_sum_size[k], w_in_start[k], w_in_start[k + 1], in_kind, in_off,
-                in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, work, w_out_off[k],
-            )  # fmt: skip
-            if w_count_scale[k]:
-                scale += r
+        scale = run_ops(
+            c_out_size, c_sum_size, c_out_off, c_in_start, c_count_scale, in_kind, in_off,
+            in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, c_s,
+        ) + run_ops(
+            w_out_size, w_sum_size, w_out_off, w_in_start, w_count_scale, in_kind, in_off,
+            in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, work,
+        )  # fmt: skip
         z = 0.0
         for j in range(z_size):
             z += c_s[z_off + j] if z_kind == 1 else work[z_off + j]
