@@ -18,9 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="train the clinical network's parameters on a cohort",
         description=(
             "Posterior draws of every CPT from a cohort CSV (as written by npprob simulate). "
-            "With the latent truth present (complete, labelled data) the exact conjugate "
-            "posterior is used, or a PyMC fit of the same model with --likelihood pymc-complete "
-            "(ArviZ diagnostics enforced). Writes models/NAME/: draws.npz, posterior.nc, "
+            "Likelihoods: conjugate (latent truth present: exact posterior), pymc-complete (the "
+            "same model by NUTS), pymc-marginal (recorded findings and a true label: lesion, "
+            "mechanisms and missing findings summed out), latent-class (no gold standard: the "
+            "class is summed out too; a noisy label enters with its error rates). PyMC fits "
+            "must pass ArviZ diagnostics (r-hat <= 1.01, ESS >= 400, no divergences, no label "
+            "switching) or nothing is written. Writes models/NAME/: draws.npz, posterior.nc, "
             "card.json and SHA256SUMS."
         ),
     )
@@ -28,9 +31,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", required=True, help="model name (folder under --models-dir)")
     p.add_argument(
         "--likelihood",
-        choices=("auto", "conjugate", "pymc-complete"),
+        choices=("auto", "conjugate", "pymc-complete", "pymc-marginal", "latent-class"),
         default="auto",
-        help="auto: conjugate when the data are complete (default)",
+        help=(
+            "auto (default): conjugate when the latent truth is in the file, else pymc-marginal "
+            "for a true label and latent-class otherwise"
+        ),
+    )
+    p.add_argument(
+        "--label",
+        choices=("auto", "truth", "noisy", "none"),
+        default="auto",
+        help=(
+            "what label_neuropathic is, for pymc-marginal and latent-class: the truth, a noisy "
+            "clinician call, or unused; auto (default) reads the cohort card (a NeuPSIG-grade "
+            "label is a function of the findings and is not used)"
+        ),
+    )
+    p.add_argument(
+        "--chain-draws",
+        type=int,
+        default=1000,
+        help="NUTS draws per chain before thinning to --draws (default 1000)",
     )
     p.add_argument("--draws", type=int, default=400, help="posterior draws kept (default 400)")
     p.add_argument("--tune", type=int, default=1000, help="NUTS tuning steps per chain")
@@ -73,34 +95,46 @@ def run(args: argparse.Namespace) -> int:
     codes, cohort_card = read_cohort(args.cohort, spec.network)
     latent = [i for i, v in enumerate(spec.network.variables) if v.role == "latent"]
     complete = bool((codes[:, latent] >= 0).all())
-    if not complete:
+    likelihood = args.likelihood
+    label_kind = _label_kind(args.label, cohort_card)
+    if likelihood == "auto":
+        if complete:
+            likelihood = "conjugate"
+        else:
+            likelihood = "pymc-marginal" if label_kind == "truth" else "latent-class"
+    if likelihood in ("conjugate", "pymc-complete") and not complete:
         raise EvidenceError(
-            "The cohort lacks the latent truth (true_* columns): complete-data training needs "
-            "it, and the latent-class likelihood for unlabelled data is not available yet."
+            f"--likelihood {likelihood} needs the latent truth (true_* columns), which the "
+            "cohort lacks; use pymc-marginal (true label) or latent-class."
         )
-    counts = family_counts(spec.network, codes)
-    likelihood = "conjugate" if args.likelihood == "auto" else args.likelihood
-    if likelihood == "conjugate":
-        fit = fit_conjugate(spec, counts, args.draws, args.seed)
-    else:
-        # Enough draws per chain for the r-hat and ESS rules; thinned to --draws below.
-        per_chain = max(1000, -(-args.draws // args.chains))
-        config = SamplerConfig(
-            draws=per_chain, tune=args.tune, chains=args.chains, cores=min(args.chains, 2),
-            target_accept=args.target_accept, seed=args.seed,
-        )  # fmt: skip
-        fit = fit_pymc_complete(spec, counts, config)
-        if not fit.diagnostics.ok:
-            for problem in fit.diagnostics.problems:
-                print(f"npprob train: diagnostics failed: {problem}", file=sys.stderr)
-            print("npprob train: no model written.", file=sys.stderr)
-            return 1
-        total = next(iter(fit.draws.values())).shape[0]
-        keep = np.unique(np.linspace(0, total - 1, min(args.draws, total)).round().astype(int))
-        fit.draws = {k: v[keep] for k, v in fit.draws.items()}
-    # Every cohort patient has chronic pain: the learned CPTs describe people in pain.
+    config = SamplerConfig(
+        draws=max(args.chain_draws, -(-args.draws // args.chains)), tune=args.tune,
+        chains=args.chains, cores=min(args.chains, 2), target_accept=args.target_accept,
+        seed=args.seed,
+    )  # fmt: skip
     selection = {"chronic_pain": "present"}
-    fit.draws = fix_selection(spec, fit.draws, selection)
+    if likelihood == "conjugate":
+        fit = fit_conjugate(spec, family_counts(spec.network, codes), args.draws, args.seed)
+    elif likelihood == "pymc-complete":
+        fit = fit_pymc_complete(spec, family_counts(spec.network, codes), config)
+    else:
+        _check_selection(cohort_card)
+        fit = _fit_marginal(args, spec, likelihood, label_kind, selection, config)
+    if fit.diagnostics is not None and not fit.diagnostics.ok:
+        for problem in fit.diagnostics.problems:
+            print(f"npprob train: diagnostics failed: {problem}", file=sys.stderr)
+        print("npprob train: no model written.", file=sys.stderr)
+        return 1
+    total = next(iter(fit.draws.values())).shape[0]
+    if total > args.draws:
+        keep = np.unique(np.linspace(0, total - 1, args.draws).round().astype(int))
+        fit.draws = {k: v[keep] for k, v in fit.draws.items()}
+    if likelihood in ("conjugate", "pymc-complete"):
+        # Every cohort patient has chronic pain: the learned CPTs describe people in pain.
+        fit.draws = fix_selection(spec, fit.draws, selection)
+        selection_note = {**selection, "handled_by": "fixed in the trained CPTs"}
+    else:
+        selection_note = {**selection, "handled_by": "conditioned on in the likelihood"}
     card = {
         "name": args.name,
         "kind": "posterior",
@@ -108,10 +142,12 @@ def run(args: argparse.Namespace) -> int:
         "n_draws": int(next(iter(fit.draws.values())).shape[0]),
         "seed": args.seed,
         "training_cohort": {"path": str(args.cohort), "n": len(codes), "card": cohort_card},
+        "label": label_kind if likelihood in ("pymc-marginal", "latent-class") else None,
         "diagnostics": fit.diagnostics.to_dict() if fit.diagnostics else None,
         "seconds": {"fit": fit.seconds, "total": time.perf_counter() - t0},
         "spec_sha256": spec.digest,
-        "selection": selection,
+        "selection": selection_note,
+        "likelihood_details": fit.summary or None,
         "versions": _versions(__version__),
     }
     root.mkdir(parents=True, exist_ok=True)
@@ -134,6 +170,65 @@ def run(args: argparse.Namespace) -> int:
         raise
     print(f"wrote {out}: {card['n_draws']} draws, likelihood {fit.likelihood}")
     return 0
+
+
+def _label_kind(requested: str, cohort_card: dict | None) -> str:
+    """What the recorded label is: truth, noisy or none."""
+    if requested != "auto":
+        return requested
+    recorded = ((cohort_card or {}).get("options") or {}).get("label")
+    return {"truth": "truth", "clinician": "noisy", "neupsig": "none"}.get(recorded, "noisy")
+
+
+def _check_selection(cohort_card: dict | None) -> None:
+    """Refuse cohorts sampled on latent variables (case-control): the likelihood cannot model it."""
+    from npprob.errors import EvidenceError
+
+    setting = (cohort_card or {}).get("setting") or {}
+    for group in setting.get("groups", []):
+        if group.get("require"):
+            raise EvidenceError(
+                f"The cohort's setting '{setting.get('name')}' samples its groups on "
+                f"{sorted(group['require'])}: a case-control selection on latent variables, "
+                "which the marginal likelihood does not model. Train with the latent truth "
+                "(--likelihood conjugate) or on a consecutive or condition-specific cohort."
+            )
+
+
+def _fit_marginal(args, spec, likelihood, label_kind, selection, config):
+    """pymc-marginal or latent-class on the recorded findings (the truth columns unused)."""
+    from npprob.cohorts import load_reference_standard, read_cohort, read_label
+    from npprob.errors import EvidenceError
+    from npprob.learning import fit_pymc_marginal
+    from npprob.learning.marginal import LabelModel
+
+    net = spec.network
+    codes, _ = read_cohort(args.cohort, net, truth=False)
+    label = read_label(args.cohort)
+    label_model = None
+    if likelihood == "pymc-marginal":
+        if label is None or label_kind != "truth":
+            raise EvidenceError(
+                "--likelihood pymc-marginal needs a true label (label_neuropathic with --label "
+                "truth); use latent-class for a noisy or missing label."
+            )
+        codes[:, net.index("neuropathic")] = label
+        label = None
+    elif label_kind == "truth":
+        raise EvidenceError(
+            "A true label makes the class observed: use --likelihood pymc-marginal."
+        )
+    elif label_kind == "noisy" and label is not None:
+        reference = load_reference_standard()
+        accuracy = 0.5 * (1.0 + (2.0 * reference["agreement"] - 1.0) ** 0.5)
+        label_model = LabelModel.from_accuracy(
+            "neuropathic", accuracy, float(reference["label_prior_ess"]), str(reference["source"])
+        )
+    else:
+        label = None
+    return fit_pymc_marginal(
+        spec, codes, label=label, label_model=label_model, selection=selection, config=config
+    )
 
 
 def _versions(npprob_version: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import numpy as np
 from npprob.cohorts.simulate import OBSERVABLE_ROLES, Cohort
 from npprob.errors import NetworkError
 
-__all__ = ["TRUTH_PREFIX", "cohort_frame", "read_cohort", "write_cohort"]
+__all__ = ["TRUTH_PREFIX", "cohort_frame", "read_cohort", "read_label", "write_cohort"]
 
 #: Prefix of the columns holding the latent truth.
 TRUTH_PREFIX = "true_"
@@ -102,13 +102,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_cohort(path: str | os.PathLike[str], network) -> tuple[np.ndarray, dict | None]:
+def read_cohort(
+    path: str | os.PathLike[str], network, *, truth: bool = True
+) -> tuple[np.ndarray, dict | None]:
     """Read a cohort CSV into state codes for every variable.
 
     Recorded findings fill the observable columns (-1 where empty); ``true_*``
     columns fill the latent ones. Without ``true_*`` columns the latent
     columns stay -1 and ``label_neuropathic`` (when present) fills
-    ``neuropathic``.
+    ``neuropathic``. With ``truth=False`` only the recorded findings are
+    read (what a study without the latent truth has; see :func:`read_label`).
 
     Returns
     -------
@@ -134,11 +137,11 @@ def read_cohort(path: str | os.PathLike[str], network) -> tuple[np.ndarray, dict
     used = 0
     for j, var in enumerate(network.variables):
         column = None
-        if TRUTH_PREFIX + var.name in frame:
+        if truth and TRUTH_PREFIX + var.name in frame:
             column = frame[TRUTH_PREFIX + var.name]
         elif var.name in frame:
             column = frame[var.name]
-        elif var.name == "neuropathic" and "label_neuropathic" in frame:
+        elif truth and var.name == "neuropathic" and "label_neuropathic" in frame:
             column = frame["label_neuropathic"].map({"1": var.states[1], "0": var.states[0]})
         if column is None:
             continue
@@ -159,6 +162,38 @@ def read_cohort(path: str | os.PathLike[str], network) -> tuple[np.ndarray, dict
     card_path = p.parent / "card.json"
     card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else None
     return codes, card
+
+
+def read_label(
+    path: str | os.PathLike[str], column: str = "label_neuropathic"
+) -> np.ndarray | None:
+    """The recorded 0/1 label of a cohort CSV (-1 where empty), or None without the column.
+
+    Raises
+    ------
+    EvidenceError
+        On an unreadable file or a value other than 0, 1 or empty.
+    """
+    import pandas as pd
+
+    from npprob.errors import EvidenceError
+
+    p = Path(path)
+    try:
+        frame = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise EvidenceError(f"Cannot read cohort '{p}': {exc}".splitlines()[0]) from None
+    if column not in frame:
+        return None
+    mapped = frame[column].str.strip().map({"1": 1, "0": 0, "": -1})
+    if mapped.isna().any():
+        row = int(np.flatnonzero(mapped.isna().to_numpy())[0])
+        raise EvidenceError(
+            f"{p}: data row {row + 1}: {column} must be 0, 1 or empty; got "
+            f"{frame[column].iloc[row]!r}.",
+            row=row,
+        )
+    return mapped.to_numpy(dtype=np.int16)
 
 
 def _has_parquet_engine() -> bool:

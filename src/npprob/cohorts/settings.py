@@ -13,7 +13,7 @@ from npprob.errors import NetworkError
 from npprob.io.resources import cohort_settings_path
 from npprob.network.network import Network
 
-__all__ = ["Group", "Setting", "get_setting", "load_settings"]
+__all__ = ["Group", "Setting", "get_setting", "load_reference_standard", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,33 @@ def load_settings(
     if not out:
         raise NetworkError(f"{p}: no [settings.*] tables.")
     return out
+
+
+def load_reference_standard(path: str | os.PathLike[str] | None = None) -> dict[str, object]:
+    """The ``[reference_standard]`` table: clinician agreement, its source, the label prior's weight.
+
+    Raises
+    ------
+    NetworkError
+        When the table is missing or its numbers are out of range.
+    """
+    p = Path(path) if path is not None else cohort_settings_path()
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise NetworkError(f"Cannot read settings file '{p}': {exc.strerror or exc}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NetworkError(f"{p}: invalid TOML: {exc}.") from None
+    table = data.get("reference_standard")
+    if not isinstance(table, dict):
+        raise NetworkError(f"{p}: no [reference_standard] table.")
+    agreement = table.get("agreement")
+    ess = table.get("label_prior_ess")
+    if not isinstance(agreement, int | float) or not 0.5 < agreement < 1.0:
+        raise NetworkError(f"{p}: reference_standard.agreement must be in (0.5, 1).")
+    if not isinstance(ess, int | float) or ess <= 0:
+        raise NetworkError(f"{p}: reference_standard.label_prior_ess must be positive.")
+    return dict(table)
 
 
 def get_setting(settings: Mapping[str, Setting], name: str) -> Setting:

@@ -11,6 +11,7 @@ from npprob.learning.fit import (
     SamplerConfig,
     fit_conjugate,
     fit_pymc_complete,
+    fit_pymc_marginal,
     fix_selection,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "family_counts",
     "fit_conjugate",
     "fit_pymc_complete",
+    "fit_pymc_marginal",
     "fix_selection",
     "posterior_concentration",
     "posterior_draws",
