@@ -131,7 +131,7 @@ def test_no_netcdf_flag(cohort_csv, tmp_path, capsys):
     assert load_model(str(tmp_path / "plain")).n_draws == 5
 
 
-def test_cohort_without_the_latent_truth_exits_2(cohort_csv, tmp_path, capsys):
+def test_conjugate_without_the_latent_truth_exits_2(cohort_csv, tmp_path, capsys):
     import pandas as pd
 
     frame = pd.read_csv(cohort_csv, dtype=str, keep_default_na=False)
@@ -141,7 +141,9 @@ def test_cohort_without_the_latent_truth_exits_2(cohort_csv, tmp_path, capsys):
     stripped.parent.mkdir()
     frame.drop(columns=truth).to_csv(stripped, index=False)
     capsys.readouterr()
-    status = main(train_args(stripped, tmp_path / "models", "nolatent"))
+    status = main(
+        train_args(stripped, tmp_path / "models", "nolatent", "--likelihood", "conjugate")
+    )
     out, err = capsys.readouterr()
     assert status == 2
     assert "latent truth" in one_line_error(err)
@@ -256,3 +258,157 @@ def test_trained_model_reproduces_its_cohort_by_aetiology(tmp_path):
         if abs(p - rate) > 3 * se + 0.005:
             off.append(f"{aetiology}: model {p:.3f}, cohort {rate:.3f} (n={len(group)})")
     assert not off, "P(neuropathic | aetiology) is off the training cohort's:\n" + "\n".join(off)
+
+
+# -- Marginal likelihoods: CLI wiring (the fits themselves are tested in tests/learning) ----
+
+
+def fake_marginal_fit(calls: list):
+    """Stands in for fit_pymc_marginal: records its inputs, returns prior draws."""
+    from npprob.learning import FitResult, check
+
+    def fit(spec, codes, *, label=None, label_model=None, selection=None, config=None, **_):
+        calls.append({"codes": codes, "label": label, "label_model": label_model,
+                      "selection": selection, "config": config})  # fmt: skip
+        draws = spec.prior_draws(config.draws * config.chains, seed=0)
+        report = check({"r_hat_max": 1.0, "ess_bulk_min": 900.0, "ess_tail_min": 800.0,
+                        "divergences": 0})  # fmt: skip
+        latent = (codes[:, spec.network.index("neuropathic")] < 0).all()
+        kind = "latent-class" if latent else "pymc-marginal"
+        return FitResult(draws, kind, 0.0, report, summary={"n_patients": len(codes)})
+
+    return fit
+
+
+@pytest.fixture(scope="module")
+def clinician_cohort(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cohort") / "noisy"
+    flags = ["--n", "400", "--seed", "6", "--no-parquet", "--no-progress", "--label", "clinician"]
+    assert main(["simulate", *flags, "--mcar", "0.2", "--out-dir", str(out)]) == 0
+    return out / "cohort.csv"
+
+
+def without_truth(cohort: Path, where: Path) -> Path:
+    """A copy of the cohort as a study would have it: no true_* columns (card kept)."""
+    import shutil
+
+    import pandas as pd
+
+    frame = pd.read_csv(cohort, dtype=str, keep_default_na=False)
+    where.mkdir(parents=True)
+    frame.drop(columns=[c for c in frame.columns if c.startswith("true_")]).to_csv(
+        where / "cohort.csv", index=False
+    )
+    shutil.copy(cohort.parent / "card.json", where / "card.json")
+    return where / "cohort.csv"
+
+
+def test_auto_without_truth_and_a_clinician_label_is_latent_class(
+    clinician_cohort, tmp_path, capsys, monkeypatch
+):
+    import pandas as pd
+
+    import npprob.learning as learning
+    from npprob.cohorts import read_label
+
+    calls: list = []
+    monkeypatch.setattr(learning, "fit_pymc_marginal", fake_marginal_fit(calls))
+    models = tmp_path / "models"
+    study = without_truth(clinician_cohort, tmp_path / "study")
+    status = main(train_args(study, models, "lc", "--draws", "50", "--chain-draws", "30"))
+    assert status == 0, capsys.readouterr().err
+    (call,) = calls
+    net = SPEC.network
+    # The truth columns are not used: every latent variable is hidden, the class too.
+    for name in ("lesion", "neuropathic", "central_sensitisation"):
+        assert (call["codes"][:, net.index(name)] == -1).all()
+    frame = pd.read_csv(clinician_cohort, dtype=str, keep_default_na=False)
+    recorded = frame["burning"].map({"": -1, "absent": 0, "present": 1}).to_numpy()
+    np.testing.assert_array_equal(call["codes"][:, net.index("burning")], recorded)
+    assert (recorded == -1).any()
+    np.testing.assert_array_equal(call["label"], read_label(clinician_cohort))
+    # The label prior comes from the published agreement (q**2 + (1-q)**2 = 0.785).
+    q = call["label_model"].concentration[1, 1] / call["label_model"].concentration[1].sum()
+    assert q**2 + (1 - q) ** 2 == pytest.approx(0.785)
+    assert call["selection"] == {"chronic_pain": "present"}
+    assert call["config"].chains * call["config"].draws >= 50
+    card = json.loads((models / "lc" / "card.json").read_text())
+    assert card["likelihood"] == "latent-class"
+    assert card["label"] == "noisy"
+    assert card["selection"]["handled_by"] == "conditioned on in the likelihood"
+    assert card["n_draws"] == 50
+    # The selection is modelled, not fixed: chronic_pain keeps its learned table.
+    draws, _ = read_model_dir(models / "lc")
+    assert not np.all(draws["chronic_pain"][..., 1] == 1.0)
+
+
+def test_true_label_without_truth_columns_is_pymc_marginal(
+    cohort_csv, tmp_path, capsys, monkeypatch
+):
+    import npprob.learning as learning
+    from npprob.cohorts import read_label
+
+    calls: list = []
+    monkeypatch.setattr(learning, "fit_pymc_marginal", fake_marginal_fit(calls))
+    study = without_truth(cohort_csv, tmp_path / "study")
+    status = main(train_args(study, tmp_path / "m", "pm", "--draws", "20", "--chain-draws", "10"))
+    assert status == 0, capsys.readouterr().err
+    (call,) = calls
+    net = SPEC.network
+    np.testing.assert_array_equal(
+        call["codes"][:, net.index("neuropathic")], read_label(cohort_csv)
+    )
+    assert (call["codes"][:, net.index("lesion")] == -1).all()
+    assert call["label"] is None
+    card = json.loads((tmp_path / "m" / "pm" / "card.json").read_text())
+    assert (card["likelihood"], card["label"]) == ("pymc-marginal", "truth")
+
+
+@pytest.mark.parametrize(
+    ("flags", "phrase"),
+    [
+        (["--likelihood", "pymc-marginal", "--label", "noisy"], "true label"),
+        (["--likelihood", "latent-class", "--label", "truth"], "pymc-marginal"),
+    ],
+)
+def test_label_and_likelihood_that_disagree_exit_2(cohort_csv, tmp_path, capsys, flags, phrase):
+    status = main(train_args(cohort_csv, tmp_path / "models", "x", *flags))
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert phrase in one_line_error(err)
+    assert not (tmp_path / "models" / "x").exists()
+
+
+def test_case_control_cohort_is_refused_by_the_marginal_likelihood(tmp_path, capsys):
+    out = tmp_path / "cc"
+    flags = ["--setting", "case_control", "--n", "200", "--seed", "1", "--no-parquet"]
+    assert main(["simulate", *flags, "--no-progress", "--out-dir", str(out)]) == 0
+    capsys.readouterr()
+    status = main(train_args(out / "cohort.csv", tmp_path / "models", "cc", "--likelihood",
+                             "latent-class"))  # fmt: skip
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert "case-control" in one_line_error(err)
+
+
+@pytest.mark.slow
+@pytest.mark.pymc
+def test_latent_class_training_end_to_end(clinician_cohort, tmp_path, capsys):
+    """A real (short) latent-class fit: a model folder or a diagnostics failure, never both."""
+    models = tmp_path / "models"
+    flags = ["--likelihood", "latent-class", "--draws", "100", "--chain-draws", "250",
+             "--tune", "250", "--chains", "2", "--seed", "3"]  # fmt: skip
+    status = main(train_args(clinician_cohort, models, "lcreal", *flags))
+    _, err = capsys.readouterr()
+    assert status in (0, 1), err
+    if status == 0:
+        card = json.loads((models / "lcreal" / "card.json").read_text())
+        details = card["likelihood_details"]
+        assert details["n_patients"] == 400
+        sens = details["label_model"]["label_sensitivity"]["mean"]
+        fpr = details["label_model"]["label_false_positive_rate"]["mean"]
+        assert sens > fpr
+        assert load_model(str(models / "lcreal")).n_draws == 100
+    else:
+        assert "diagnostics failed" in err
+        assert not (models / "lcreal").exists()
