@@ -168,6 +168,7 @@ def test_gradient_is_expected_counts_over_theta(spec) -> None:
 def test_prepare_problem_collapses_rows_and_applies_selection(spec) -> None:
     net = spec.network
     codes = clinical_codes(spec, 500, seed=9, p_missing=0.0)
+    codes[:, net.index("chronic_pain")] = 1
     doubled = np.concatenate([codes, codes])
     problem = prepare_problem(net, doubled, selection={"chronic_pain": "present"})
     assert problem.weights.sum() == len(doubled)

@@ -138,6 +138,7 @@ def fit_pymc_marginal(
     the second factor computed exactly for every draw.
     """
     import pymc as pm
+    import pytensor
 
     from npprob.learning import _arviz_compat as compat
     from npprob.learning.marginal import (
@@ -155,7 +156,10 @@ def fit_pymc_marginal(
     t0 = time.perf_counter()
     problem = prepare_problem(net, codes, label=label, selection=selection, conditioned=conditioned)
     model, layout = build_marginal_model(spec, problem, label=label_model)
-    with model:
+    # The numba backend compiles this graph in seconds (the C backend takes
+    # minutes) and runs its gradient faster; the flag also covers the
+    # start-point checks that pm.sample compiles outside compile_kwargs.
+    with model, pytensor.config.change_flags(mode="NUMBA"):
         idata = pm.sample(
             draws=config.draws,
             tune=config.tune,
@@ -165,8 +169,6 @@ def fit_pymc_marginal(
             random_seed=config.seed,
             progressbar=False,
             compute_convergence_checks=False,
-            # The numba backend compiles this graph in seconds (the C backend
-            # takes minutes) and runs its gradient faster.
             compile_kwargs={"mode": "NUMBA"},
         )
     n_total = config.draws * config.chains

@@ -51,10 +51,12 @@ from npprob.network.network import Network
 from npprob.network.spec import ClinicalSpec
 
 __all__ = [
+    "FlatLayout",
     "LabelModel",
     "MarginalLayout",
     "MarginalProblem",
     "build_marginal_model",
+    "flat_log_evidence",
     "log_evidence_graph",
     "orientation_problems",
     "prepare_problem",
@@ -206,6 +208,58 @@ def log_evidence_graph(
         log P(observed values | skipped variables).
     """
     import pytensor.tensor as pt
+
+    offsets = FlatLayout(network, with_label=label is not None)
+    parts = [pt.as_tensor_variable(theta[n]).ravel() for n in network.names]
+    if label is not None:
+        parts.append(pt.as_tensor_variable(label[1]).ravel())
+    log_flat = pt.log(pt.maximum(pt.concatenate(parts), _TINY))
+    return flat_log_evidence(
+        network,
+        log_flat,
+        offsets,
+        codes,
+        skip=skip,
+        label=None if label is None else (label[0], label[2]),
+    )
+
+
+class FlatLayout:
+    """Offsets of every CPT (and the label table) in one flat parameter vector."""
+
+    def __init__(self, network: Network, *, with_label: bool = False) -> None:
+        self.offset: dict[str, int] = {}
+        self.shape: dict[str, tuple[int, ...]] = {}
+        at = 0
+        for n in network.names:
+            shape = tuple(network.cpt_shape(n))
+            self.offset[n], self.shape[n] = at, shape
+            at += int(np.prod(shape))
+        if with_label:
+            self.offset[LABEL], self.shape[LABEL] = at, (2, 2)
+            at += 4
+        self.size = at
+
+
+#: Name of the label pseudo-variable in a :class:`FlatLayout`.
+LABEL = "__label__"
+
+
+def flat_log_evidence(
+    network: Network,
+    log_flat,
+    layout: FlatLayout,
+    codes: np.ndarray,
+    *,
+    skip: Sequence[str] = (),
+    label: tuple[str, np.ndarray] | None = None,
+):
+    """:func:`log_evidence_graph` on the log of a flat parameter vector laid out by ``layout``.
+
+    Each scope's weight matrix is one gather from ``log_flat``, so the graph
+    (and its compile time) stays small however many CPTs there are.
+    """
+    import pytensor.tensor as pt
     from pytensor.gradient import disconnected_grad
 
     codes = np.asarray(codes)
@@ -251,47 +305,53 @@ def log_evidence_graph(
         return tensor.dimshuffle(*pattern)
 
     # Families sharing a latent scope add their log entries: one one-hot matrix
-    # product per scope (the gradient is a product too), not one gather per family.
-    blocks: dict[tuple[str, ...], tuple[list[np.ndarray], list[object]]] = {}
+    # product per scope (its gradient is a product too), not one gather per family.
+    blocks: dict[tuple[str, ...], tuple[list, list, list]] = {}
 
-    def add_family(table, family: list[str], family_codes: list[np.ndarray]) -> None:
+    def add_family(name: str, family: list[str], family_codes: list[np.ndarray]) -> None:
         lat = tuple(sorted((n for n in family if n in lat_set), key=axis.get))
         obs = [n for n in family if n not in lat_set]
+        cards = [card[n] for n in family]
+        # Flat position of every (observed configuration, latent configuration) cell.
+        cells = np.arange(int(np.prod(cards))).reshape(cards) + layout.offset[name]
         order = [family.index(n) for n in obs + list(lat)]
         n_obs = int(np.prod([card[n] for n in obs])) if obs else 1
-        n_lat = int(np.prod([card[n] for n in lat])) if lat else 1
-        mat = pt.as_tensor_variable(table).transpose(order).reshape((n_obs, n_lat))
+        index = cells.transpose(order).reshape(n_obs, -1)
+        rows, indices, constant = blocks.setdefault(lat, ([], [], []))
+        if not obs:
+            # The same for every row: added once, broadcast over rows.
+            constant.append(index[0])
+            return
         onehot = np.zeros((n_rows, n_obs))
-        if obs:
-            block = np.stack([family_codes[family.index(n)] for n in obs], axis=1).astype(np.int64)
-            ok = (block >= 0).all(axis=1)
-            # A missing leaf keeps an all-zero row: log factor 0, i.e. it is summed out.
-            onehot[
-                np.flatnonzero(ok), np.ravel_multi_index(tuple(block[ok].T), [card[n] for n in obs])
-            ] = 1.0
-        else:
-            onehot[:] = 1.0
-        # Structural zeros: a floor keeps 0 * log(0) out of the product (exp(-690) is 0 here).
-        rows, mats = blocks.setdefault(lat, ([], []))
+        block = np.stack([family_codes[family.index(n)] for n in obs], axis=1).astype(np.int64)
+        ok = (block >= 0).all(axis=1)
+        # A missing leaf keeps an all-zero row: log factor 0, i.e. it is summed out.
+        where = np.ravel_multi_index(tuple(block[ok].T), [card[n] for n in obs])
+        onehot[np.flatnonzero(ok), where] = 1.0
         rows.append(onehot)
-        mats.append(pt.log(pt.maximum(mat, _TINY)))
+        indices.append(index)
 
     for n in names:
-        if n not in active or n in skip:
-            continue
-        family = [*network.parents(n), n]
-        add_family(theta[n], family, [codes[:, col[m]] for m in family])
+        if n in active and n not in skip:
+            family = [*network.parents(n), n]
+            add_family(n, family, [codes[:, col[m]] for m in family])
     if label is not None:
-        parent, table, label_codes = label
-        card["__label__"] = 2
-        add_family(table, [parent, "__label__"], [codes[:, col[parent]], np.asarray(label_codes)])
+        parent, label_codes = label
+        card[LABEL] = 2
+        add_family(LABEL, [parent, LABEL], [codes[:, col[parent]], np.asarray(label_codes)])
     log_blocks: dict[tuple[str, ...], object] = {}
-    for lat, (rows, mats) in blocks.items():
-        onehot = np.concatenate(rows, axis=1)
-        used = onehot.any(axis=0)
-        # Columns no row selects contribute nothing: drop them from the product.
-        weights = pt.concatenate(mats, axis=0)[np.flatnonzero(used)]
-        log_blocks[lat] = pt.dot(pt.as_tensor_variable(onehot[:, used]), weights)
+    for lat, (rows, indices, constant) in blocks.items():
+        n_lat = int(np.prod([card[n] for n in lat])) if lat else 1
+        value = pt.zeros((n_rows, n_lat))
+        if rows:
+            onehot = np.concatenate(rows, axis=1)
+            used = np.flatnonzero(onehot.any(axis=0))
+            # Columns no row selects contribute nothing: leave them out of the product.
+            weights = log_flat[np.concatenate(indices, axis=0)[used]]
+            value = pt.dot(pt.as_tensor_variable(onehot[:, used]), weights)
+        if constant:
+            value = value + log_flat[np.stack(constant)].sum(axis=0)[None, :]
+        log_blocks[lat] = value
     for n in latent:
         if seen[n].any():
             # Partly observed: a constant log factor keeps only the recorded state.
@@ -314,7 +374,7 @@ def log_evidence_graph(
         host = next((k for k in reversed(keys[i + 1 :]) if set(key) < set(k)), None)
         shaped = log_blocks[key].reshape((n_rows, *[card[n] for n in key]))
         if host is None:
-            merged[key] = merged.get(key, 0) + shaped
+            merged[key] = shaped
         else:
             host_shaped = log_blocks[host].reshape((n_rows, *[card[n] for n in host]))
             log_blocks[host] = (host_shaped + broadcast(shaped, list(key), list(host))).reshape(
@@ -415,39 +475,80 @@ def build_marginal_model(
         else:
             total = alpha.sum(axis=-1, keepdims=True)
             prior_mean[name] = np.where(total > 0, alpha / np.where(total > 0, total, 1), 0.0)
+    with_label = layout.label is not None
+    flat_layout = FlatLayout(net, with_label=with_label)
+    base = np.concatenate(
+        [prior_mean[n].ravel() for n in net.names] + ([np.zeros(4)] if with_label else [])
+    )
     with pm.Model() as model:
-        flat = {n: pt.as_tensor_variable(prior_mean[n].ravel()) for n in net.names}
+        # One flat vector holds every CPT: two scatters place the Beta rows, one the
+        # Dirichlet rows, so the graph stays small whatever the number of rows.
+        flat = pt.as_tensor_variable(base)
         if a:
-            theta = pm.Beta("binary_theta", alpha=np.array(a), beta=np.array(b), shape=len(a))
-            by_var: dict[str, list[int]] = {}
-            for k, (name, _, _) in enumerate(where):
-                by_var.setdefault(name, []).append(k)
-            for name, ks in by_var.items():
-                first = np.array([where[k][1] for k in ks])
-                second = np.array([where[k][2] for k in ks])
-                flat[name] = pt.set_subtensor(flat[name][first], 1.0 - theta[ks])
-                flat[name] = pt.set_subtensor(flat[name][second], theta[ks])
-        for var, alpha_row, name, cells in dirichlet:
-            p = pm.Dirichlet(var, a=alpha_row)
-            flat[name] = pt.set_subtensor(flat[name][cells], p)
-        tables = {n: flat[n].reshape(net.cpt_shape(n)) for n in net.names}
-        label_term = None
-        if layout.label is not None:
+            theta = _binary_rows(np.array(a), np.array(b))
+            first = np.array([flat_layout.offset[w[0]] + w[1] for w in where])
+            second = np.array([flat_layout.offset[w[0]] + w[2] for w in where])
+            flat = pt.set_subtensor(flat[first], 1.0 - theta)
+            flat = pt.set_subtensor(flat[second], theta)
+        if dirichlet:
+            values = [pm.Dirichlet(var, a=alpha_row) for var, alpha_row, _, _ in dirichlet]
+            cells = np.concatenate([flat_layout.offset[name] + c for _, _, name, c in dirichlet])
+            flat = pt.set_subtensor(flat[cells], pt.concatenate(values))
+        label_codes = None
+        if with_label:
             c = layout.label.concentration
             sens = pm.Beta("label_sensitivity", alpha=c[1, 1], beta=c[1, 0])
             fpr = pm.Beta("label_false_positive_rate", alpha=c[0, 1], beta=c[0, 0])
-            table = pt.stack([pt.stack([1.0 - fpr, fpr]), pt.stack([1.0 - sens, sens])])
-            label_term = (layout.label.parent, table, problem.label)
-        numerator = log_evidence_graph(net, tables, codes, skip=list(skip), label=label_term)
+            at = flat_layout.offset[LABEL]
+            flat = pt.set_subtensor(flat[at : at + 4], pt.stack([1.0 - fpr, fpr, 1.0 - sens, sens]))
+            label_codes = (layout.label.parent, problem.label)
+        log_flat = pt.log(pt.maximum(flat, _TINY))
+        numerator = flat_log_evidence(
+            net, log_flat, flat_layout, codes, skip=list(skip), label=label_codes
+        )
         loglik = pt.dot(problem.weights, numerator)
         if problem.selection:
             den_codes, den_index = _denominator_rows(net, codes, problem)
-            denominator = log_evidence_graph(net, tables, den_codes, skip=list(skip))
+            denominator = flat_log_evidence(net, log_flat, flat_layout, den_codes, skip=list(skip))
             den_weights = np.bincount(den_index, weights=problem.weights, minlength=len(den_codes))
             loglik = loglik - pt.dot(den_weights, denominator)
         pm.Potential("marginal_loglik", loglik)
     layout.latent = tuple(n for n in net.names if (codes[:, net.index(n)] < 0).all())
     return model, layout
+
+
+def _binary_rows(a: np.ndarray, b: np.ndarray):
+    """P(second state) of every two-state row, Beta(a, b) a priori, as ``binary_theta``.
+
+    Rows with both concentrations at least 1 are plain Beta variables. A row
+    with a concentration c below 1 on one side has, in the sampler's log-odds
+    space, an exponential tail as slow as exp(c * y), which NUTS explores with
+    divergences. Such a row is sampled as w = p**c instead (p the small-side
+    probability), which has the bounded density (1 - w**(1/c))**(d - 1) on
+    (0, 1) (d the other side's concentration): the same Beta prior, a
+    geometry NUTS handles.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    plain = np.flatnonzero((a >= 1) & (b >= 1))
+    small_second = np.flatnonzero((a < 1) & (a <= b))
+    small_first = np.flatnonzero((b < 1) & (b < a))
+    theta = pt.zeros(len(a))
+    if len(plain):
+        beta = pm.Beta("binary_beta", alpha=a[plain], beta=b[plain], shape=len(plain))
+        theta = pt.set_subtensor(theta[plain], beta)
+    power = np.concatenate([small_second, small_first])
+    if len(power):
+        small = np.concatenate([a[small_second], b[small_first]])
+        other = np.concatenate([b[small_second], a[small_first]])
+        w = pm.Uniform("binary_power", lower=0.0, upper=1.0, shape=len(power))
+        p = w ** (1.0 / small)
+        pm.Potential("binary_power_prior", pt.sum((other - 1.0) * pt.log1p(-p)))
+        k = len(small_second)
+        theta = pt.set_subtensor(theta[small_second], p[:k])
+        theta = pt.set_subtensor(theta[small_first], 1.0 - p[k:])
+    return pm.Deterministic("binary_theta", theta)
 
 
 def _denominator_rows(net: Network, codes: np.ndarray, problem: MarginalProblem):
