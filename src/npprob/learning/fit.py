@@ -204,6 +204,7 @@ def fit_pymc_marginal(
         "conditioned": list(conditioned),
         "selection": dict(selection or {}),
     }
+    summary["posterior_to_prior_sd"] = _shrinkage(spec, draws, skip=conditioned)
     if layout.label is not None:
         label_means = {
             k: posterior[k].mean(axis=1) for k in ("label_sensitivity", "label_false_positive_rate")
@@ -239,6 +240,29 @@ def fit_pymc_marginal(
         summary,
     )
     return result
+
+
+def _shrinkage(
+    spec: ClinicalSpec, draws: Mapping[str, np.ndarray], skip: tuple[str, ...]
+) -> dict[str, float]:
+    """Median posterior/prior standard deviation of each CPT's free entries.
+
+    Near 1: the data left the prior as it was (not identified without the
+    latent truth); near 0: the data decided.
+    """
+    out = {}
+    for name, alpha in spec.concentration.items():
+        if name in skip:
+            continue
+        total = alpha.sum(axis=-1, keepdims=True)
+        mean = np.where(total > 0, alpha / np.where(total > 0, total, 1), 0.0)
+        prior_sd = np.sqrt(mean * (1 - mean) / (total + 1))
+        free = (alpha > 0) & (alpha < total)
+        if not free.any():
+            continue
+        post_sd = np.asarray(draws[name]).std(axis=0)
+        out[name] = round(float(np.median(post_sd[free] / prior_sd[free])), 4)
+    return out
 
 
 def population_root(
