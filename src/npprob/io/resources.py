@@ -5,7 +5,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["clinical_spec_path", "cohort_settings_path", "models_dir", "patient_schema_path"]
+__all__ = [
+    "baselines_path",
+    "clinical_spec_path",
+    "cohort_settings_path",
+    "models_dir",
+    "patient_schema_path",
+]
 
 
 def models_dir() -> Path:
@@ -26,3 +32,8 @@ def patient_schema_path() -> Path:
 def cohort_settings_path() -> Path:
     """Path of the shipped clinical settings for synthetic cohorts."""
     return models_dir() / "cohort_settings.toml"
+
+
+def baselines_path() -> Path:
+    """The shipped bedside-tool definitions (``models/baselines.toml``)."""
+    return models_dir() / "baselines.toml"

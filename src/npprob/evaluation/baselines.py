@@ -1,0 +1,140 @@
+"""Bedside screening tools as scores over the network's findings.
+
+The tools (DN4, DN4 interview, a LANSS-style weighted score, ID Pain) are data
+in ``models/baselines.toml``; the NeuPSIG grade comes from
+:func:`npprob.diagnosis.neupsig_grade_codes`. Scores are computed from the same
+recorded findings npprob sees; an unrecorded finding scores 0.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from npprob.errors import NetworkError
+from npprob.network.network import Network
+
+__all__ = [
+    "NEUPSIG_CUTOFF",
+    "ScreeningTool",
+    "load_tools",
+    "neupsig_score",
+    "score_all",
+    "tool_score",
+]
+
+
+@dataclass(frozen=True)
+class ScreeningTool:
+    """A points-based screening tool.
+
+    Attributes
+    ----------
+    key, name : str
+    cutoff : float
+        Score at or above which the screen is positive.
+    items : tuple of (findings, aetiologies, points)
+        An item scores ``points`` when any of ``findings`` is ``present`` or
+        the aetiology is one of ``aetiologies``.
+    source, tag, reason : str
+    """
+
+    key: str
+    name: str
+    cutoff: float
+    items: tuple[tuple[tuple[str, ...], tuple[str, ...], float], ...]
+    source: str
+    tag: str
+    reason: str = ""
+
+
+def load_tools(
+    network: Network, path: str | os.PathLike[str] | None = None
+) -> dict[str, ScreeningTool]:
+    """Read the tool definitions and check every finding and state against ``network``.
+
+    Raises
+    ------
+    NetworkError
+        On invalid TOML, unknown findings or aetiologies, or missing fields.
+    """
+    from npprob.io.resources import baselines_path
+
+    p = Path(path) if path is not None else baselines_path()
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise NetworkError(f"Cannot read tools file '{p}': {exc.strerror or exc}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NetworkError(f"{p}: invalid TOML: {exc}.") from None
+    aetiologies = set(network.variable("aetiology").states) if "aetiology" in network else set()
+    tools = {}
+    for key, body in data.get("tools", {}).items():
+        where = f"{p}: tool '{key}'"
+        missing = {"name", "cutoff", "items", "source", "tag"} - set(body)
+        if missing:
+            raise NetworkError(f"{where}: missing {sorted(missing)}.")
+        items = []
+        for k, item in enumerate(body["items"]):
+            findings = tuple(item.get("any", ()))
+            causes = tuple(item.get("aetiology", ()))
+            for name in findings:
+                if name not in network or "present" not in network.variable(name).states:
+                    raise NetworkError(
+                        f"{where}, item {k + 1}: no finding '{name}' with 'present'."
+                    )
+            for cause in causes:
+                if cause not in aetiologies:
+                    raise NetworkError(f"{where}, item {k + 1}: unknown aetiology '{cause}'.")
+            if (not findings and not causes) or "points" not in item:
+                raise NetworkError(
+                    f"{where}, item {k + 1}: needs 'any' or 'aetiology', and 'points'."
+                )
+            items.append((findings, causes, float(item["points"])))
+        tools[key] = ScreeningTool(
+            key, str(body["name"]), float(body["cutoff"]), tuple(items),
+            str(body["source"]), str(body["tag"]), str(body.get("reason", "")),
+        )  # fmt: skip
+    if not tools:
+        raise NetworkError(f"{p}: no [tools.*] tables.")
+    return tools
+
+
+def tool_score(tool: ScreeningTool, network: Network, codes: np.ndarray) -> np.ndarray:
+    """Each patient's score, shape (n_patients,), from state codes (-1 = not recorded)."""
+    codes = np.asarray(codes)
+    score = np.zeros(len(codes))
+    for findings, causes, points in tool.items:
+        hit = np.zeros(len(codes), dtype=bool)
+        for name in findings:
+            hit |= codes[:, network.index(name)] == network.variable(name).states.index("present")
+        if causes:
+            states = network.variable("aetiology").states
+            hit |= np.isin(codes[:, network.index("aetiology")], [states.index(c) for c in causes])
+        score += points * hit
+    return score
+
+
+def neupsig_score(network: Network, codes: np.ndarray) -> np.ndarray:
+    """NeuPSIG 2016 grade index per patient (0 unlikely ... 3 definite); positive from 2 (probable)."""
+    from npprob.diagnosis.neupsig import neupsig_grade_codes
+
+    return neupsig_grade_codes(network, np.asarray(codes)).astype(np.float64)
+
+
+#: Positive-screen cut-off of :func:`neupsig_score` (grade "probable" or "definite").
+NEUPSIG_CUTOFF = 2.0
+
+
+def score_all(
+    network: Network, codes: np.ndarray, tools: Mapping[str, ScreeningTool]
+) -> dict[str, tuple[np.ndarray, float]]:
+    """Every tool's scores and cut-off, plus the NeuPSIG grade, by key."""
+    out = {key: (tool_score(tool, network, codes), tool.cutoff) for key, tool in tools.items()}
+    out["neupsig"] = (neupsig_score(network, codes), NEUPSIG_CUTOFF)
+    return out
