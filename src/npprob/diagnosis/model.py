@@ -184,6 +184,22 @@ class DiagnosticModel:
             )
         return out
 
+    def p_neuropathic_draws(self, batch: EvidenceBatch) -> np.ndarray:
+        """P(neuropathic | findings, chronic pain) for every draw and patient.
+
+        Returns
+        -------
+        ndarray, shape (n_draws, n_patients)
+            NaN for patients whose findings have probability zero.
+        """
+        batch = self._with_context(batch)
+        out = np.empty((self.n_draws, batch.n_patients))
+        for start in range(0, batch.n_patients, 4096):
+            rows = np.arange(start, min(start + 4096, batch.n_patients))
+            result = self.engine.query(batch.take(rows), ["neuropathic"], on_zero="nan")
+            out[:, rows] = result.marginal("neuropathic")[..., 1]
+        return out
+
     def _diagnose_chunk(
         self, batch: EvidenceBatch, explain: bool, ids: Sequence[str | None]
     ) -> list[Diagnosis | None]:

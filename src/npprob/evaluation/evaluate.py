@@ -1,0 +1,216 @@
+"""Evaluate a model on held-out cohorts, next to the bedside tools and fitted baselines.
+
+Every method sees the same recorded findings. npprob's probability is the
+posterior mean over draws; the bedside tools' scores become probabilities by
+the same 5-fold cross-validated logistic recalibration against the recorded
+label (what a study would have), so calibration is compared fairly; AUC is
+reported on the raw scores too. Logistic regression and naive Bayes are fitted
+on the training cohort's recorded findings and label. Metrics are computed
+against the latent truth and against the recorded (noisy) label.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from npprob.evaluation.baselines import ScreeningTool, score_all
+from npprob.evaluation.metrics import net_benefit, probability_metrics
+from npprob.network.evidence import EvidenceBatch
+from npprob.network.network import Network
+
+__all__ = [
+    "COVERAGE_LEVELS",
+    "EvaluationCohort",
+    "evaluate_cohort",
+    "findings_matrix",
+    "fit_baselines",
+    "read_evaluation_cohort",
+]
+
+#: Central credible-interval levels whose coverage of the true P(neuropathic | findings) is reported.
+COVERAGE_LEVELS = (0.5, 0.8, 0.9, 0.95)
+#: Decision-curve thresholds.
+DECISION_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2))
+#: Smallest aetiology subgroup reported.
+MIN_SUBGROUP = 100
+
+
+@dataclass(frozen=True)
+class EvaluationCohort:
+    """A cohort as evaluation needs it: recorded findings, truth, label, true probability."""
+
+    name: str
+    codes: np.ndarray
+    truth: np.ndarray
+    label: np.ndarray
+    p_true: np.ndarray | None
+    card: dict | None = None
+
+
+def read_evaluation_cohort(path: str | os.PathLike[str], network: Network) -> EvaluationCohort:
+    """Read a cohort CSV written by ``npprob simulate`` (it needs the truth column).
+
+    Raises
+    ------
+    EvidenceError
+        When the file lacks ``true_neuropathic`` or ``label_neuropathic``.
+    """
+    import pandas as pd
+
+    from npprob.cohorts import read_cohort, read_label
+    from npprob.errors import EvidenceError
+
+    p = Path(path)
+    codes, card = read_cohort(p, network, truth=False)
+    label = read_label(p)
+    frame = pd.read_csv(p, usecols=lambda c: c in ("true_neuropathic", "p_true_neuropathic"))
+    if "true_neuropathic" not in frame or label is None:
+        raise EvidenceError(
+            f"{p}: evaluation needs the latent truth (true_neuropathic) and label_neuropathic."
+        )
+    truth = (frame["true_neuropathic"] == "present").to_numpy(dtype=np.int64)
+    p_true = frame["p_true_neuropathic"].to_numpy(float) if "p_true_neuropathic" in frame else None
+    name = p.parent.name if p.name == "cohort.csv" else p.stem
+    return EvaluationCohort(name, codes, truth, label.astype(np.int64), p_true, card)
+
+
+def findings_matrix(network: Network, codes: np.ndarray):
+    """One-hot recorded findings (a "not recorded" level per finding) for the fitted baselines."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    observable = [
+        j for j, v in enumerate(network.variables)
+        if v.role in ("history", "lesion_evidence", "sign", "symptom")
+    ]  # fmt: skip
+    categories = [list(range(-1, len(network.variables[j].states))) for j in observable]
+    encoder = OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False)
+    return encoder.fit_transform(np.asarray(codes)[:, observable])
+
+
+def fit_baselines(network: Network, codes: np.ndarray, label: np.ndarray, seed: int = 0) -> dict:
+    """Logistic regression and naive Bayes on the training cohort's findings and label."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import BernoulliNB
+
+    x = findings_matrix(network, codes)
+    keep = np.asarray(label) >= 0
+    y = np.asarray(label)[keep]
+    return {
+        "logistic_regression": LogisticRegression(max_iter=2000, random_state=seed).fit(x[keep], y),
+        "naive_bayes": BernoulliNB().fit(x[keep], y),
+    }
+
+
+def _recalibrated(score: np.ndarray, label: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    return cross_val_predict(
+        LogisticRegression(), score[:, None], label, cv=folds, method="predict_proba"
+    )[:, 1]
+
+
+def evaluate_cohort(
+    model,
+    cohort: EvaluationCohort,
+    tools: Mapping[str, ScreeningTool],
+    fitted: Mapping[str, object],
+    *,
+    thresholds: Sequence[float] = (0.3, 0.5),
+    seed: int = 0,
+) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    """Every number for one cohort, and the probabilities behind them.
+
+    Returns
+    -------
+    result : dict
+        ``methods`` (per method: ``truth`` and ``label`` metrics, raw-score
+        ``auc_raw`` for tools), ``coverage`` (per level: share of patients
+        whose true P(neuropathic | findings) lies in npprob's central
+        interval), ``subgroups`` (by aetiology: n, prevalence, AUC and ECE of
+        npprob and DN4 against the truth), ``decision_curve``.
+    probabilities : dict of str to ndarray
+        Each method's probabilities (for plots).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    net = model.network
+    codes = cohort.codes
+    draws = model.p_neuropathic_draws(EvidenceBatch(net, codes))
+    p_npprob = np.nanmean(draws, axis=0)
+    usable = np.isfinite(p_npprob)
+    probabilities: dict[str, np.ndarray] = {"npprob": p_npprob}
+    x = findings_matrix(net, codes)
+    for key, estimator in fitted.items():
+        probabilities[key] = estimator.predict_proba(x)[:, 1]
+    raw_auc = {}
+    for key, (score, _) in score_all(net, codes, tools).items():
+        probabilities[key] = _recalibrated(score, cohort.label, seed)
+        raw_auc[key] = float(roc_auc_score(cohort.truth, score))
+    methods: dict[str, object] = {}
+    for key, p in probabilities.items():
+        methods[key] = {
+            "truth": probability_metrics(cohort.truth[usable], p[usable], thresholds=thresholds),
+            "label": probability_metrics(cohort.label[usable], p[usable], thresholds=thresholds),
+        }
+        if key in raw_auc:
+            methods[key]["auc_raw"] = raw_auc[key]
+    result: dict[str, object] = {
+        "cohort": cohort.name,
+        "n": len(codes),
+        "n_zero_probability": int((~usable).sum()),
+        "prevalence_truth": float(cohort.truth.mean()),
+        "prevalence_label": float(cohort.label.mean()),
+        "methods": methods,
+    }
+    if cohort.p_true is not None:
+        coverage = {}
+        for level in COVERAGE_LEVELS:
+            low, high = np.nanquantile(draws[:, usable], [(1 - level) / 2, (1 + level) / 2], axis=0)
+            inside = (cohort.p_true[usable] >= low) & (cohort.p_true[usable] <= high)
+            coverage[f"{level:g}"] = float(inside.mean())
+        result["coverage"] = coverage
+        result["mean_abs_error_vs_p_true"] = float(
+            np.mean(np.abs(p_npprob[usable] - cohort.p_true[usable]))
+        )
+    result["subgroups"] = _subgroups(net, cohort, probabilities, usable)
+    result["decision_curve"] = {
+        "thresholds": list(DECISION_THRESHOLDS),
+        "treat_all": net_benefit(cohort.truth, np.ones(len(codes)), DECISION_THRESHOLDS).tolist(),
+        **{
+            key: net_benefit(cohort.truth[usable], p[usable], DECISION_THRESHOLDS).tolist()
+            for key, p in probabilities.items()
+        },
+    }
+    return result, probabilities
+
+
+def _subgroups(net, cohort, probabilities, usable) -> dict[str, object]:
+    from sklearn.metrics import roc_auc_score
+
+    from npprob.evaluation.metrics import expected_calibration_error
+
+    states = net.variable("aetiology").states
+    aetiology = cohort.codes[:, net.index("aetiology")]
+    out = {}
+    for k, state in enumerate(states):
+        rows = (aetiology == k) & usable
+        if rows.sum() < MIN_SUBGROUP:
+            continue
+        y = cohort.truth[rows]
+        entry: dict[str, object] = {"n": int(rows.sum()), "prevalence": float(y.mean())}
+        for key in ("npprob", "dn4"):
+            p = probabilities[key][rows]
+            both = 0 < y.sum() < len(y)
+            entry[key] = {
+                "auc": float(roc_auc_score(y, p)) if both else None,
+                "ece": expected_calibration_error(y, p),
+            }
+        out[state] = entry
+    return out
