@@ -1,0 +1,112 @@
+"""``evaluate_cohort`` and ``npprob evaluate`` end to end on small cohorts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npprob.cli import main
+from npprob.diagnosis import load_model
+from npprob.evaluation.baselines import load_tools
+from npprob.evaluation.evaluate import (
+    COVERAGE_LEVELS,
+    evaluate_cohort,
+    fit_baselines,
+    read_evaluation_cohort,
+)
+from npprob.evaluation.report import check_targets
+
+
+def simulate(tmp: Path, name: str, *flags: str) -> Path:
+    out = tmp / name
+    assert main(["simulate", "--no-parquet", "--no-progress", "--out-dir", str(out), *flags]) == 0
+    return out / "cohort.csv"
+
+
+@pytest.fixture(scope="module")
+def cohorts(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval")
+    train = simulate(tmp, "train", "--n", "1500", "--seed", "41", "--label", "clinician")
+    clinic = simulate(tmp, "clinic", "--n", "1500", "--seed", "42", "--label", "clinician")
+    trait = simulate(tmp, "trait", "--n", "1500", "--seed", "43", "--label", "clinician",
+                     "--reporting-trait", "0.5")  # fmt: skip
+    return train, clinic, trait
+
+
+def test_evaluate_cohort_numbers_are_consistent(cohorts) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    train, clinic, _ = cohorts
+    model = load_model("prior")
+    net = model.network
+    train_cohort = read_evaluation_cohort(train, net)
+    cohort = read_evaluation_cohort(clinic, net)
+    fitted = fit_baselines(net, train_cohort.codes, train_cohort.label)
+    result, probs = evaluate_cohort(model, cohort, load_tools(net), fitted)
+    assert set(probs) == {"npprob", "logistic_regression", "naive_bayes", "dn4",
+                          "dn4_interview", "lanss", "id_pain", "neupsig"}  # fmt: skip
+    npprob = result["methods"]["npprob"]
+    assert npprob["truth"]["auc"] == pytest.approx(roc_auc_score(cohort.truth, probs["npprob"]))
+    assert npprob["label"]["auc"] == pytest.approx(roc_auc_score(cohort.label, probs["npprob"]))
+    # The prior model is the truth network's structure with its literature means: it must
+    # beat DN4 clearly and match the true probability closely.
+    assert npprob["truth"]["auc"] > result["methods"]["dn4"]["auc_raw"] + 0.05
+    assert result["mean_abs_error_vs_p_true"] < 0.05
+    coverage = [result["coverage"][f"{level:g}"] for level in COVERAGE_LEVELS]
+    assert coverage == sorted(coverage)  # wider intervals cover more
+    assert all(0 <= c <= 1 for c in coverage)
+    assert len(result["decision_curve"]["npprob"]) == len(result["decision_curve"]["thresholds"])
+    checks = check_targets(result)
+    assert set(checks) >= {"auc_vs_dn4", "ece", "calibration_slope", "coverage_90"}
+    assert checks["auc_vs_dn4"]["met"]
+
+
+def test_npprob_evaluate_writes_json_report_and_figures(cohorts, tmp_path, capsys) -> None:
+    train, clinic, trait = cohorts
+    out = tmp_path / "report"
+    status = main(["evaluate", "--train-cohort", str(train), "--cohort", str(clinic),
+                   "--cohort", str(trait), "--model", "prior", "--out-dir", str(out),
+                   "--no-progress"])  # fmt: skip
+    stdout = capsys.readouterr().out
+    assert status == 0
+    assert "npprob AUC" in stdout
+    summary = json.loads((out / "evaluation.json").read_text())
+    assert [c["cohort"] for c in summary["cohorts"]] == ["clinic", "trait"]
+    assert "targets" in summary["cohorts"][0]
+    assert "targets" not in summary["cohorts"][1]  # the trait cohort is misspecified on purpose
+    (entry,) = summary["misspecification"]
+    assert (entry["cohort"], entry["reference"]) == ("trait", "clinic")
+    assert set(entry["methods"]) >= {"npprob", "dn4"}
+    report = (out / "report.md").read_text()
+    assert "## clinic" in report
+    assert "Misspecification" in report
+    for name in ("clinic_curves.png", "clinic_coverage.png", "trait_curves.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_refuses_a_cohort_without_truth(cohorts, tmp_path, capsys) -> None:
+    import pandas as pd
+
+    train, clinic, _ = cohorts
+    frame = pd.read_csv(clinic, dtype=str, keep_default_na=False)
+    bare = tmp_path / "bare.csv"
+    frame.drop(columns=[c for c in frame if c.startswith("true_")]).to_csv(bare, index=False)
+    status = main(["evaluate", "--train-cohort", str(train), "--cohort", str(bare),
+                   "--model", "prior", "--out-dir", str(tmp_path / "r"), "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "true_neuropathic" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("threshold", ["0", "1.5"])
+def test_evaluate_refuses_bad_thresholds(cohorts, tmp_path, capsys, threshold) -> None:
+    train, clinic, _ = cohorts
+    status = main(["evaluate", "--train-cohort", str(train), "--cohort", str(clinic),
+                   "--threshold", threshold, "--out-dir", str(tmp_path / "r")])  # fmt: skip
+    assert status == 2
+    assert "--threshold" in capsys.readouterr().err
+    assert not np.any([p.exists() for p in (tmp_path / "r",)])
