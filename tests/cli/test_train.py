@@ -161,6 +161,7 @@ def test_conjugate_without_the_latent_truth_exits_2(cohort_csv, tmp_path, capsys
         (["--draws", "-3"], "--draws"),
         (["--chains", "0"], "--chains"),
         (["--tune", "-1"], "--tune"),
+        (["--chain-draws", "0"], "--chain-draws"),
     ],
 )
 def test_bad_numbers_exit_2(cohort_csv, tmp_path, capsys, flags, phrase):
@@ -421,3 +422,20 @@ def test_latent_class_training_end_to_end(clinician_cohort, tmp_path, capsys):
     }
     # Post-herpetic neuralgia with lesion evidence: clearly neuropathic under any fit.
     assert model.diagnose(record, explain=False).p_neuropathic > 0.5
+
+
+def test_a_bad_label_value_exits_2_naming_the_row(clinician_cohort, tmp_path, capsys):
+    import pandas as pd
+
+    frame = pd.read_csv(clinician_cohort, dtype=str, keep_default_na=False)
+    frame.loc[7, "label_neuropathic"] = "yes"
+    bad = tmp_path / "bad" / "cohort.csv"
+    bad.parent.mkdir()
+    frame.drop(columns=[c for c in frame if c.startswith("true_")]).to_csv(bad, index=False)
+    status = main(train_args(bad, tmp_path / "models", "badlabel", "--likelihood", "latent-class"))
+    _, err = capsys.readouterr()
+    assert status == 2
+    line = one_line_error(err)
+    assert "data row 8" in line
+    assert "label_neuropathic" in line
+    assert not (tmp_path / "models" / "badlabel").exists()

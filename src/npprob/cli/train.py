@@ -82,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
     )
     from npprob.network.spec import load_spec
 
-    if args.draws < 1 or args.chains < 1 or args.tune < 0:
-        raise EvidenceError("--draws and --chains must be at least 1 and --tune at least 0.")
+    if args.draws < 1 or args.chains < 1 or args.chain_draws < 1 or args.tune < 0:
+        raise EvidenceError(
+            "--draws, --chain-draws and --chains must be at least 1 and --tune at least 0."
+        )
     if not args.name or "/" in args.name or args.name in ("prior", ".", ".."):
         raise EvidenceError(f"Invalid model name {args.name!r}.")
     root = args.models_dir or models_dir()

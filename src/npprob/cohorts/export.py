@@ -142,7 +142,16 @@ def read_cohort(
         elif var.name in frame:
             column = frame[var.name]
         elif truth and var.name == "neuropathic" and "label_neuropathic" in frame:
-            column = frame["label_neuropathic"].map({"1": var.states[1], "0": var.states[0]})
+            raw = frame["label_neuropathic"].str.strip()
+            bad = ~raw.isin(["0", "1", ""])
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise EvidenceError(
+                    f"{p}: data row {row + 1}: label_neuropathic must be 0, 1 or empty; got "
+                    f"{raw.iloc[row]!r}.",
+                    row=row,
+                )
+            column = raw.map({"1": var.states[1], "0": var.states[0], "": ""})
         if column is None:
             continue
         used += 1
