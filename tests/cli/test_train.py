@@ -401,7 +401,7 @@ def test_latent_class_training_end_to_end(clinician_cohort, tmp_path, capsys):
     """A real latent-class fit from the CLI passes its diagnostics and diagnoses."""
     models = tmp_path / "models"
     study = without_truth(clinician_cohort, tmp_path / "study")
-    flags = ["--draws", "100", "--chain-draws", "400", "--tune", "400", "--seed", "3"]
+    flags = ["--draws", "100", "--chain-draws", "1000", "--tune", "1000", "--seed", "3"]
     status = main(train_args(study, models, "lcreal", *flags))
     _, err = capsys.readouterr()
     assert status == 0, err
