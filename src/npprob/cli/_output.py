@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -80,3 +81,38 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class ProgressBar:
+    """A small stderr progress bar (tqdm when installed), called with the number done."""
+
+    def __init__(self, total: int, *, unit: str, disable: bool) -> None:
+        self._bar = None
+        if disable:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self._bar = _PlainBar(total, unit)
+        else:
+            self._bar = tqdm(total=total, unit=unit, file=sys.stderr)
+
+    def __call__(self, done: int) -> None:
+        if self._bar is not None:
+            self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class _PlainBar:
+    def __init__(self, total: int, unit: str) -> None:
+        self.total, self.n, self.unit = total, 0, unit
+
+    def update(self, step: int) -> None:
+        self.n += step
+        print(f"\r{self.n}/{self.total} {self.unit}", end="", file=sys.stderr)
+
+    def close(self) -> None:
+        print(file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -44,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob evaluate``."""
+    from npprob.cli._output import ProgressBar
     from npprob.diagnosis import load_model
     from npprob.errors import EvidenceError
     from npprob.evaluation.baselines import load_tools
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         raise EvidenceError(f"Cohort names (their folders) must differ; got {names}.")
     results, probabilities, truths = [], {}, {}
-    bar = _bar(len(cohorts), args.no_progress)
+    bar = ProgressBar(len(cohorts), unit="cohorts", disable=args.no_progress)
     for cohort in cohorts:
         result, probs = evaluate_cohort(
             model, cohort, tools, fitted, thresholds=thresholds, seed=args.seed
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             result["targets"] = check_targets(result)
         results.append(result)
         probabilities[cohort.name], truths[cohort.name] = probs, cohort.truth
-        bar.update(1)
+        bar(len(results))
     bar.close()
     summary = {
         "model": model.info(),
@@ -100,20 +100,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"  targets missed: {', '.join(missed)}" if missed else "  all targets met")
     print(f"wrote {', '.join(str(p) for p in written[:1] + written[-1:])}")
     return 0
-
-
-class _bar:
-    def __init__(self, total: int, disable: bool) -> None:
-        self._bar = None
-        if not disable:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="cohort", file=sys.stderr)
-
-    def update(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()

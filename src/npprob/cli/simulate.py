@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -67,6 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob simulate``."""
+    from npprob.cli._output import ProgressBar
     from npprob.cohorts import SimulationOptions, get_setting, load_settings, simulate, write_cohort
     from npprob.errors import NetworkError
     from npprob.io.resources import clinical_spec_path
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         truth=args.truth,
     )
     out_dir = args.out_dir or Path("data/synthetic") / f"{args.setting}-n{args.n}-seed{args.seed}"
-    bar = _progress_bar(args.n, disable=args.no_progress or args.n < 50_000)
+    bar = ProgressBar(args.n, unit="patients", disable=args.no_progress or args.n < 50_000)
     cohort = simulate(spec, setting, args.n, args.seed, options, progress=bar)
     bar.close()
     card = write_cohort(cohort, out_dir, parquet=args.parquet)
@@ -95,38 +95,3 @@ def run(args: argparse.Namespace) -> int:
         f"-{setting.expected_prevalence[1]:.2f}), label {options.label}"
     )
     return 0
-
-
-class _progress_bar:
-    """A small stderr progress bar (tqdm when installed)."""
-
-    def __init__(self, total: int, *, disable: bool) -> None:
-        self._bar = None
-        if disable:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            self._bar = _PlainBar(total)
-        else:
-            self._bar = tqdm(total=total, unit="patients", file=sys.stderr)
-
-    def __call__(self, done: int) -> None:
-        if self._bar is not None:
-            self._bar.update(done - self._bar.n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-class _PlainBar:
-    def __init__(self, total: int) -> None:
-        self.total, self.n = total, 0
-
-    def update(self, step: int) -> None:
-        self.n += step
-        print(f"\rsimulated {self.n}/{self.total}", end="", file=sys.stderr)
-
-    def close(self) -> None:
-        print(file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from npprob._checks import format_choices, unknown_name_hint
 from npprob.errors import NetworkError
 from npprob.io.resources import cohort_settings_path
+from npprob.io.tomlfile import read_toml
 from npprob.network.network import Network
 
 __all__ = ["Group", "Setting", "get_setting", "load_reference_standard", "load_settings"]
@@ -83,12 +83,7 @@ def load_settings(
         weights, or fractions that do not sum to 1.
     """
     p = Path(path) if path is not None else cohort_settings_path()
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise NetworkError(f"Cannot read settings file '{p}': {exc.strerror or exc}.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NetworkError(f"{p}: invalid TOML: {exc}.") from None
+    data = read_toml(p, "settings file")
     out = {}
     for name, body in data.get("settings", {}).items():
         where = f"{p}: setting '{name}'"
@@ -123,12 +118,7 @@ def load_reference_standard(path: str | os.PathLike[str] | None = None) -> dict[
         When the table is missing or its numbers are out of range.
     """
     p = Path(path) if path is not None else cohort_settings_path()
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise NetworkError(f"Cannot read settings file '{p}': {exc.strerror or exc}.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NetworkError(f"{p}: invalid TOML: {exc}.") from None
+    data = read_toml(p, "settings file")
     table = data.get("reference_standard")
     if not isinstance(table, dict):
         raise NetworkError(f"{p}: no [reference_standard] table.")

@@ -9,7 +9,6 @@ recorded findings npprob sees; an unrecorded finding scores 0.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from npprob.errors import NetworkError
+from npprob.io.tomlfile import read_toml
 from npprob.network.network import Network
 
 __all__ = [
@@ -66,12 +66,7 @@ def load_tools(
     from npprob.io.resources import baselines_path
 
     p = Path(path) if path is not None else baselines_path()
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise NetworkError(f"Cannot read tools file '{p}': {exc.strerror or exc}.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NetworkError(f"{p}: invalid TOML: {exc}.") from None
+    data = read_toml(p, "tools file")
     aetiologies = set(network.variable("aetiology").states) if "aetiology" in network else set()
     tools = {}
     for key, body in data.get("tools", {}).items():

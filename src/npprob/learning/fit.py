@@ -64,7 +64,6 @@ def fit_pymc_complete(
     spec: ClinicalSpec, counts: Mapping[str, np.ndarray], config: SamplerConfig | None = None
 ) -> FitResult:
     """NUTS on the complete-data count-table model; diagnostics checked, not enforced here."""
-    import pymc as pm
 
     from npprob.learning import _arviz_compat as compat
     from npprob.learning.pymc_model import build_complete_model
@@ -72,17 +71,7 @@ def fit_pymc_complete(
     config = config or SamplerConfig()
     t0 = time.perf_counter()
     model, layout = build_complete_model(spec, counts)
-    with model:
-        idata = pm.sample(
-            draws=config.draws,
-            tune=config.tune,
-            chains=config.chains,
-            cores=config.cores,
-            target_accept=config.target_accept,
-            random_seed=config.seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-        )
+    idata = _sample(model, config)
     n_total = config.draws * config.chains
     exact = posterior_draws(spec, counts, n_total, config.seed)
     draws = layout.assemble(exact, compat.posterior_arrays(idata))
@@ -137,8 +126,6 @@ def fit_pymc_marginal(
     P(root) is proportional to P(root | selected) / P(selected | root), with
     the second factor computed exactly for every draw.
     """
-    import pymc as pm
-    import pytensor
 
     from npprob.learning import _arviz_compat as compat
     from npprob.learning.marginal import (
@@ -156,21 +143,8 @@ def fit_pymc_marginal(
     t0 = time.perf_counter()
     problem = prepare_problem(net, codes, label=label, selection=selection, conditioned=conditioned)
     model, layout = build_marginal_model(spec, problem, label=label_model)
-    # The numba backend compiles this graph in seconds (the C backend takes
-    # minutes) and runs its gradient faster; the flag also covers the
-    # start-point checks that pm.sample compiles outside compile_kwargs.
-    with model, pytensor.config.change_flags(mode="NUMBA"):
-        idata = pm.sample(
-            draws=config.draws,
-            tune=config.tune,
-            chains=config.chains,
-            cores=config.cores,
-            target_accept=config.target_accept,
-            random_seed=config.seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-            compile_kwargs={"mode": "NUMBA"},
-        )
+    # The numba backend compiles this graph in seconds (the C backend takes minutes).
+    idata = _sample(model, config, mode="NUMBA")
     n_total = config.draws * config.chains
     # Rows the likelihood never touches keep their prior; conditioned roots get
     # their exact conjugate update.
@@ -263,6 +237,28 @@ def _shrinkage(
         post_sd = np.asarray(draws[name]).std(axis=0)
         out[name] = round(float(np.median(post_sd[free] / prior_sd[free])), 4)
     return out
+
+
+def _sample(model, config: SamplerConfig, mode: str | None = None):
+    """NUTS with ``config``; ``mode`` also covers the start-point checks pm.sample compiles."""
+    import contextlib
+
+    import pymc as pm
+    import pytensor
+
+    flags = pytensor.config.change_flags(mode=mode) if mode else contextlib.nullcontext()
+    with model, flags:
+        return pm.sample(
+            draws=config.draws,
+            tune=config.tune,
+            chains=config.chains,
+            cores=config.cores,
+            target_accept=config.target_accept,
+            random_seed=config.seed,
+            progressbar=False,
+            compute_convergence_checks=False,
+            compile_kwargs={"mode": mode} if mode else None,
+        )
 
 
 def population_root(
