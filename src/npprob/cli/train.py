@@ -199,7 +199,8 @@ def _check_selection(cohort_card: dict | None) -> None:
 
 def _fit_marginal(args, spec, likelihood, label_kind, selection, config):
     """pymc-marginal or latent-class on the recorded findings (the truth columns unused)."""
-    from npprob.cohorts import load_reference_standard, read_cohort, read_label
+    from npprob.cohorts import read_cohort, read_label
+    from npprob.cohorts.settings import clinician_accuracy, load_reference_standard
     from npprob.errors import EvidenceError
     from npprob.learning import fit_pymc_marginal
     from npprob.learning.marginal import LabelModel
@@ -222,7 +223,7 @@ def _fit_marginal(args, spec, likelihood, label_kind, selection, config):
         )
     elif label_kind == "noisy" and label is not None:
         reference = load_reference_standard()
-        accuracy = 0.5 * (1.0 + (2.0 * reference["agreement"] - 1.0) ** 0.5)
+        accuracy = clinician_accuracy(float(reference["agreement"]))
         label_model = LabelModel.from_accuracy(
             "neuropathic", accuracy, float(reference["label_prior_ess"]), str(reference["source"])
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,14 @@ from npprob.io.resources import cohort_settings_path
 from npprob.io.tomlfile import read_toml
 from npprob.network.network import Network
 
-__all__ = ["Group", "Setting", "get_setting", "load_reference_standard", "load_settings"]
+__all__ = [
+    "Group",
+    "Setting",
+    "clinician_accuracy",
+    "get_setting",
+    "load_reference_standard",
+    "load_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,16 @@ def load_reference_standard(path: str | os.PathLike[str] | None = None) -> dict[
     if not isinstance(ess, int | float) or ess <= 0:
         raise NetworkError(f"{p}: reference_standard.label_prior_ess must be positive.")
     return dict(table)
+
+
+def clinician_accuracy(agreement: float) -> float:
+    """P(one clinician's call is right) when two independent clinicians agree with probability ``agreement``.
+
+    Solves q**2 + (1 - q)**2 = agreement for q >= 0.5.
+    """
+    if not 0.5 <= agreement <= 1.0:
+        raise ValueError(f"agreement must be in [0.5, 1]; got {agreement}.")
+    return 0.5 * (1.0 + math.sqrt(2.0 * agreement - 1.0))
 
 
 def get_setting(settings: Mapping[str, Setting], name: str) -> Setting:

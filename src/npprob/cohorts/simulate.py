@@ -13,14 +13,13 @@ the truth network, computed exactly with the engine.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from npprob import __version__
-from npprob.cohorts.settings import Setting
+from npprob.cohorts.settings import Setting, clinician_accuracy, load_reference_standard
 from npprob.diagnosis.neupsig import GRADES, neupsig_grade_codes
 from npprob.errors import NetworkError
 from npprob.inference.engine import Engine
@@ -32,8 +31,8 @@ __all__ = ["OBSERVABLE_ROLES", "Cohort", "SimulationOptions", "simulate"]
 
 #: Roles of the variables a clinician records.
 OBSERVABLE_ROLES = ("history", "lesion_evidence", "sign", "symptom")
-#: Agreement of two clinicians on the pain class (Timmerman 2017 78%, van Seventer 2013 79%).
-PUBLISHED_AGREEMENT = 0.785
+#: Agreement of two clinicians on the pain class: ``[reference_standard]`` in cohort_settings.toml.
+PUBLISHED_AGREEMENT = float(load_reference_standard()["agreement"])
 _BATCH = 65_536
 #: Smallest acceptance rate of the rejection sampler.
 MIN_ACCEPTANCE = 1e-3
@@ -90,7 +89,7 @@ class SimulationOptions:
     @property
     def clinician_accuracy(self) -> float:
         """P(one clinician's call is right), from the agreement of two."""
-        return 0.5 * (1.0 + math.sqrt(2.0 * self.agreement - 1.0))
+        return clinician_accuracy(self.agreement)
 
 
 @dataclass(frozen=True)
