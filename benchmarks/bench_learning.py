@@ -109,11 +109,7 @@ def _flat_point(spec, layout):
 
     flat = np.zeros(layout.size)
     for name in spec.network.names:
-        alpha = spec.concentration.get(name)
-        table = np.asarray(spec.network.cpt(name), dtype=np.float64)
-        if alpha is not None:
-            total = alpha.sum(axis=-1, keepdims=True)
-            table = np.where(total > 0, alpha / np.where(total > 0, total, 1), 0.0)
+        table = np.asarray(spec.network.cpt(name), dtype=np.float64)  # the prior mean
         flat[layout.offset[name] : layout.offset[name] + table.size] = table.ravel()
     flat[layout.offset[LABEL] : layout.offset[LABEL] + 4] = [0.85, 0.15, 0.15, 0.85]
     return flat

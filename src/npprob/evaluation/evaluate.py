@@ -83,10 +83,9 @@ def findings_matrix(network: Network, codes: np.ndarray):
     """One-hot recorded findings (a "not recorded" level per finding) for the fitted baselines."""
     from sklearn.preprocessing import OneHotEncoder
 
-    observable = [
-        j for j, v in enumerate(network.variables)
-        if v.role in ("history", "lesion_evidence", "sign", "symptom")
-    ]  # fmt: skip
+    from npprob.cohorts.simulate import OBSERVABLE_ROLES
+
+    observable = [j for j, v in enumerate(network.variables) if v.role in OBSERVABLE_ROLES]
     categories = [list(range(-1, len(network.variables[j].states))) for j in observable]
     encoder = OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False)
     return encoder.fit_transform(np.asarray(codes)[:, observable])

@@ -467,18 +467,12 @@ def build_marginal_model(
                 var = f"{name}__row{r}"
                 layout.dirichlet_rows.append((name, r, positive, var))
                 dirichlet.append((var, arow[positive], name, r * n_states + positive))
-    prior_mean = {}
-    for name in net.names:
-        alpha = spec.concentration.get(name)
-        if alpha is None or name in skip:
-            prior_mean[name] = np.asarray(net.cpt(name), dtype=np.float64)
-        else:
-            total = alpha.sum(axis=-1, keepdims=True)
-            prior_mean[name] = np.where(total > 0, alpha / np.where(total > 0, total, 1), 0.0)
     with_label = layout.label is not None
     flat_layout = FlatLayout(net, with_label=with_label)
+    # The specification's CPTs are its prior means: the start of every free row.
     base = np.concatenate(
-        [prior_mean[n].ravel() for n in net.names] + ([np.zeros(4)] if with_label else [])
+        [np.asarray(net.cpt(n), dtype=np.float64).ravel() for n in net.names]
+        + ([np.zeros(4)] if with_label else [])
     )
     with pm.Model() as model:
         # One flat vector holds every CPT: two scatters place the Beta rows, one the
@@ -595,8 +589,7 @@ def orientation_problems(
         parents = net.parents(name)
         if draws is None or not parents:
             continue
-        total = alpha.sum(axis=-1, keepdims=True)
-        prior = np.where(total > 0, alpha / np.where(total > 0, total, 1), 0.0)
+        prior = np.asarray(net.cpt(name), dtype=np.float64)  # the prior mean
         for k, parent in enumerate(parents):
             if net.cpt_shape(name)[k] != 2 or alpha.shape[-1] != 2:
                 continue
