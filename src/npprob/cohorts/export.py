@@ -142,16 +142,8 @@ def read_cohort(
         elif var.name in frame:
             column = frame[var.name]
         elif truth and var.name == "neuropathic" and "label_neuropathic" in frame:
-            raw = frame["label_neuropathic"].str.strip()
-            bad = ~raw.isin(["0", "1", ""])
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise EvidenceError(
-                    f"{p}: data row {row + 1}: label_neuropathic must be 0, 1 or empty; got "
-                    f"{raw.iloc[row]!r}.",
-                    row=row,
-                )
-            column = raw.map({"1": var.states[1], "0": var.states[0], "": ""})
+            label = _label_codes(frame, "label_neuropathic", p)
+            column = pd.Series(np.array([*var.states, ""], dtype=object)[label])
         if column is None:
             continue
         used += 1
@@ -192,13 +184,18 @@ def read_label(
         frame = pd.read_csv(p, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise EvidenceError(f"Cannot read cohort '{p}': {exc}".splitlines()[0]) from None
-    if column not in frame:
-        return None
+    return _label_codes(frame, column, p) if column in frame else None
+
+
+def _label_codes(frame, column: str, path: Path) -> np.ndarray:
+    """A 0/1/empty label column as int16 codes (-1 = empty); other values raise."""
+    from npprob.errors import EvidenceError
+
     mapped = frame[column].str.strip().map({"1": 1, "0": 0, "": -1})
     if mapped.isna().any():
         row = int(np.flatnonzero(mapped.isna().to_numpy())[0])
         raise EvidenceError(
-            f"{p}: data row {row + 1}: {column} must be 0, 1 or empty; got "
+            f"{path}: data row {row + 1}: {column} must be 0, 1 or empty; got "
             f"{frame[column].iloc[row]!r}.",
             row=row,
         )
