@@ -19,6 +19,7 @@ _LAZY = {
     "load_model": "npprob.diagnosis",
     "Diagnosis": "npprob.diagnosis",
     "neupsig_grade": "npprob.diagnosis",
+    "NpprobClassifier": "npprob.estimator",
     "read_bif": "npprob.io",
     "write_bif": "npprob.io",
 }

@@ -1,0 +1,574 @@
+"""A scikit-learn classifier over the clinical network.
+
+:class:`NpprobClassifier` takes a table of clinical findings (one column per
+observable network variable, cells holding state names) and a class label, and
+returns P(neuropathic | findings, chronic pain) averaged over posterior
+parameter draws: the same number ``npprob diagnose`` reports, without any
+threshold warping, so ``CalibrationDisplay`` and ``cross_val_score`` see the
+model's own probabilities.
+
+Fitting learns the network's conditional probability tables from the table by
+NUTS on the marginal likelihood (missing findings and the latent mechanisms are
+summed out exactly), the same path as ``npprob train --likelihood
+pymc-marginal`` (the label is the truth) or ``latent-class`` (the label is a
+clinician's noisy call). ``method="pretrained"`` skips learning and uses a
+trained model folder, which is how a shipped model is evaluated with
+scikit-learn's tools.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from npprob._checks import format_choices, unknown_name_hint
+from npprob.errors import EvidenceError
+
+__all__ = ["EXPECTED_FAILED_CHECKS", "METHODS", "NpprobClassifier", "load_cohort_frame"]
+
+#: What ``fit`` learns from: the label as the truth, as a noisy clinician call,
+#: or nothing (a trained model folder is used as it is).
+METHODS = ("marginal", "latent-class", "pretrained")
+
+#: Columns of a cohort file that are not findings.
+_NOT_FINDINGS_PREFIXES = ("true_", "label_", "p_true")
+_NOT_FINDINGS = ("patient_id", "group")
+
+_NUMERIC = (
+    "fits random real-valued features; npprob's features are clinical findings (state names, "
+    "booleans or integer state codes) matched to network variables, so it refuses them with "
+    "an error naming the column"
+)
+_BINARY = (
+    "fits a multiclass target; npprob answers one binary question (neuropathic or not) and "
+    "refuses more than two classes with an error (its features are also random reals: "
+    + _NUMERIC
+    + ")"
+)
+_LABELS = (
+    "uses class labels such as 1/2 or 'one'/'two', which do not say which class is "
+    "neuropathic; npprob asks for positive_class instead of guessing (and the features are "
+    "random reals)"
+)
+
+#: Checks of :func:`sklearn.utils.estimator_checks.check_estimator` that fail
+#: by design, each with the reason. The others (cloning, parameters, repr,
+#: tags, unfitted errors, empty, complex, sparse and 1-d input, one-class and
+#: continuous targets, y=None and NaN targets) pass.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    **{
+        name: "The check " + _NUMERIC + "."
+        for name in (
+            "check_classifiers_train",
+            "check_estimators_pickle",
+            "check_fit_check_is_fitted",
+            "check_fit_idempotent",
+            "check_n_features_in",
+            "check_pipeline_consistency",
+            "check_positive_only_tag_during_fit",
+        )
+    },
+    **{
+        name: "The check " + _BINARY + "."
+        for name in (
+            "check_dict_unchanged",
+            "check_dont_overwrite_parameters",
+            "check_dtype_object",
+            "check_estimators_fit_returns_self",
+            "check_estimators_overwrite_params",
+            "check_f_contiguous_array_estimator",
+            "check_fit2d_1feature",
+            "check_fit2d_predict1d",
+            "check_fit_score_takes_y",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_n_features_in_after_fitting",
+            "check_readonly_memmap_input",
+            "check_supervised_y_2d",
+        )
+    },
+    **{
+        name: "The check " + _LABELS + "."
+        for name in (
+            "check_classifier_data_not_an_array",
+            "check_classifiers_classes",
+            "check_estimators_dtypes",
+        )
+    },
+}
+
+
+class NpprobClassifier(ClassifierMixin, BaseEstimator):
+    """P(neuropathic | findings) from the clinical Bayesian network, with credible intervals.
+
+    Parameters
+    ----------
+    method : {"marginal", "latent-class", "pretrained"}, default="marginal"
+        ``"marginal"``: ``y`` is the true class, the network's ``neuropathic``
+        variable. ``"latent-class"``: ``y`` is a clinician's label, modelled as
+        a noisy child of ``neuropathic`` with the published agreement as its
+        prior. ``"pretrained"``: nothing is learned; ``fit`` checks the data and
+        stores the classes, and predictions come from ``model``.
+    model : str or path, optional
+        With ``"pretrained"``: a trained model folder (default: the shipped
+        model). Otherwise unused.
+    findings : sequence of str, optional
+        The network variable of each column when ``X`` is an array without
+        column names; default: every observable variable, in network order.
+        DataFrame columns are matched by name.
+    positive_class : optional
+        The label meaning neuropathic. Default: inferred when the two classes
+        are ``0/1``, ``False/True``, ``"absent"/"present"`` or
+        ``"nociceptive"/"neuropathic"``.
+    selected_on_chronic_pain : bool, default=True
+        Everyone in the training data was sampled because they have chronic
+        pain (as in every clinic cohort); the likelihood models that selection.
+    draws, tune, chains : int, default=500, 500, 2
+        NUTS draws and tuning steps per chain, and the number of chains.
+    target_accept : float, default=0.9
+    threshold : float, default=0.5
+        ``predict`` calls neuropathic when the probability reaches it.
+        ``predict_proba`` is never affected.
+    random_state : int, default=0
+        Seed of the sampler (the same seed gives the same probabilities).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had column names.
+    findings_ : tuple of str
+        The network variable of each column.
+    draws_ : dict of str to ndarray or None
+        Learned CPT draws, ``(n_draws, *cpt_shape)`` (None for ``"pretrained"``).
+    diagnostics_ : dict or None
+        r-hat, ESS and divergences of the fit (None for ``"pretrained"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from npprob.estimator import NpprobClassifier
+    >>> X = pd.DataFrame({"aetiology": ["herpes_zoster", "osteoarthritis"],
+    ...                   "brush_allodynia": ["present", None]})
+    >>> clf = NpprobClassifier(method="pretrained").fit(X, [1, 0])
+    >>> p = clf.predict_proba(X)[:, 1]
+    >>> bool(p[0] > p[1])
+    True
+    """
+
+    def __init__(
+        self,
+        method: str = "marginal",
+        *,
+        model: str | os.PathLike[str] | None = None,
+        findings: Sequence[str] | None = None,
+        positive_class=None,
+        selected_on_chronic_pain: bool = True,
+        draws: int = 500,
+        tune: int = 500,
+        chains: int = 2,
+        target_accept: float = 0.9,
+        threshold: float = 0.5,
+        random_state: int = 0,
+    ) -> None:
+        self.method = method
+        self.model = model
+        self.findings = findings
+        self.positive_class = positive_class
+        self.selected_on_chronic_pain = selected_on_chronic_pain
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+        self.target_accept = target_accept
+        self.threshold = threshold
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.non_deterministic = False
+        return tags
+
+    # -- fitting --------------------------------------------------------------
+
+    def fit(self, X, y) -> NpprobClassifier:
+        """Learn the network's tables from findings ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_patients, n_findings)
+            State names, booleans (two-state findings), integer state codes,
+            or missing (NaN/None) for findings not recorded.
+        y : array-like of shape (n_patients,)
+            Two classes; see ``positive_class``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        # Generic checks of X and y first, then the mapping of columns to findings.
+        values, y = validate_data(
+            self, X, y, dtype=None, ensure_all_finite=False, multi_output=False, y_numeric=False
+        )
+        check_classification_targets(y)
+        self.classes_ = unique_labels(y)
+        if len(self.classes_) != 2:
+            n = len(self.classes_)
+            raise ValueError(
+                "NpprobClassifier needs exactly two classes in y (neuropathic or not); got "
+                f"{n} class{'' if n == 1 else 'es'}: {self.classes_.tolist()}."
+            )
+        positive = self._positive_index()
+        label = (y == self.classes_[positive]).astype(np.int64)
+        values = np.asarray(values, dtype=object)
+        names = getattr(self, "feature_names_in_", None)
+        self.findings_ = _check_findings(self.findings if names is None else names, values.shape[1])
+        spec = _load_spec()
+        codes = self._encode(spec.network, values)
+        self._cache = None
+        if self.method == "pretrained":
+            # Loading checks the folder's checksums and specification now, not at predict time.
+            self._diagnostic_model()
+            self.draws_, self.diagnostics_ = None, None
+            return self
+        self.draws_, self.diagnostics_ = self._learn(spec, codes, label)
+        return self
+
+    def _learn(self, spec, codes: np.ndarray, label: np.ndarray):
+        from npprob.cohorts.settings import clinician_accuracy, load_reference_standard
+        from npprob.learning import SamplerConfig, fit_pymc_marginal
+        from npprob.learning.marginal import LabelModel
+
+        net = spec.network
+        codes = codes.copy()
+        selection = None
+        if self.selected_on_chronic_pain:
+            selection = {"chronic_pain": "present"}
+            codes[:, net.index("chronic_pain")] = net.variable("chronic_pain").states.index(
+                "present"
+            )
+        conditioned = ("aetiology",) if (codes[:, net.index("aetiology")] >= 0).all() else ()
+        label_model = None
+        if self.method == "marginal":
+            codes[:, net.index("neuropathic")] = label
+            label = None
+        else:
+            reference = load_reference_standard()
+            label_model = LabelModel.from_accuracy(
+                "neuropathic",
+                clinician_accuracy(float(reference["agreement"])),
+                float(reference["label_prior_ess"]),
+                str(reference["source"]),
+            )
+        config = SamplerConfig(
+            draws=self.draws,
+            tune=self.tune,
+            chains=self.chains,
+            cores=min(self.chains, 2),
+            target_accept=self.target_accept,
+            seed=self.random_state,
+        )
+        fit = fit_pymc_marginal(
+            spec,
+            codes,
+            label=label,
+            label_model=label_model,
+            selection=selection,
+            conditioned=conditioned,
+            config=config,
+        )
+        report = fit.diagnostics
+        if report is not None and not report.ok:
+            warnings.warn(
+                "NpprobClassifier: the sampler's diagnostics failed ("
+                + "; ".join(report.problems)
+                + "); increase draws/tune or check the data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return fit.draws, (report.to_dict() if report is not None else None)
+
+    # -- prediction -----------------------------------------------------------
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: posterior mean of P(neuropathic | findings, chronic pain).
+
+        Returns
+        -------
+        ndarray of shape (n_patients, 2)
+            Columns in the order of ``classes_``.
+        """
+        p = self.p_neuropathic_draws(X).mean(axis=0)
+        out = np.empty((len(p), 2))
+        positive = self._positive_index()
+        out[:, positive] = p
+        out[:, 1 - positive] = 1.0 - p
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """The positive class where P(neuropathic) >= ``threshold``, else the other."""
+        p = self.predict_proba(X)[:, self._positive_index()]
+        positive = self._positive_index()
+        return self.classes_[np.where(p >= self.threshold, positive, 1 - positive)]
+
+    def predict_interval(self, X, level: float = 0.9) -> np.ndarray:
+        """Equal-tailed credible interval of P(neuropathic) per patient.
+
+        Parameters
+        ----------
+        level : float
+            Probability mass inside the interval, in (0, 1).
+
+        Returns
+        -------
+        ndarray of shape (n_patients, 2)
+            Lower and upper bounds, probability scale.
+        """
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"level must be in (0, 1); got {level!r}.")
+        draws = self.p_neuropathic_draws(X)
+        tail = (1.0 - level) / 2.0
+        return np.quantile(draws, [tail, 1.0 - tail], axis=0).T
+
+    def p_neuropathic_draws(self, X) -> np.ndarray:
+        """P(neuropathic | findings) for every posterior draw.
+
+        Returns
+        -------
+        ndarray of shape (n_draws, n_patients)
+        """
+        check_is_fitted(self, "classes_")
+        values = self._validated(X)
+        model = self._diagnostic_model()
+        from npprob.network import EvidenceBatch
+
+        codes = self._encode(model.network, values)
+        draws = model.p_neuropathic_draws(EvidenceBatch(model.network, codes))
+        bad = np.flatnonzero(np.isnan(draws[0]))
+        if len(bad):
+            raise EvidenceError(
+                f"Rows {bad.tolist()[:10]} hold findings that are impossible together "
+                "under the model (probability zero).",
+                row=int(bad[0]),
+            )
+        return draws
+
+    # -- helpers --------------------------------------------------------------
+
+    def _diagnostic_model(self):
+        cached = getattr(self, "_cache", None)
+        if cached is not None:
+            return cached
+        if self.method == "pretrained":
+            from npprob.diagnosis import load_model
+
+            model = load_model(None if self.model is None else str(self.model))
+        else:
+            from npprob.diagnosis import DiagnosticModel
+
+            model = DiagnosticModel.from_draws(
+                _load_spec(), self.draws_, name="NpprobClassifier", kind="posterior"
+            )
+        self._cache = model
+        return model
+
+    def __getstate__(self):
+        # The compiled engine is rebuilt from the draws on demand.
+        state = dict(self.__dict__)
+        state.pop("_cache", None)
+        return state
+
+    def _check_params(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(
+                f"method must be one of {format_choices(METHODS)}; got {self.method!r}."
+            )
+        for name in ("draws", "chains"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if not isinstance(self.tune, (int, np.integer)) or self.tune < 0:
+            raise ValueError(f"tune must be a non-negative integer; got {self.tune!r}.")
+        if not 0.0 < float(self.target_accept) < 1.0:
+            raise ValueError(f"target_accept must be in (0, 1); got {self.target_accept!r}.")
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1]; got {self.threshold!r}.")
+
+    def _positive_index(self) -> int:
+        classes = list(self.classes_)
+        if self.positive_class is not None:
+            if self.positive_class not in classes:
+                raise ValueError(
+                    f"positive_class {self.positive_class!r} is not one of the classes {classes}."
+                )
+            return classes.index(self.positive_class)
+        for negative, positive in ((0, 1), (False, True), ("absent", "present"),
+                                   ("nociceptive", "neuropathic")):  # fmt: skip
+            if classes == [negative, positive]:
+                return 1
+        raise ValueError(
+            f"Cannot tell which of the classes {classes} means neuropathic; set positive_class."
+        )
+
+    def _validated(self, X) -> np.ndarray:
+        """X as a 2-d object array, checked against the columns seen in ``fit``."""
+        values = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
+        return np.asarray(values, dtype=object)
+
+    def _encode(self, net, values: np.ndarray) -> np.ndarray:
+        return encode_findings(net, self.findings_, values)
+
+
+def _load_spec():
+    from npprob.io.resources import clinical_spec_path
+    from npprob.network.spec import load_spec
+
+    return load_spec(clinical_spec_path())
+
+
+def _check_findings(names, n_columns: int) -> tuple[str, ...]:
+    from npprob.io.patients import observable_variables
+
+    net = _load_spec().network
+    allowed = [v.name for v in observable_variables(net)]
+    if names is None:
+        names = allowed
+    names = tuple(str(n) for n in names)
+    if len(names) != n_columns:
+        raise EvidenceError(
+            f"X has n_features={n_columns} columns but {len(names)} finding names; name the columns "
+            "(a DataFrame) or pass findings=[...] with one network variable per column."
+        )
+    for name in names:
+        if name not in allowed:
+            raise EvidenceError(
+                f"Unknown finding {name!r} in X's columns{unknown_name_hint(name, allowed)}; "
+                f"expected observable network variables: {format_choices(allowed)}.",
+                variable=name,
+            )
+    if len(set(names)) != len(names):
+        raise EvidenceError("X names a finding twice.")
+    return names
+
+
+def encode_findings(net, findings: Sequence[str], values: np.ndarray) -> np.ndarray:
+    """State codes (-1 = not recorded) of a findings table.
+
+    Parameters
+    ----------
+    net : Network
+    findings : sequence of str
+        The network variable of each column.
+    values : ndarray of object, shape (n_patients, len(findings))
+        State names, booleans (two-state variables), integer state codes, or
+        missing (None, NaN).
+
+    Returns
+    -------
+    ndarray of int16, shape (n_patients, n_variables)
+
+    Raises
+    ------
+    EvidenceError
+        For a value that is none of these, naming the column, row and value.
+    """
+    import pandas as pd
+
+    from npprob.io.patients import boolean_states
+
+    codes = np.full((values.shape[0], len(net.names)), -1, dtype=np.int16)
+    for column, name in enumerate(findings):
+        var = net.variable(name)
+        states = var.states
+        as_bool = boolean_states(var)
+        factor, uniques = pd.factorize(pd.Series(values[:, column], dtype=object))
+        lookup = np.empty(len(uniques), dtype=np.int16)
+        for k, value in enumerate(uniques):
+            lookup[k] = _state_code(value, name, states, as_bool, row=int(np.argmax(factor == k)))
+        codes[:, net.index(name)] = np.where(factor < 0, -1, lookup[factor] if len(lookup) else -1)
+    return codes
+
+
+def _state_code(value, name: str, states, as_bool, row: int) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        if as_bool is None:
+            raise EvidenceError(
+                f"Finding {name!r} (row {row}) has more than two states and takes a state name, "
+                f"not {value!r}; expected one of: {format_choices(states)}.",
+                variable=name,
+                row=row,
+            )
+        return states.index(as_bool[int(bool(value))])
+    if isinstance(value, str):
+        if value in states:
+            return states.index(value)
+    elif (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and float(value).is_integer()
+        and 0 <= int(value) < len(states)
+    ):
+        return int(value)
+    raise EvidenceError(
+        f"Finding {name!r} (row {row}) has value {value!r}; expected a state name "
+        f"({format_choices(states)}), an integer code 0..{len(states) - 1}, or missing.",
+        variable=name,
+        row=row,
+    )
+
+
+def load_cohort_frame(path: str | os.PathLike[str], target: str = "truth"):
+    """A synthetic cohort's findings table and one label, ready for :class:`NpprobClassifier`.
+
+    Parameters
+    ----------
+    path : str or path
+        A cohort folder written by ``npprob simulate`` or its ``cohort.csv``.
+    target : {"truth", "label"}
+        ``"truth"``: the generator's ``true_neuropathic``; ``"label"``: the
+        recorded ``label_neuropathic`` (rows without one are dropped).
+
+    Returns
+    -------
+    X : DataFrame
+        Finding columns only, missing findings as NaN.
+    y : ndarray of int
+        1 = neuropathic.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    csv = path / "cohort.csv" if path.is_dir() else path
+    try:
+        frame = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"Cannot read cohort {csv}: {exc}") from None
+    column = {"truth": "true_neuropathic", "label": "label_neuropathic"}.get(target)
+    if column is None:
+        raise ValueError(f"target must be 'truth' or 'label'; got {target!r}.")
+    if column not in frame:
+        raise EvidenceError(f"Cohort {csv} has no column {column!r}.")
+    frame = frame[frame[column].notna()]
+    bad = ~frame[column].isin(["absent", "present"])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise EvidenceError(
+            f"Cohort {csv}: {column} must be 'absent' or 'present' (row {row}).", row=row
+        )
+    y = (frame[column] == "present").to_numpy().astype(np.int64)
+    findings = [
+        c for c in frame.columns
+        if c not in _NOT_FINDINGS and not c.startswith(_NOT_FINDINGS_PREFIXES)
+    ]  # fmt: skip
+    return frame[findings].reset_index(drop=True), y
