@@ -10,7 +10,7 @@ import pytest
 
 from npprob.cli import main
 from npprob.diagnosis import load_model
-from npprob.evaluation.baselines import load_tools
+from npprob.evaluation.baselines import load_hard_cases, load_tools
 from npprob.evaluation.evaluate import (
     COVERAGE_LEVELS,
     evaluate_cohort,
@@ -64,6 +64,43 @@ def test_evaluate_cohort_numbers_are_consistent(cohorts) -> None:
     assert checks["auc_vs_dn4"]["met"]
 
 
+def test_hard_cases_are_counted_by_hand(cohorts) -> None:
+    from npprob.evaluation.baselines import score_all
+
+    train, clinic, _ = cohorts
+    model = load_model("prior")
+    net = model.network
+    cohort = read_evaluation_cohort(clinic, net)
+    fitted = fit_baselines(net, read_evaluation_cohort(train, net).codes, cohort.label)
+    groups = load_hard_cases(net)
+    assert set(groups) == {"trigeminal_neuralgia", "mimics"}
+    result, probs = evaluate_cohort(model, cohort, load_tools(net), fitted, hard_cases=groups)
+    hard = result["hard_cases"]
+    states = net.variable("aetiology").states
+    aetiology = cohort.codes[:, net.index("aetiology")]
+    mimic = np.isin(aetiology, [states.index(s) for s in groups["mimics"]])
+    assert hard["mimics"]["n"] == mimic.sum() > 0
+    assert hard["mimics"]["n_neuropathic"] == cohort.truth[mimic].sum()
+    negatives = mimic & (cohort.truth == 0)
+    expected_fpr = np.mean(probs["npprob"][negatives] >= 0.5)
+    assert hard["mimics"]["npprob"]["false_positive_rate"] == pytest.approx(expected_fpr)
+    dn4, cutoff = score_all(net, cohort.codes, load_tools(net))["dn4"]
+    flagged = (dn4 >= cutoff) & (cohort.truth == 0)
+    screen = hard["dn4_positive_not_neuropathic"]
+    assert screen["n"] == flagged.sum() > 0
+    assert screen["dn4"]["false_positive_rate"] == 1.0  # by construction of the group
+    assert screen["npprob"]["false_positive_rate"] < 0.5  # npprob rejects most of them
+
+
+def test_hard_case_aetiologies_are_checked(tmp_path) -> None:
+    from npprob.errors import NetworkError
+
+    path = tmp_path / "tools.toml"
+    path.write_text('[hard_cases.x]\naetiology = ["gout"]\n')
+    with pytest.raises(NetworkError, match="unknown or no aetiology"):
+        load_hard_cases(load_model("prior").network, path)
+
+
 def test_npprob_evaluate_writes_json_report_and_figures(cohorts, tmp_path, capsys) -> None:
     train, clinic, trait = cohorts
     out = tmp_path / "report"
@@ -83,6 +120,8 @@ def test_npprob_evaluate_writes_json_report_and_figures(cohorts, tmp_path, capsy
     report = (out / "report.md").read_text()
     assert "## clinic" in report
     assert "Misspecification" in report
+    assert "| mimics |" in report
+    assert summary["cohorts"][0]["hard_cases"]["mimics"]["n"] > 0
     for name in ("clinic_curves.png", "clinic_coverage.png", "trait_curves.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

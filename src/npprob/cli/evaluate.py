@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from npprob.cli._output import ProgressBar
     from npprob.diagnosis import load_model
     from npprob.errors import EvidenceError
-    from npprob.evaluation.baselines import load_tools
+    from npprob.evaluation.baselines import load_hard_cases, load_tools
     from npprob.evaluation.evaluate import evaluate_cohort, fit_baselines, read_evaluation_cohort
     from npprob.evaluation.report import check_targets, misspecification, write_report
 
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     net = model.network
     tools = load_tools(net)
+    hard_cases = load_hard_cases(net)
     train = read_evaluation_cohort(args.train_cohort, net)
     fitted = fit_baselines(net, train.codes, train.label, seed=args.seed)
     cohorts = [read_evaluation_cohort(path, net) for path in args.cohort]
@@ -66,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(len(cohorts), unit="cohorts", disable=args.no_progress)
     for cohort in cohorts:
         result, probs = evaluate_cohort(
-            model, cohort, tools, fitted, thresholds=thresholds, seed=args.seed
-        )
+            model, cohort, tools, fitted, thresholds=thresholds, seed=args.seed,
+            hard_cases=hard_cases,
+        )  # fmt: skip
         result["card"] = cohort.card
         setting = ((cohort.card or {}).get("setting") or {}).get("name")
         trait = ((cohort.card or {}).get("options") or {}).get("reporting_trait", 0)

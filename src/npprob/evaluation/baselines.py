@@ -22,6 +22,7 @@ from npprob.network.network import Network
 __all__ = [
     "NEUPSIG_CUTOFF",
     "ScreeningTool",
+    "load_hard_cases",
     "load_tools",
     "neupsig_score",
     "score_all",
@@ -124,6 +125,31 @@ def neupsig_score(network: Network, codes: np.ndarray) -> np.ndarray:
 
 #: Positive-screen cut-off of :func:`neupsig_score` (grade "probable" or "definite").
 NEUPSIG_CUTOFF = 2.0
+
+
+def load_hard_cases(
+    network: Network, path: str | os.PathLike[str] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The hard-case groups (name to aetiology states) from the tools file.
+
+    Raises
+    ------
+    NetworkError
+        On an aetiology the network does not have.
+    """
+    from npprob.io.resources import baselines_path
+
+    p = Path(path) if path is not None else baselines_path()
+    data = read_toml(p, "tools file")
+    states = set(network.variable("aetiology").states)
+    out = {}
+    for key, body in data.get("hard_cases", {}).items():
+        causes = tuple(body.get("aetiology", ()))
+        unknown = sorted(set(causes) - states)
+        if not causes or unknown:
+            raise NetworkError(f"{p}: hard case '{key}' has unknown or no aetiology {unknown}.")
+        out[key] = causes
+    return out
 
 
 def score_all(

@@ -123,6 +123,7 @@ def evaluate_cohort(
     *,
     thresholds: Sequence[float] = (0.3, 0.5),
     seed: int = 0,
+    hard_cases: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, object], dict[str, np.ndarray]]:
     """Every number for one cohort, and the probabilities behind them.
 
@@ -133,7 +134,10 @@ def evaluate_cohort(
         ``auc_raw`` for tools), ``coverage`` (per level: share of patients
         whose true P(neuropathic | findings) lies in npprob's central
         interval), ``subgroups`` (by aetiology: n, prevalence, AUC and ECE of
-        npprob and DN4 against the truth), ``decision_curve``.
+        npprob and DN4 against the truth), ``hard_cases`` (per group named in
+        ``hard_cases``, plus the non-neuropathic patients the DN4 calls
+        positive: sensitivity and false-positive rate of npprob at 0.5 and of
+        DN4 at its cut-off), ``decision_curve``.
     probabilities : dict of str to ndarray
         Each method's probabilities (for plots).
     """
@@ -149,7 +153,8 @@ def evaluate_cohort(
     for key, estimator in fitted.items():
         probabilities[key] = estimator.predict_proba(x)[:, 1]
     raw_auc = {}
-    for key, (score, _) in score_all(net, codes, tools).items():
+    raw = score_all(net, codes, tools)
+    for key, (score, _) in raw.items():
         probabilities[key] = _recalibrated(score, cohort.label, seed)
         raw_auc[key] = float(roc_auc_score(cohort.truth, score))
     methods: dict[str, object] = {}
@@ -179,6 +184,8 @@ def evaluate_cohort(
             np.mean(np.abs(p_npprob[usable] - cohort.p_true[usable]))
         )
     result["subgroups"] = _subgroups(net, cohort, probabilities, usable)
+    if hard_cases is not None:
+        result["hard_cases"] = _hard_cases(net, cohort, p_npprob, usable, raw, hard_cases)
     result["decision_curve"] = {
         "thresholds": list(DECISION_THRESHOLDS),
         "treat_all": net_benefit(cohort.truth, np.ones(len(codes)), DECISION_THRESHOLDS).tolist(),
@@ -188,6 +195,43 @@ def evaluate_cohort(
         },
     }
     return result, probabilities
+
+
+def _hard_cases(net, cohort, p_npprob, usable, raw, groups) -> dict[str, object]:
+    """Screening errors where tools are known to fail, npprob at 0.5 against DN4 at its cut-off."""
+    from sklearn.metrics import roc_auc_score
+
+    states = net.variable("aetiology").states
+    aetiology = cohort.codes[:, net.index("aetiology")]
+    dn4_score, dn4_cutoff = raw.get("dn4", (None, None))
+    rows_of = {
+        name: np.isin(aetiology, [states.index(s) for s in causes]) & usable
+        for name, causes in groups.items()
+    }
+    if dn4_score is not None:
+        # Non-neuropathic patients the DN4 calls neuropathic: the screening false positives.
+        rows_of["dn4_positive_not_neuropathic"] = (
+            (dn4_score >= dn4_cutoff) & (cohort.truth == 0) & usable
+        )
+    out: dict[str, object] = {}
+    for name, rows in rows_of.items():
+        y = cohort.truth[rows]
+        entry: dict[str, object] = {"n": int(rows.sum()), "n_neuropathic": int(y.sum())}
+        calls = {"npprob": p_npprob[rows] >= 0.5}
+        if dn4_score is not None:
+            calls["dn4"] = dn4_score[rows] >= dn4_cutoff
+        for key, called in calls.items():
+            entry[key] = {
+                "sensitivity": float(called[y == 1].mean()) if y.sum() else None,
+                "false_positive_rate": float(called[y == 0].mean()) if (y == 0).any() else None,
+            }
+        both = 0 < y.sum() < len(y) and len(y) >= 20
+        entry["npprob"]["auc"] = float(roc_auc_score(y, p_npprob[rows])) if both else None
+        entry["npprob"]["mean_p_not_neuropathic"] = (
+            float(p_npprob[rows][y == 0].mean()) if (y == 0).any() else None
+        )
+        out[name] = entry
+    return out
 
 
 def _subgroups(net, cohort, probabilities, usable) -> dict[str, object]:

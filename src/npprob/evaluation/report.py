@@ -191,6 +191,18 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
                     f"| {state} | {g['n']} | {_fmt(g['prevalence'])} | {_fmt(g['npprob']['auc'])} "
                     f"| {_fmt(g['npprob']['ece'])} | {_fmt(g['dn4']['auc'])} |"
                 )
+        if result.get("hard_cases"):
+            lines += ["", "Hard cases (npprob called at 0.5, DN4 at its cut-off; sensitivity / "
+                      "false-positive rate):", "",
+                      "| group | n | neuropathic | npprob sens | npprob FPR | DN4 sens | DN4 FPR "
+                      "| npprob AUC |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            for group, g in result["hard_cases"].items():
+                npp, dn4 = g["npprob"], g.get("dn4", {})
+                lines.append(
+                    f"| {group} | {g['n']} | {g['n_neuropathic']} | {_fmt(npp['sensitivity'])} "
+                    f"| {_fmt(npp['false_positive_rate'])} | {_fmt(dn4.get('sensitivity'))} "
+                    f"| {_fmt(dn4.get('false_positive_rate'))} | {_fmt(npp['auc'])} |"
+                )
         for figure in figures.get(name, []):
             lines += ["", f"![{figure}]({figure})"]
         lines.append("")
