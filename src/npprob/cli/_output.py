@@ -61,6 +61,48 @@ def format_diagnosis(d, *, top: int = 8) -> str:
     return "\n".join(lines) + "\n"
 
 
+def format_treatments(ranking) -> str:
+    """A clinician-facing treatment list: ranked drugs, then excluded and not indicated."""
+    lines = [
+        f"Treatments ranked by expected net benefit (evidence {ranking.evidence_set}, harm "
+        f"weight {ranking.harm_weight:g}, P(neuropathic) {ranking.p_neuropathic:.2f}):",
+        "  net benefit = extra patients with >= 50 % relief minus weighted adverse-event "
+        "dropouts, per patient treated",
+        "",
+    ]
+    if ranking.ranked:
+        width = max(len(t.id) for t in ranking.ranked)
+        lines.append(
+            f"  {'#':>2}  {'drug':<{width}}  {'net':>6}  {'95% interval':>16}  "
+            f"{'P(best)':>7}  {'SUCRA':>5}  line  notes"
+        )
+        for t in ranking.ranked:
+            low, high = t.net_benefit_interval
+            notes = [t.first_choice] if t.first_choice else []
+            notes += [f"{f.severity.replace('_', ' ')}: {f.reason}" for f in t.flags]
+            line = "-" if t.line == 0 else str(t.line)
+            lines.append(
+                f"  {t.rank:>2}  {t.id:<{width}}  {t.expected_net_benefit:+.3f}  "
+                f"{low:+.3f} to {high:+.3f}  {t.p_best:>7.2f}  {t.sucra:>5.2f}  {line:>4}  "
+                + ("; ".join(notes) if notes else "")
+            )
+    else:
+        lines.append("  No drug can be ranked for this patient.")
+    for title, items in (
+        ("Excluded (absolute contraindication)", ranking.excluded),
+        ("Not indicated", ranking.not_indicated),
+    ):
+        if items:
+            lines += ["", f"{title}:"]
+            lines += [f"  {t.id}: {'; '.join(t.reasons)}" for t in items]
+    lines += [
+        "",
+        "Pooled trial NNTs and NNHs, indirect comparisons through placebo; adverse-event "
+        "dropouts miss rare serious harms beyond the flagged ones. Not a prescription.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def rows_to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """CSV text with ``\\n`` line ends."""
     buffer = io.StringIO()

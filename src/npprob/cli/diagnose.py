@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from npprob.cli._output import atomic_write_text, format_diagnosis, rows_to_csv
+from npprob.cli._output import atomic_write_text, format_diagnosis, format_treatments, rows_to_csv
 from npprob.errors import EvidenceError
 
 _CSV_COLUMNS = (
@@ -50,7 +50,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default=None, help="model name (default: the shipped default)")
     p.add_argument("--top", type=int, default=8, help="findings to list in the explanation")
+    p.add_argument(
+        "--no-treatments", action="store_true", help="one patient: leave out the treatment list"
+    )
+    add_treatment_options(p)
     p.set_defaults(run=run)
+
+
+def add_treatment_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``diagnose`` and ``treat``: patient factors, harm weight, evidence."""
+    p.add_argument(
+        "--factor", action="append", default=[], metavar="NAME=VALUE",
+        help="a patient factor (true/false or a whole number, e.g. age=70); repeat for several "
+        "(added to, or overriding, the record's patient_factors)",
+    )  # fmt: skip
+    p.add_argument(
+        "--harm-weight", "--lambda", dest="harm_weight", type=float, default=1.0,
+        metavar="LAMBDA",
+        help="harm weight lambda: extra responders one extra adverse-event dropout is worth "
+        "(default 1.0)",
+    )  # fmt: skip
+    p.add_argument(
+        "--evidence", default=None, metavar="SET",
+        help="NNT/NNH evidence set: neupsig_2015 (default) or seed_era",
+    )  # fmt: skip
+    p.add_argument(
+        "--samples", type=int, default=4000,
+        help="evidence draws for intervals, P(best) and SUCRA (default 4000)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the evidence draws (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,32 +87,53 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     if args.source and args.source.lower().endswith(".csv"):
-        if args.finding:
-            raise EvidenceError("--finding applies to one patient, not to a CSV cohort.")
+        if args.finding or args.factor:
+            raise EvidenceError("--finding and --factor apply to one patient, not to a CSV cohort.")
         return _run_batch(args, model)
     if args.out or args.strict:
         raise EvidenceError(
             "--out and --strict apply to a CSV cohort; for one patient use --json and redirect."
         )
-    record = _single_record(args, model)
+    record, factors = single_record(args, model)
     diagnosis = model.diagnose(record)
+    ranking = None if args.no_treatments else treatment_ranking(args, model, record, factors)
     if args.json:
-        sys.stdout.write(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
+        out = diagnosis.to_dict()
+        if ranking is not None:
+            out["treatments"] = ranking.to_dict()
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
         sys.stdout.write(format_diagnosis(diagnosis, top=args.top))
+        if ranking is not None:
+            sys.stdout.write("\n" + format_treatments(ranking))
     return 0
 
 
-def _single_record(args: argparse.Namespace, model) -> dict[str, object]:
+def treatment_ranking(args: argparse.Namespace, model, record, factors):
+    """The ranked treatment list for one patient with the command's options."""
+    from npprob.decision import recommend_treatments
+
+    return recommend_treatments(
+        model, record, patient_factors=factors, harm_weight=args.harm_weight,
+        evidence_set=args.evidence, n_samples=args.samples, seed=args.seed,
+    )  # fmt: skip
+
+
+def single_record(args: argparse.Namespace, model) -> tuple[dict[str, object], dict | None]:
+    """One patient's findings and raw patient factors from the file and the flags."""
+    from npprob.decision.factors import RECORD_KEY
     from npprob.io.patients import parse_patient_json, read_patient_json
 
     record: dict[str, object] = {}
+    factors = None
     if args.source == "-":
-        batch, meta = parse_patient_json(sys.stdin.read(), model.network, name="<stdin>")
-        record = _record_from(batch, meta)
+        batch, meta = parse_patient_json(
+            sys.stdin.read(), model.network, name="<stdin>", extra_keys=(RECORD_KEY,)
+        )
+        record, factors = _record_from(batch, meta), meta.get(RECORD_KEY)
     elif args.source:
-        batch, meta = read_patient_json(args.source, model.network)
-        record = _record_from(batch, meta)
+        batch, meta = read_patient_json(args.source, model.network, extra_keys=(RECORD_KEY,))
+        record, factors = _record_from(batch, meta), meta.get(RECORD_KEY)
     elif not args.finding:
         raise EvidenceError(
             "Give a patient: PATIENT.json, '-' for standard input, or --finding NAME=STATE."
@@ -95,7 +144,32 @@ def _single_record(args: argparse.Namespace, model) -> dict[str, object]:
             raise EvidenceError(f"--finding expects NAME=STATE; got {item!r}.")
         record[name.strip()] = _finding_state(model, name.strip(), state.strip())
     model.evidence(record)  # validates names and states with suggestions
-    return record
+    if args.factor:
+        if factors is not None and not isinstance(factors, dict):
+            from npprob.decision.factors import parse_patient_factors
+
+            parse_patient_factors(factors, {})  # reports the malformed value
+        factors = dict(factors or {})
+        for item in args.factor:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise EvidenceError(f"--factor expects NAME=VALUE; got {item!r}.")
+            factors[name.strip()] = _factor_value(value.strip())
+    return record, factors
+
+
+def _factor_value(text: str) -> object:
+    lowered = text.lower()
+    if lowered in ("true", "yes"):
+        return True
+    if lowered in ("false", "no"):
+        return False
+    if lowered in ("null", "unknown"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text  # reported with the factor's expected type
 
 
 def _record_from(batch, meta) -> dict[str, object]:

@@ -1,0 +1,116 @@
+"""Patient factors (comorbidities, co-medication, age) in the patient record.
+
+A patient record carries them under the key ``"patient_factors"``: an object
+mapping factor names (``models/contraindications.toml`` ``[factors]``) to true,
+false, null (not known) or, for integer factors such as ``age``, a whole number
+in the factor's range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from npprob._checks import unknown_name_hint
+from npprob.decision.treatments import Factor
+from npprob.errors import EvidenceError
+
+__all__ = ["RECORD_KEY", "factors_schema", "parse_patient_factors"]
+
+#: Key of the patient factors in a JSON patient record.
+RECORD_KEY = "patient_factors"
+
+
+def parse_patient_factors(raw: object, definitions: Mapping[str, Factor]) -> dict[str, bool | int]:
+    """Check a record's patient factors; unknown (null) factors are left out.
+
+    Parameters
+    ----------
+    raw : object
+        The value of ``"patient_factors"`` (None when the record has none).
+    definitions : mapping of str to Factor
+
+    Returns
+    -------
+    dict
+        Factor name to ``bool`` or ``int``.
+
+    Raises
+    ------
+    EvidenceError
+        For a value that is not an object, an unknown factor (close names
+        suggested), a value of the wrong type, or an integer out of range.
+
+    Examples
+    --------
+    >>> from npprob.decision.treatments import Factor
+    >>> defs = {"pregnancy": Factor("pregnancy", "", "boolean"),
+    ...         "age": Factor("age", "", "integer", "years", 0, 120)}
+    >>> parse_patient_factors({"age": 70, "pregnancy": None}, defs)
+    {'age': 70}
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise EvidenceError(
+            f"'{RECORD_KEY}' must be an object of factor names to true/false/null or "
+            f"numbers; got {type(raw).__name__}.",
+            variable=RECORD_KEY,
+        )
+    out: dict[str, bool | int] = {}
+    problems = []
+    for name, value in raw.items():
+        factor = definitions.get(name)
+        if factor is None:
+            problems.append(
+                f"unknown patient factor {name!r}{unknown_name_hint(name, list(definitions))}"
+            )
+            continue
+        if value is None:
+            continue
+        if factor.type == "boolean":
+            if not isinstance(value, bool):
+                problems.append(
+                    f"patient factor {name!r} must be true, false or null; got {value!r}"
+                )
+                continue
+        else:
+            if isinstance(value, bool) or not isinstance(value, int):
+                problems.append(
+                    f"patient factor {name!r} must be a whole number ({factor.unit}); got {value!r}"
+                )
+                continue
+            if not factor.minimum <= value <= factor.maximum:
+                problems.append(
+                    f"patient factor {name!r} = {value} is outside "
+                    f"{factor.minimum}-{factor.maximum} {factor.unit}"
+                )
+                continue
+        out[name] = value
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise EvidenceError("; ".join(problems[:5]) + more + ".", variable=RECORD_KEY)
+    return out
+
+
+def factors_schema(definitions: Mapping[str, Factor]) -> dict[str, object]:
+    """JSON Schema of the ``"patient_factors"`` object."""
+    properties: dict[str, object] = {}
+    for name, factor in definitions.items():
+        if factor.type == "boolean":
+            properties[name] = {"description": factor.description, "type": ["boolean", "null"]}
+        else:
+            properties[name] = {
+                "description": f"{factor.description} ({factor.unit})",
+                "type": ["integer", "null"],
+                "minimum": factor.minimum,
+                "maximum": factor.maximum,
+            }
+    return {
+        "description": (
+            "Comorbidities, co-medication and age that exclude treatments or raise their "
+            "harm (null = not known)."
+        ),
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }

@@ -1,0 +1,68 @@
+"""One call from a patient record to a ranked treatment list."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from npprob.decision.factors import RECORD_KEY, parse_patient_factors
+from npprob.decision.ranking import DEFAULT_SAMPLES, TreatmentRanking, rank_treatments
+from npprob.decision.treatments import load_contraindications, load_treatments
+
+__all__ = ["recommend_treatments"]
+
+
+def recommend_treatments(
+    model,
+    record: Mapping[str, object],
+    *,
+    patient_factors: Mapping[str, object] | None = None,
+    harm_weight: float = 1.0,
+    evidence_set: str | None = None,
+    n_samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    treatments_path: str | os.PathLike[str] | None = None,
+    contraindications_path: str | os.PathLike[str] | None = None,
+) -> TreatmentRanking:
+    """Rank treatments for one patient from a diagnostic model's posterior draws.
+
+    Parameters
+    ----------
+    model : DiagnosticModel
+        From :func:`npprob.load_model`; supplies the draws of P(neuropathic).
+    record : mapping
+        Findings (state names); a ``"patient_factors"`` key is used when
+        ``patient_factors`` is not given; ``"id"``, ``"comment"``, ``"notes"``
+        are ignored.
+    patient_factors : mapping, optional
+        Factor name to true/false/null or an integer (see
+        ``models/contraindications.toml``).
+    harm_weight, evidence_set, n_samples, seed
+        See :func:`~npprob.decision.ranking.rank_treatments`.
+
+    Returns
+    -------
+    TreatmentRanking
+
+    Examples
+    --------
+    >>> from npprob import load_model
+    >>> ranking = recommend_treatments(
+    ...     load_model(), {"aetiology": "trigeminal_neuralgia", "paroxysmal_pain": "present",
+    ...                    "electric_shocks": "present"})
+    >>> ranking.ranked[0].id in ("carbamazepine", "oxcarbazepine")
+    True
+    """
+    evidence = load_treatments(treatments_path)
+    contraindications = load_contraindications(evidence.drugs, contraindications_path)
+    raw = patient_factors if patient_factors is not None else record.get(RECORD_KEY)
+    factors = parse_patient_factors(raw, contraindications.factors)
+    findings = {k: v for k, v in record.items() if k not in (RECORD_KEY, "id", "comment", "notes")}
+    batch = model.evidence(findings)
+    draws = model.p_neuropathic_draws(batch)[:, 0]
+    clean = {model.network.names[j]: model.network.variables[j].states[c]
+             for j, c in enumerate(batch.codes[0]) if c >= 0}  # fmt: skip
+    return rank_treatments(
+        draws, clean, factors, evidence, contraindications, harm_weight=harm_weight,
+        evidence_set=evidence_set, n_samples=n_samples, seed=seed,
+    )  # fmt: skip

@@ -1,0 +1,303 @@
+"""The treatment evidence and contraindication files: read, check, and hold.
+
+``models/treatments.toml`` gives each drug's NNT (at least 50 % relief versus
+placebo) and NNH (adverse-event dropout) with 95 % intervals in two evidence
+sets, condition-specific values, the effect in non-neuropathic pain, the line
+of therapy, and the contexts that gate topical treatments.
+``models/contraindications.toml`` gives the patient factors, the severity
+classes and the rules. Every number there carries its source and tag; this
+module only checks the files and turns them into frozen objects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from npprob.errors import ModelFileError, NetworkError
+from npprob.io.tomlfile import read_toml as _read_toml
+
+__all__ = [
+    "SEVERITIES",
+    "ConditionEffect",
+    "Contraindications",
+    "Drug",
+    "Effect",
+    "Factor",
+    "Rule",
+    "TreatmentEvidence",
+    "load_contraindications",
+    "load_treatments",
+]
+
+#: Severity classes, most severe first.
+SEVERITIES = ("absolute", "strong_relative", "caution")
+_SCOPES = ("all", "peripheral_localized")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A number needed (to treat or harm) with its 95 % interval, and provenance."""
+
+    point: float
+    interval: tuple[float, float]
+    source: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class ConditionEffect:
+    """Condition-specific efficacy (and optionally harm) for some aetiologies."""
+
+    aetiology: tuple[str, ...]
+    nnt: Effect
+    nnh: Effect | None
+    first_choice: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class Drug:
+    """One treatment and its evidence."""
+
+    id: str
+    name: str
+    drug_class: str
+    line: int
+    recommendation: str
+    route: str
+    scope: str
+    serotonergic: bool
+    nnt: Mapping[str, Effect]
+    nnh: Mapping[str, Effect]
+    non_neuropathic_nnt: Effect
+    conditions: tuple[ConditionEffect, ...]
+    price: str | None = None
+    dosing_burden: str | None = None
+
+    def condition(self, aetiology: str | None) -> ConditionEffect | None:
+        """The condition-specific entry for an aetiology, if any."""
+        for entry in self.conditions:
+            if aetiology in entry.aetiology:
+                return entry
+        return None
+
+
+@dataclass(frozen=True)
+class TreatmentEvidence:
+    """Every drug, the evidence sets, and the contexts gating topical drugs."""
+
+    drugs: Mapping[str, Drug]
+    evidence_sets: tuple[str, ...]
+    default_evidence: str
+    contexts: Mapping[str, Mapping[str, object]]
+    first_choice: Mapping[str, Mapping[str, object]]
+    path: Path
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A patient factor: boolean, or integer with a unit and range."""
+
+    name: str
+    description: str
+    type: str
+    unit: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A contraindication: drugs, the factor that fires it, severity, reason."""
+
+    drugs: tuple[str, ...]
+    factor: str
+    severity: str
+    reason: str
+    source: str
+    tag: str
+    minimum: int | None = None
+
+    def fires(self, factors: Mapping[str, object]) -> bool:
+        """Whether the patient's factors trigger this rule."""
+        value = factors.get(self.factor)
+        if value is None or value is False:
+            return False
+        if self.minimum is not None:
+            return value is not True and value >= self.minimum
+        return value is True
+
+
+@dataclass(frozen=True)
+class Contraindications:
+    """Patient factors, severity classes and rules."""
+
+    factors: Mapping[str, Factor]
+    severity: Mapping[str, Mapping[str, float]]
+    rules: tuple[Rule, ...]
+    path: Path
+
+
+def read_toml(path: Path, what: str) -> dict:
+    try:
+        return _read_toml(path, what)
+    except NetworkError as exc:
+        raise ModelFileError(str(exc)) from None
+
+
+def _effect(table: Mapping, key: str, where: str, source: str, tag: str) -> Effect:
+    point = table.get(key)
+    interval = table.get(f"{key}_ci")
+    if not isinstance(point, (int, float)) or isinstance(point, bool):
+        raise ModelFileError(f"{where}: '{key}' must be a number; got {point!r}.")
+    if (
+        not isinstance(interval, list)
+        or len(interval) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in interval)
+    ):
+        raise ModelFileError(f"{where}: '{key}_ci' must be two numbers [lower, upper].")
+    low, high = float(interval[0]), float(interval[1])
+    if not 1.0 <= low <= float(point) <= high:
+        raise ModelFileError(
+            f"{where}: '{key}' must satisfy 1 <= lower <= {key} <= upper; "
+            f"got {point} ({low}-{high})."
+        )
+    return Effect(float(point), (low, high), str(source), str(tag))
+
+
+def load_treatments(path: str | os.PathLike[str] | None = None) -> TreatmentEvidence:
+    """Read and check the treatments file (default: the shipped one).
+
+    Raises
+    ------
+    ModelFileError
+        On invalid TOML, a missing field, an interval that does not contain its
+        value, an unknown scope, or an evidence set missing for a drug.
+    """
+    from npprob.io.resources import models_dir
+
+    p = Path(path) if path is not None else models_dir() / "treatments.toml"
+    data = read_toml(p, "treatments file")
+    meta = data.get("meta", {})
+    sets = tuple(meta.get("evidence_sets", ()))
+    default = meta.get("default_evidence")
+    if not sets or default not in sets:
+        raise ModelFileError(f"{p}: [meta] needs evidence_sets and a default_evidence among them.")
+    drugs = {}
+    for key, body in data.get("drugs", {}).items():
+        where = f"{p}: drug '{key}'"
+        missing = {"name", "drug_class", "line", "route", "scope", "evidence", "non_neuropathic"}
+        missing -= set(body)
+        if missing:
+            raise ModelFileError(f"{where}: missing {sorted(missing)}.")
+        if body["scope"] not in _SCOPES:
+            raise ModelFileError(f"{where}: scope must be one of {_SCOPES}; got {body['scope']!r}.")
+        nnt, nnh = {}, {}
+        for name in sets:
+            table = body["evidence"].get(name)
+            if table is None:
+                raise ModelFileError(f"{where}: no evidence set '{name}'.")
+            at = f"{where}, evidence '{name}'"
+            nnt[name] = _effect(table, "nnt", at, table.get("source", ""), table.get("tag", ""))
+            nnh[name] = _effect(table, "nnh", at, table.get("source", ""), table.get("tag", ""))
+        nn = body["non_neuropathic"]
+        conditions = []
+        for k, c in enumerate(body.get("condition", [])):
+            at = f"{where}, condition {k + 1}"
+            conditions.append(
+                ConditionEffect(
+                    aetiology=tuple(c.get("aetiology", ())),
+                    nnt=_effect(c, "nnt", at, c.get("source", ""), c.get("tag", "")),
+                    nnh=_effect(c, "nnh", at, c.get("source", ""), c.get("tag", ""))
+                    if "nnh" in c
+                    else None,
+                    first_choice=bool(c.get("first_choice", False)),
+                    note=str(c.get("note", "")),
+                )
+            )
+        drugs[key] = Drug(
+            id=key,
+            name=str(body["name"]),
+            drug_class=str(body["drug_class"]),
+            line=int(body["line"]),
+            recommendation=str(body.get("recommendation", "")),
+            route=str(body["route"]),
+            scope=str(body["scope"]),
+            serotonergic=bool(body.get("serotonergic", False)),
+            nnt=nnt,
+            nnh=nnh,
+            non_neuropathic_nnt=_effect(
+                nn, "nnt", f"{where}, non_neuropathic", nn.get("source", ""), nn.get("tag", "")
+            ),
+            conditions=tuple(conditions),
+            price=body.get("price"),
+            dosing_burden=body.get("dosing_burden"),
+        )
+    if not drugs:
+        raise ModelFileError(f"{p}: no [drugs.*] tables.")
+    first_choice = data.get("first_choice", {})
+    for key, body in first_choice.items():
+        unknown = sorted(set(body.get("drugs", ())) - set(drugs))
+        if unknown:
+            raise ModelFileError(f"{p}: first_choice '{key}' names unknown drugs {unknown}.")
+    return TreatmentEvidence(drugs, sets, default, data.get("contexts", {}), first_choice, p)
+
+
+def load_contraindications(
+    drugs: Mapping[str, Drug], path: str | os.PathLike[str] | None = None
+) -> Contraindications:
+    """Read and check the contraindications file against the drugs.
+
+    Raises
+    ------
+    ModelFileError
+        On invalid TOML, an unknown drug, factor or severity, or a bad factor type.
+    """
+    from npprob.io.resources import models_dir
+
+    p = Path(path) if path is not None else models_dir() / "contraindications.toml"
+    data = read_toml(p, "contraindications file")
+    severity = data.get("severity", {})
+    if set(severity) != set(SEVERITIES):
+        raise ModelFileError(f"{p}: [severity] must define exactly {list(SEVERITIES)}.")
+    factors = {}
+    for name, body in data.get("factors", {}).items():
+        kind = body.get("type")
+        if kind not in ("boolean", "integer"):
+            raise ModelFileError(f"{p}: factor '{name}' type must be boolean or integer.")
+        factors[name] = Factor(
+            name,
+            str(body.get("description", "")),
+            kind,
+            body.get("unit"),
+            body.get("minimum"),
+            body.get("maximum"),
+        )
+    rules = []
+    for k, body in enumerate(data.get("rules", [])):
+        where = f"{p}: rule {k + 1}"
+        unknown = sorted(set(body.get("drugs", ())) - set(drugs))
+        if unknown or not body.get("drugs"):
+            raise ModelFileError(f"{where}: unknown or no drugs {unknown}.")
+        if body.get("factor") not in factors:
+            raise ModelFileError(f"{where}: unknown factor {body.get('factor')!r}.")
+        if body.get("severity") not in SEVERITIES:
+            raise ModelFileError(f"{where}: severity must be one of {list(SEVERITIES)}.")
+        factor = factors[body["factor"]]
+        if (factor.type == "integer") != ("minimum" in body):
+            raise ModelFileError(f"{where}: integer factors (only) need a 'minimum'.")
+        rules.append(
+            Rule(
+                tuple(body["drugs"]),
+                body["factor"],
+                body["severity"],
+                str(body.get("reason", "")),
+                str(body.get("source", "")),
+                str(body.get("tag", "")),
+                body.get("minimum"),
+            )
+        )
+    return Contraindications(factors, severity, tuple(rules), p)
