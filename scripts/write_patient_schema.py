@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from npprob.decision.factors import patient_record_schema_text
 from npprob.io.resources import clinical_spec_path, patient_schema_path
-from npprob.io.schema import schema_text
 from npprob.network.spec import load_spec
 
 
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args(argv)
     spec = load_spec(clinical_spec_path())
-    text = schema_text(spec.network, title="npprob patient record")
+    text = patient_record_schema_text(spec.network)
     path = patient_schema_path()
     if args.check:
         current = path.read_text(encoding="utf-8") if path.exists() else ""

@@ -16,7 +16,7 @@ from npprob.diagnosis import load_model
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
-METADATA = ("id", "comment", "notes", "$schema")
+METADATA = ("id", "comment", "notes", "$schema", "patient_factors")
 
 
 def check_postherpetic_neuralgia(d):
@@ -78,6 +78,7 @@ def check_widespread_pain(d):
 
 CHECKS = {
     "postherpetic_neuralgia": check_postherpetic_neuralgia,
+    "postherpetic_neuralgia_older_cardiac": check_postherpetic_neuralgia,
     "painful_diabetic_polyneuropathy": check_painful_diabetic_polyneuropathy,
     "central_post_stroke_pain": check_central_post_stroke_pain,
     "trigeminal_neuralgia": check_trigeminal_neuralgia,

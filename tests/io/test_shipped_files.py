@@ -6,15 +6,15 @@ import json
 
 import jsonschema
 
+from npprob.decision.factors import patient_record_schema_text
 from npprob.io.resources import clinical_spec_path, patient_schema_path
-from npprob.io.schema import schema_text
 from npprob.network.spec import load_spec
 
 
 def test_shipped_patient_schema_matches_the_network():
     spec = load_spec(clinical_spec_path())
     shipped = patient_schema_path().read_text(encoding="utf-8")
-    assert shipped == schema_text(spec.network, title="npprob patient record"), (
+    assert shipped == patient_record_schema_text(spec.network), (
         "models/patient.schema.json is stale: run python3 scripts/write_patient_schema.py"
     )
 

@@ -14,7 +14,7 @@ from npprob._checks import unknown_name_hint
 from npprob.decision.treatments import Factor
 from npprob.errors import EvidenceError
 
-__all__ = ["RECORD_KEY", "factors_schema", "parse_patient_factors"]
+__all__ = ["RECORD_KEY", "factors_schema", "parse_patient_factors", "patient_record_schema_text"]
 
 #: Key of the patient factors in a JSON patient record.
 RECORD_KEY = "patient_factors"
@@ -114,3 +114,20 @@ def factors_schema(definitions: Mapping[str, Factor]) -> dict[str, object]:
         "properties": properties,
         "additionalProperties": False,
     }
+
+
+def patient_record_schema_text(network) -> str:
+    """The shipped patient-record schema: the network's findings plus ``patient_factors``.
+
+    ``models/patient.schema.json`` holds exactly this text
+    (``scripts/write_patient_schema.py`` writes it).
+    """
+    from npprob.decision.treatments import load_contraindications, load_treatments
+    from npprob.io.schema import schema_text
+
+    contraindications = load_contraindications(load_treatments().drugs)
+    return schema_text(
+        network,
+        title="npprob patient record",
+        extra_properties={RECORD_KEY: factors_schema(contraindications.factors)},
+    )

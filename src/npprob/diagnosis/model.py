@@ -97,7 +97,12 @@ class DiagnosticModel:
         """One patient's findings as a one-row batch (see :meth:`Engine.evidence`)."""
         if isinstance(record, EvidenceBatch):
             return record
-        findings = {k: v for k, v in record.items() if k not in ("id", "comment", "notes")}
+        # "patient_factors" belongs to the record but informs treatment, not diagnosis.
+        findings = {
+            k: v
+            for k, v in record.items()
+            if k not in ("id", "comment", "notes", "patient_factors")
+        }
         if findings.get(CONTEXT, PRESENT) != PRESENT:
             raise EvidenceError(
                 f"npprob diagnoses patients with chronic pain: '{CONTEXT}' must be "
