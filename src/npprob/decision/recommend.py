@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 
@@ -53,8 +54,10 @@ def recommend_treatments(
     >>> ranking.ranked[0].id in ("carbamazepine", "oxcarbazepine")
     True
     """
-    evidence = load_treatments(treatments_path)
-    contraindications = load_contraindications(evidence.drugs, contraindications_path)
+    evidence, contraindications = _data_files(
+        None if treatments_path is None else str(treatments_path),
+        None if contraindications_path is None else str(contraindications_path),
+    )
     raw = patient_factors if patient_factors is not None else record.get(RECORD_KEY)
     factors = parse_patient_factors(raw, contraindications.factors)
     findings = {k: v for k, v in record.items() if k not in (RECORD_KEY, "id", "comment", "notes")}
@@ -66,3 +69,10 @@ def recommend_treatments(
         draws, clean, factors, evidence, contraindications, harm_weight=harm_weight,
         evidence_set=evidence_set, n_samples=n_samples, seed=seed,
     )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=8)
+def _data_files(treatments_path: str | None, contraindications_path: str | None):
+    # Parsed once per process: the files are read-only data and the objects are frozen.
+    evidence = load_treatments(treatments_path)
+    return evidence, load_contraindications(evidence.drugs, contraindications_path)
