@@ -113,9 +113,10 @@ def main(argv=None) -> int:
     grid = np.linspace(0, 1, 201)
     fig, ax = plt.subplots(figsize=(6, 4))
     scaled = (result.ranks + 0.5) / (result.n_draws + 1)
+    alpha = 0.15 if scaled.shape[1] > 50 else 0.6  # many faint lines, or a few visible ones
     for k in range(scaled.shape[1]):
         ecdf = np.searchsorted(np.sort(scaled[:, k]), grid, side="right") / len(scaled)
-        ax.plot(grid, ecdf - grid, color="tab:blue", alpha=0.15, lw=0.7)
+        ax.plot(grid, ecdf - grid, color="tab:blue", alpha=alpha, lw=0.7)
     band = 1.63 / np.sqrt(len(scaled))  # Kolmogorov 99 % critical value, one parameter
     ax.axhline(band, color="black", ls="--", lw=0.8)
     ax.axhline(-band, color="black", ls="--", lw=0.8)
