@@ -9,7 +9,7 @@ Run ``python3 benchmarks/bench_treat.py``. Measures, for the example patients:
   Python loop over draws, the way a first implementation would, on the same
   random numbers; its agreement with the vectorised result and the speed ratio.
 With ``--check-floors`` the exit status is 1 when the ratio falls below
-``treat:speedup_vs_loop`` in ``benchmarks/floors.json`` (ratios, not seconds).
+``treat.speedup_vs_loop`` in ``benchmarks/floors.json`` (ratios, not seconds).
 Writes ``benchmarks/results/treat.json``.
 """
 
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
         print("bench_treat: the loop and the vectorised summaries disagree", file=sys.stderr)
         return 1
     if args.check_floors:
-        floor = json.loads(args.floors.read_text())["floors"]["treat:speedup_vs_loop"]
+        floor = json.loads(args.floors.read_text())["treat"]["speedup_vs_loop"]
         if results["speedup_vs_loop"] < floor:
             print(f"bench_treat: speedup {results['speedup_vs_loop']:.1f} below {floor}",
                   file=sys.stderr)  # fmt: skip
