@@ -202,3 +202,18 @@ def test_bad_arguments_are_refused() -> None:
         rank(0.5, evidence_set="nice")
     with pytest.raises(EvidenceError, match="unknown patient factor"):
         recommend_treatments(MODEL, PHN, patient_factors={"cardiac": True})
+
+
+def test_impossible_findings_are_reported_not_ranked() -> None:
+    class ZeroProbabilityModel:
+        # The real model's answer for contradictory findings: NaN draws.
+        network = MODEL.network
+
+        def evidence(self, record):
+            return MODEL.evidence(record)
+
+        def p_neuropathic_draws(self, batch):
+            return np.full((10, batch.n_patients), np.nan)
+
+    with pytest.raises(EvidenceError, match="probability zero"):
+        recommend_treatments(ZeroProbabilityModel(), PHN)

@@ -6,9 +6,12 @@ import functools
 import os
 from collections.abc import Mapping
 
+import numpy as np
+
 from npprob.decision.factors import RECORD_KEY, parse_patient_factors
 from npprob.decision.ranking import DEFAULT_SAMPLES, TreatmentRanking, rank_treatments
 from npprob.decision.treatments import load_contraindications, load_treatments
+from npprob.errors import EvidenceError
 
 __all__ = ["recommend_treatments"]
 
@@ -63,6 +66,11 @@ def recommend_treatments(
     findings = {k: v for k, v in record.items() if k not in (RECORD_KEY, "id", "comment", "notes")}
     batch = model.evidence(findings)
     draws = model.p_neuropathic_draws(batch)[:, 0]
+    if not np.isfinite(draws).all():
+        raise EvidenceError(
+            "The findings have probability zero under the model (they contradict each "
+            "other); no treatment can be ranked."
+        )
     clean = {model.network.names[j]: model.network.variables[j].states[c]
              for j, c in enumerate(batch.codes[0]) if c >= 0}  # fmt: skip
     return rank_treatments(
