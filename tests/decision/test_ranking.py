@@ -217,3 +217,14 @@ def test_impossible_findings_are_reported_not_ranked() -> None:
 
     with pytest.raises(EvidenceError, match="probability zero"):
         recommend_treatments(ZeroProbabilityModel(), PHN)
+
+
+def test_benefit_shrinkage_scales_benefit_only() -> None:
+    plain = {t.id: t for t in rank(0.7, PHN).ranked}
+    shrunk = {t.id: t for t in rank(0.7, PHN, benefit_shrinkage=0.1).ranked}
+    for drug_id, t in plain.items():
+        assert shrunk[drug_id].expected_benefit == pytest.approx(0.9 * t.expected_benefit)
+        assert shrunk[drug_id].expected_harm == pytest.approx(t.expected_harm)
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(EvidenceError, match="benefit shrinkage"):
+            rank(0.7, benefit_shrinkage=bad)

@@ -65,7 +65,13 @@ def format_treatments(ranking) -> str:
     """A clinician-facing treatment list: ranked drugs, then excluded and not indicated."""
     lines = [
         f"Treatments ranked by expected net benefit (evidence {ranking.evidence_set}, harm "
-        f"weight {ranking.harm_weight:g}, P(neuropathic) {ranking.p_neuropathic:.2f}):",
+        f"weight {ranking.harm_weight:g}, P(neuropathic) {ranking.p_neuropathic:.2f}"
+        + (
+            f", benefits shrunk by {ranking.benefit_shrinkage:.0%}"
+            if ranking.benefit_shrinkage
+            else ""
+        )
+        + "):",
         "  net benefit = extra patients with >= 50 % relief minus weighted adverse-event "
         "dropouts, per patient treated",
         "",

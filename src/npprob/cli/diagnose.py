@@ -71,6 +71,11 @@ def add_treatment_options(p: argparse.ArgumentParser) -> None:
         "(default 1.0)",
     )  # fmt: skip
     p.add_argument(
+        "--benefit-shrinkage", type=float, default=0.0, metavar="SHARE",
+        help="reduce every published benefit by this share before ranking (e.g. 0.1 for "
+        "publication bias; default 0)",
+    )  # fmt: skip
+    p.add_argument(
         "--evidence", default=None, metavar="SET",
         help="NNT/NNH evidence set: neupsig_2015 (default) or seed_era",
     )  # fmt: skip
@@ -115,6 +120,7 @@ def treatment_ranking(args: argparse.Namespace, model, record, factors):
 
     return recommend_treatments(
         model, record, patient_factors=factors, harm_weight=args.harm_weight,
+        benefit_shrinkage=args.benefit_shrinkage,
         evidence_set=args.evidence, n_samples=args.samples, seed=args.seed,
     )  # fmt: skip
 

@@ -115,6 +115,7 @@ class TreatmentRanking:
     n_samples: int
     seed: int
     contexts: dict[str, bool] = field(default_factory=dict)
+    benefit_shrinkage: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON."""
@@ -124,6 +125,7 @@ class TreatmentRanking:
             "not_indicated": [asdict(t) for t in self.not_indicated],
             "p_neuropathic": self.p_neuropathic,
             "harm_weight": self.harm_weight,
+            "benefit_shrinkage": self.benefit_shrinkage,
             "evidence_set": self.evidence_set,
             "n_samples": self.n_samples,
             "seed": self.seed,
@@ -158,6 +160,7 @@ def rank_treatments(
     contraindications: Contraindications,
     *,
     harm_weight: float = 1.0,
+    benefit_shrinkage: float = 0.0,
     evidence_set: str | None = None,
     n_samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
@@ -178,6 +181,10 @@ def rank_treatments(
         :func:`~npprob.decision.treatments.load_contraindications`.
     harm_weight : float, default=1.0
         lambda: how many extra responders one extra adverse-event dropout is worth.
+    benefit_shrinkage : float, default=0.0
+        Share by which every published benefit (ARR) is reduced before ranking,
+        e.g. 0.1 for the about 10 % overstatement from publication bias that
+        NeuPSIG 2015 estimated. In [0, 1).
     evidence_set : str, optional
         ``"neupsig_2015"`` (default) or ``"seed_era"``.
     n_samples : int, default=4000
@@ -199,6 +206,8 @@ def rank_treatments(
         raise EvidenceError("P(neuropathic) draws must be finite probabilities in [0, 1].")
     if not np.isfinite(harm_weight) or harm_weight < 0:
         raise EvidenceError(f"The harm weight must be a finite number >= 0; got {harm_weight!r}.")
+    if not 0.0 <= benefit_shrinkage < 1.0:
+        raise EvidenceError(f"The benefit shrinkage must lie in [0, 1); got {benefit_shrinkage!r}.")
     chosen = evidence.default_evidence if evidence_set is None else evidence_set
     if chosen not in evidence.evidence_sets:
         raise EvidenceError(
@@ -233,7 +242,8 @@ def rank_treatments(
             continue
         candidates.append(
             _evaluate(drug, chosen, aetiology, contexts, evidence, contraindications, flags,
-                      p_mean, p_samples, harm_weight, np.random.default_rng(child))
+                      p_mean, p_samples, harm_weight, 1.0 - benefit_shrinkage,
+                      np.random.default_rng(child))
         )  # fmt: skip
 
     candidates.sort(key=_order)
@@ -256,7 +266,7 @@ def rank_treatments(
             )
     return TreatmentRanking(
         tuple(ranked), tuple(excluded), tuple(not_indicated), p_mean, float(harm_weight),
-        chosen, int(n_samples), int(seed), contexts,
+        chosen, int(n_samples), int(seed), contexts, float(benefit_shrinkage),
     )  # fmt: skip
 
 
@@ -265,7 +275,7 @@ def _flag(rule: Rule) -> Flag:
 
 
 def _evaluate(drug: Drug, chosen, aetiology, contexts, evidence, contraindications, flags,
-              p_mean, p_samples, harm_weight, rng) -> dict[str, object]:  # fmt: skip
+              p_mean, p_samples, harm_weight, benefit_scale, rng) -> dict[str, object]:  # fmt: skip
     condition = drug.condition(aetiology)
     nnt = condition.nnt if condition is not None else drug.nnt[chosen]
     nnh = condition.nnh if condition is not None and condition.nnh is not None else drug.nnh[chosen]
@@ -282,11 +292,15 @@ def _evaluate(drug: Drug, chosen, aetiology, contexts, evidence, contraindicatio
         multiplier *= float(contraindications.severity[f.severity]["harm_multiplier"])
         serious += float(contraindications.severity[f.severity]["serious_harm_risk"])
     kw = {"harm_multiplier": multiplier, "serious_harm_risk": serious, "harm_weight": harm_weight}
-    e_np, e_non, e_ari = arr_np.mean(), arr_non.mean(), ari.mean()
+    e_np, e_non, e_ari = benefit_scale * arr_np.mean(), benefit_scale * arr_non.mean(), ari.mean()
     benefit, harm, net = net_benefit(p_mean, e_np, e_non, e_ari, **kw)
     n = len(p_samples)
     _, _, net_samples = net_benefit(
-        p_samples, arr_np.sample(n, rng), arr_non.sample(n, rng), ari.sample(n, rng), **kw
+        p_samples,
+        benefit_scale * arr_np.sample(n, rng),
+        benefit_scale * arr_non.sample(n, rng),
+        ari.sample(n, rng),
+        **kw,
     )
     break_even = None
     if e_np > e_non:

@@ -22,6 +22,7 @@ def recommend_treatments(
     *,
     patient_factors: Mapping[str, object] | None = None,
     harm_weight: float = 1.0,
+    benefit_shrinkage: float = 0.0,
     evidence_set: str | None = None,
     n_samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
@@ -41,7 +42,7 @@ def recommend_treatments(
     patient_factors : mapping, optional
         Factor name to true/false/null or an integer (see
         ``models/contraindications.toml``).
-    harm_weight, evidence_set, n_samples, seed
+    harm_weight, benefit_shrinkage, evidence_set, n_samples, seed
         See :func:`~npprob.decision.ranking.rank_treatments`.
 
     Returns
@@ -75,6 +76,7 @@ def recommend_treatments(
              for j, c in enumerate(batch.codes[0]) if c >= 0}  # fmt: skip
     return rank_treatments(
         draws, clean, factors, evidence, contraindications, harm_weight=harm_weight,
+        benefit_shrinkage=benefit_shrinkage,
         evidence_set=evidence_set, n_samples=n_samples, seed=seed,
     )  # fmt: skip
 
