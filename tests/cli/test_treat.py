@@ -52,9 +52,12 @@ def test_text_output_lists_ranked_and_excluded(capsys) -> None:
     status, out, _ = run(capsys, "diagnose", str(CARDIAC))
     assert status == 0
     assert "P(neuropathic pain component)" in out
-    assert "Treatments ranked by expected net benefit" in out
+    assert "guideline first choices for the condition first, then by expected net benefit" in out
+    assert "No patient factors given" not in out
     assert "Excluded (absolute contraindication):" in out
     assert "tca: Cardiac conduction disorder" in out
+    status, out, _ = run(capsys, "treat", str(PHN))
+    assert "No patient factors given: contraindications were not checked" in out
     status, out, _ = run(capsys, "treat", str(PHN), "--factor", "maoi_use=true")
     assert status == 0
     assert "P(neuropathic pain component)" not in out

@@ -46,12 +46,21 @@ def test_published_headline_values() -> None:
 
 
 def test_condition_specific_first_choices() -> None:
-    carbamazepine = EVIDENCE.drugs["carbamazepine"].condition("trigeminal_neuralgia")
-    assert carbamazepine is not None
-    assert carbamazepine.first_choice
-    stroke = {d for d, drug in EVIDENCE.drugs.items()
-              if (c := drug.condition("stroke")) is not None and c.first_choice}  # fmt: skip
-    assert stroke == {"tca", "lamotrigine"}
+    for evidence_set in EVIDENCE.evidence_sets:
+        carbamazepine = EVIDENCE.drugs["carbamazepine"].condition(
+            "trigeminal_neuralgia", evidence_set
+        )
+        assert carbamazepine is not None
+        assert carbamazepine.first_choice
+        stroke = {d for d, drug in EVIDENCE.drugs.items()
+                  if (c := drug.condition("stroke", evidence_set)) is not None
+                  and c.first_choice}  # fmt: skip
+        assert stroke == {"tca", "lamotrigine"}
+    # Pre-2015 condition values (polyneuropathy, PHN) belong to the seed era only.
+    assert (
+        EVIDENCE.drugs["carbamazepine"].condition("polyneuropathy_diabetic", "neupsig_2015") is None
+    )
+    assert EVIDENCE.drugs["carbamazepine"].condition("polyneuropathy_diabetic", "seed_era")
     assert EVIDENCE.first_choice["peripheral_localized"]["drugs"][0] == "lidocaine_topical"
 
 

@@ -63,19 +63,22 @@ def format_diagnosis(d, *, top: int = 8) -> str:
 
 def format_treatments(ranking) -> str:
     """A clinician-facing treatment list: ranked drugs, then excluded and not indicated."""
+    shrink = (
+        f", benefits shrunk by {ranking.benefit_shrinkage:.0%}" if ranking.benefit_shrinkage else ""
+    )
     lines = [
-        f"Treatments ranked by expected net benefit (evidence {ranking.evidence_set}, harm "
-        f"weight {ranking.harm_weight:g}, P(neuropathic) {ranking.p_neuropathic:.2f}"
-        + (
-            f", benefits shrunk by {ranking.benefit_shrinkage:.0%}"
-            if ranking.benefit_shrinkage
-            else ""
-        )
-        + "):",
+        f"Treatments (evidence {ranking.evidence_set}, harm weight {ranking.harm_weight:g}, "
+        f"P(neuropathic) {ranking.p_neuropathic:.2f}{shrink}): guideline first choices for the "
+        "condition first, then by expected net benefit",
         "  net benefit = extra patients with >= 50 % relief minus weighted adverse-event "
         "dropouts, per patient treated",
-        "",
     ]
+    if not ranking.patient_factors:
+        lines.append(
+            "  No patient factors given: contraindications were not checked (add them under "
+            "'patient_factors' or with --factor)."
+        )
+    lines.append("")
     if ranking.ranked:
         width = max(len(t.id) for t in ranking.ranked)
         lines.append(

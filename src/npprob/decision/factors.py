@@ -8,9 +8,10 @@ in the factor's range.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
-from npprob._checks import unknown_name_hint
+from npprob._checks import closest_names
 from npprob.decision.treatments import Factor
 from npprob.errors import EvidenceError
 
@@ -61,22 +62,21 @@ def parse_patient_factors(raw: object, definitions: Mapping[str, Factor]) -> dic
     for name, value in raw.items():
         factor = definitions.get(name)
         if factor is None:
-            problems.append(
-                f"unknown patient factor {name!r}{unknown_name_hint(name, list(definitions))}"
-            )
+            problems.append(f"unknown patient factor {name!r}" + _did_you_mean(name, definitions))
             continue
         if value is None:
             continue
         if factor.type == "boolean":
             if not isinstance(value, bool):
                 problems.append(
-                    f"patient factor {name!r} must be true, false or null; got {value!r}"
+                    f"patient factor {name!r} must be true, false or null; got {_show(value)}"
                 )
                 continue
         else:
             if isinstance(value, bool) or not isinstance(value, int):
                 problems.append(
-                    f"patient factor {name!r} must be a whole number ({factor.unit}); got {value!r}"
+                    f"patient factor {name!r} must be a whole number ({factor.unit}); "
+                    f"got {_show(value)}"
                 )
                 continue
             if not factor.minimum <= value <= factor.maximum:
@@ -86,10 +86,33 @@ def parse_patient_factors(raw: object, definitions: Mapping[str, Factor]) -> dic
                 )
                 continue
         out[name] = value
+    for name in list(out):
+        if out[name] is not True:
+            continue
+        for milder in definitions[name].implies:
+            if out.get(milder) is False:
+                problems.append(
+                    f"patient factor {name!r} is true but {milder!r}, which it implies, is false"
+                )
+            else:
+                out[milder] = True
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise EvidenceError("; ".join(problems[:5]) + more + ".", variable=RECORD_KEY)
     return out
+
+
+def _show(value: object) -> str:
+    # Values as the JSON record spells them (true, "yes"), Python's repr otherwise.
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _did_you_mean(name: str, definitions: Mapping[str, Factor]) -> str:
+    close = closest_names(name, list(definitions))
+    return f" (did you mean {' or '.join(repr(c) for c in close)})" if close else ""
 
 
 def factors_schema(definitions: Mapping[str, Factor]) -> dict[str, object]:

@@ -16,7 +16,7 @@ neuropathic pain with allodynia.
 
 Order: guideline first choices for the patient's condition (trigeminal
 neuralgia, post-stroke pain, localized peripheral pain with allodynia) come
-first when their expected net benefit is positive, as the guidelines apply
+first when P(neuropathic) >= 0.5 and their expected net benefit is positive, as the guidelines apply
 them before any numeric comparison; then every other drug by expected net
 benefit. Expected values are exact (quadrature), so the order does not depend
 on the seed; the 95 % interval, P(best) and SUCRA come from seeded draws.
@@ -47,8 +47,12 @@ __all__ = [
     "rank_treatments",
 ]
 
-#: Evidence draws per ranking (P(best), SUCRA and intervals).
+#: Evidence draws per ranking (P(best), SUCRA and intervals), and the allowed range.
 DEFAULT_SAMPLES = 4000
+SAMPLE_RANGE = (200, 100_000)
+#: A guideline first choice for a neuropathic condition leads only when the pain is
+#: more likely neuropathic than not.
+FIRST_CHOICE_MIN_P = 0.5
 #: Line of therapy order for ties (NeuPSIG: 1st, 2nd, 3rd, then not recommended).
 _LINE_ORDER = {1: 0, 2: 1, 3: 2, 0: 3}
 
@@ -116,6 +120,8 @@ class TreatmentRanking:
     seed: int
     contexts: dict[str, bool] = field(default_factory=dict)
     benefit_shrinkage: float = 0.0
+    patient_factors: dict[str, object] = field(default_factory=dict)
+    model: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON."""
@@ -130,6 +136,11 @@ class TreatmentRanking:
             "n_samples": self.n_samples,
             "seed": self.seed,
             "contexts": dict(self.contexts),
+            "patient_factors": dict(self.patient_factors),
+            "model": self.model,
+            "order": "guideline first choices for the patient's condition (when P(neuropathic) "
+            f">= {FIRST_CHOICE_MIN_P} and their expected net benefit > 0), then expected net "
+            "benefit",
             "units": "net benefit = extra patients with >= 50 % relief minus weighted harms, "
             "per patient treated (probability scale)",
         }
@@ -214,8 +225,13 @@ def rank_treatments(
             f"Unknown evidence set {chosen!r}; expected one of: "
             f"{', '.join(evidence.evidence_sets)}."
         )
-    if n_samples < 2:
-        raise EvidenceError(f"n_samples must be at least 2; got {n_samples}.")
+    if not SAMPLE_RANGE[0] <= n_samples <= SAMPLE_RANGE[1]:
+        raise EvidenceError(
+            f"The number of evidence draws must lie in {SAMPLE_RANGE[0]}-{SAMPLE_RANGE[1]}; "
+            f"got {n_samples}."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise EvidenceError(f"The seed must be a non-negative integer; got {seed!r}.")
     contexts = patient_contexts(evidence, findings, factors)
     aetiology = findings.get("aetiology")
     rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -237,7 +253,7 @@ def rank_treatments(
         if drug.scope != "all" and not contexts.get(drug.scope, False):
             description = evidence.contexts.get(drug.scope, {}).get("description", drug.scope)
             not_indicated.append(
-                UnrankedTreatment(drug_id, drug.name, (f"only for {description}",))
+                UnrankedTreatment(drug_id, drug.name, (f"only for {description}",), flags)
             )
             continue
         candidates.append(
@@ -246,7 +262,8 @@ def rank_treatments(
                       np.random.default_rng(child))
         )  # fmt: skip
 
-    candidates.sort(key=_order)
+    leads = p_mean >= FIRST_CHOICE_MIN_P
+    candidates.sort(key=lambda c: _order(c, leads))
     ranked = []
     if candidates:
         samples = np.stack([c["net_samples"] for c in candidates], axis=1)  # (n_samples, T)
@@ -267,6 +284,7 @@ def rank_treatments(
     return TreatmentRanking(
         tuple(ranked), tuple(excluded), tuple(not_indicated), p_mean, float(harm_weight),
         chosen, int(n_samples), int(seed), contexts, float(benefit_shrinkage),
+        dict(factors),
     )  # fmt: skip
 
 
@@ -276,7 +294,7 @@ def _flag(rule: Rule) -> Flag:
 
 def _evaluate(drug: Drug, chosen, aetiology, contexts, evidence, contraindications, flags,
               p_mean, p_samples, harm_weight, benefit_scale, rng) -> dict[str, object]:  # fmt: skip
-    condition = drug.condition(aetiology)
+    condition = drug.condition(aetiology, chosen)
     nnt = condition.nnt if condition is not None else drug.nnt[chosen]
     nnh = condition.nnh if condition is not None and condition.nnh is not None else drug.nnh[chosen]
     source = (
@@ -302,9 +320,14 @@ def _evaluate(drug: Drug, chosen, aetiology, contexts, evidence, contraindicatio
         ari.sample(n, rng),
         **kw,
     )
+    # P(neuropathic) above which the expected net benefit is positive; None when
+    # no P in [0, 1] makes it positive.
     break_even = None
     if e_np > e_non:
-        break_even = float(np.clip((harm - e_non) / (e_np - e_non), 0.0, 1.0))
+        p_star = (harm - e_non) / (e_np - e_non)
+        break_even = None if p_star >= 1.0 else float(max(p_star, 0.0))
+    elif e_non > harm:
+        break_even = 0.0
     first_choice = None
     if condition is not None and condition.first_choice:
         first_choice = f"guideline first choice for {aetiology}"
@@ -336,6 +359,6 @@ def _evaluate(drug: Drug, chosen, aetiology, contexts, evidence, contraindicatio
     }
 
 
-def _order(c: Mapping[str, object]) -> tuple:
-    leading = c["first_choice"] is not None and c["expected_net_benefit"] > 0
+def _order(c: Mapping[str, object], leads: bool) -> tuple:
+    leading = leads and c["first_choice"] is not None and c["expected_net_benefit"] > 0
     return (not leading, -c["expected_net_benefit"], _LINE_ORDER.get(c["line"], 9), c["id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping
@@ -74,11 +75,12 @@ def recommend_treatments(
         )
     clean = {model.network.names[j]: model.network.variables[j].states[c]
              for j, c in enumerate(batch.codes[0]) if c >= 0}  # fmt: skip
-    return rank_treatments(
+    ranking = rank_treatments(
         draws, clean, factors, evidence, contraindications, harm_weight=harm_weight,
         benefit_shrinkage=benefit_shrinkage,
         evidence_set=evidence_set, n_samples=n_samples, seed=seed,
     )  # fmt: skip
+    return dataclasses.replace(ranking, model=model.info())
 
 
 @functools.lru_cache(maxsize=8)

@@ -11,10 +11,13 @@ module only checks the files and turns them into frozen objects.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from npprob.errors import ModelFileError, NetworkError
 from npprob.io.tomlfile import read_toml as _read_toml
@@ -56,6 +59,7 @@ class ConditionEffect:
     nnh: Effect | None
     first_choice: bool
     note: str
+    evidence_sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,10 @@ class Drug:
     price: str | None = None
     dosing_burden: str | None = None
 
-    def condition(self, aetiology: str | None) -> ConditionEffect | None:
-        """The condition-specific entry for an aetiology, if any."""
+    def condition(self, aetiology: str | None, evidence_set: str) -> ConditionEffect | None:
+        """The condition-specific entry for an aetiology within an evidence set, if any."""
         for entry in self.conditions:
-            if aetiology in entry.aetiology:
+            if aetiology in entry.aetiology and evidence_set in entry.evidence_sets:
                 return entry
         return None
 
@@ -107,6 +111,7 @@ class Factor:
     unit: str | None = None
     minimum: int | None = None
     maximum: int | None = None
+    implies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,11 +129,11 @@ class Rule:
     def fires(self, factors: Mapping[str, object]) -> bool:
         """Whether the patient's factors trigger this rule."""
         value = factors.get(self.factor)
-        if value is None or value is False:
-            return False
-        if self.minimum is not None:
-            return value is not True and value >= self.minimum
-        return value is True
+        if isinstance(value, (bool, np.bool_)):
+            return self.minimum is None and bool(value)
+        if self.minimum is not None and isinstance(value, (int, np.integer)):
+            return int(value) >= self.minimum
+        return False
 
 
 @dataclass(frozen=True)
@@ -151,21 +156,33 @@ def read_toml(path: Path, what: str) -> dict:
 def _effect(table: Mapping, key: str, where: str, source: str, tag: str) -> Effect:
     point = table.get(key)
     interval = table.get(f"{key}_ci")
-    if not isinstance(point, (int, float)) or isinstance(point, bool):
-        raise ModelFileError(f"{where}: '{key}' must be a number; got {point!r}.")
+    if not isinstance(point, (int, float)) or isinstance(point, bool) or not math.isfinite(point):
+        raise ModelFileError(f"{where}: '{key}' must be a finite number; got {point!r}.")
     if (
         not isinstance(interval, list)
         or len(interval) != 2
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in interval)
+        or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in interval
+        )
     ):
-        raise ModelFileError(f"{where}: '{key}_ci' must be two numbers [lower, upper].")
+        raise ModelFileError(f"{where}: '{key}_ci' must be two finite numbers [lower, upper].")
     low, high = float(interval[0]), float(interval[1])
-    if not 1.0 <= low <= float(point) <= high:
+    # An NNT of 1 is a risk difference of 1: no distribution on (0, 1) reaches it.
+    if not 1.0 < low <= float(point) <= high:
         raise ModelFileError(
-            f"{where}: '{key}' must satisfy 1 <= lower <= {key} <= upper; "
+            f"{where}: '{key}' must satisfy 1 < lower <= {key} <= upper; "
             f"got {point} ({low}-{high})."
         )
     return Effect(float(point), (low, high), str(source), str(tag))
+
+
+def _condition_sets(table: Mapping, sets: tuple[str, ...], where: str) -> tuple[str, ...]:
+    chosen = tuple(table.get("evidence_sets", sets))
+    unknown = sorted(set(chosen) - set(sets))
+    if unknown or not chosen:
+        raise ModelFileError(f"{where}: unknown or no evidence_sets {unknown}.")
+    return chosen
 
 
 def load_treatments(path: str | os.PathLike[str] | None = None) -> TreatmentEvidence:
@@ -216,6 +233,7 @@ def load_treatments(path: str | os.PathLike[str] | None = None) -> TreatmentEvid
                     else None,
                     first_choice=bool(c.get("first_choice", False)),
                     note=str(c.get("note", "")),
+                    evidence_sets=_condition_sets(c, sets, at),
                 )
             )
         drugs[key] = Drug(
@@ -263,6 +281,13 @@ def load_contraindications(
     severity = data.get("severity", {})
     if set(severity) != set(SEVERITIES):
         raise ModelFileError(f"{p}: [severity] must define exactly {list(SEVERITIES)}.")
+    for name, body in severity.items():
+        for key in ("harm_multiplier", "serious_harm_risk"):
+            value = body.get(key)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ModelFileError(
+                    f"{p}: severity '{name}' needs a finite {key} >= 0; got {value!r}."
+                )
     factors = {}
     for name, body in data.get("factors", {}).items():
         kind = body.get("type")
@@ -275,7 +300,12 @@ def load_contraindications(
             body.get("unit"),
             body.get("minimum"),
             body.get("maximum"),
+            tuple(body.get("implies", ())),
         )
+    for name, factor in factors.items():
+        unknown = sorted(set(factor.implies) - set(factors))
+        if unknown or (factor.implies and factor.type != "boolean"):
+            raise ModelFileError(f"{p}: factor '{name}' implies unknown or non-boolean {unknown}.")
     rules = []
     for k, body in enumerate(data.get("rules", [])):
         where = f"{p}: rule {k + 1}"

@@ -2,8 +2,9 @@
 
 Effects are modelled on the risk-difference scale, never on the NNT scale
 (NNTs are undefined at zero effect and their intervals are awkward; Katz 2015):
-ARR = 1/NNT with a logit-normal distribution whose 2.5 % and 97.5 % quantiles
-are the reciprocals of the published NNT interval (1/upper, 1/lower). The same
+ARR = 1/NNT with a two-piece logit-normal distribution whose median is the
+reciprocal of the published NNT and whose 2.5 % and 97.5 % quantiles are the
+reciprocals of its interval (1/upper, 1/lower). The same
 for ARI = 1/NNH. Expected values are computed by Gauss-Hermite quadrature, so
 they do not depend on a seed; intervals, P(best) and SUCRA use seeded draws.
 """
@@ -29,10 +30,17 @@ def _logit(p: float) -> float:
 
 @dataclass(frozen=True)
 class RiskDifference:
-    """A logit-normal distribution of an absolute risk difference (probability scale)."""
+    """A two-piece logit-normal distribution of an absolute risk difference.
+
+    On the logit scale the median is the published point value and the two
+    halves have their own spread, so the 2.5 % and 97.5 % quantiles are the
+    published interval's bounds even when the interval is skewed around the
+    point (as NNT intervals usually are).
+    """
 
     mu: float
-    sigma: float
+    sigma_low: float
+    sigma_high: float
 
     @classmethod
     def from_number_needed(cls, effect: Effect) -> RiskDifference:
@@ -42,29 +50,36 @@ class RiskDifference:
         --------
         >>> from npprob.decision.treatments import Effect
         >>> arr = RiskDifference.from_number_needed(Effect(3.6, (3.0, 4.4), "", "F"))
-        >>> [round(float(q), 4) for q in arr.quantiles([0.025, 0.975])]
-        [0.2273, 0.3333]
+        >>> [round(float(q), 4) for q in arr.quantiles([0.025, 0.5, 0.975])]
+        [0.2273, 0.2778, 0.3333]
         """
-        low, high = 1.0 / effect.interval[1], 1.0 / effect.interval[0]
-        # An NNT of exactly 1 is a risk difference of 1: keep it inside (0, 1).
-        high = min(high, 1.0 - 1e-9)
-        a, b = _logit(low), _logit(high)
-        return cls(mu=(a + b) / 2.0, sigma=max((b - a) / (2.0 * _Z975), 1e-12))
+        low, point, high = 1.0 / effect.interval[1], 1.0 / effect.point, 1.0 / effect.interval[0]
+        mu = _logit(point)
+        return cls(
+            mu=mu,
+            sigma_low=max((mu - _logit(low)) / _Z975, 1e-12),
+            sigma_high=max((_logit(high) - mu) / _Z975, 1e-12),
+        )
+
+    def _logits(self, z: np.ndarray) -> np.ndarray:
+        return self.mu + np.where(z < 0, self.sigma_low, self.sigma_high) * z
 
     def mean(self) -> float:
-        """E[risk difference], by quadrature."""
-        x = self.mu + self.sigma * _NODES
-        return float(np.sum(_WEIGHTS / (1.0 + np.exp(-x))))
+        """E[risk difference], by quadrature (each half integrated separately)."""
+        half = np.abs(_NODES)
+        low = 1.0 / (1.0 + np.exp(-(self.mu - self.sigma_low * half)))
+        high = 1.0 / (1.0 + np.exp(-(self.mu + self.sigma_high * half)))
+        return float(np.sum(_WEIGHTS * (low + high)) / 2.0)
 
     def quantiles(self, q) -> np.ndarray:
         """Quantiles on the probability scale."""
-        from scipy.special import expit, ndtri
+        from scipy.special import ndtri
 
-        return expit(self.mu + self.sigma * ndtri(np.asarray(q, dtype=float)))
+        return 1.0 / (1.0 + np.exp(-self._logits(ndtri(np.asarray(q, dtype=float)))))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` draws on the probability scale."""
-        return 1.0 / (1.0 + np.exp(-(self.mu + self.sigma * rng.standard_normal(n))))
+        return 1.0 / (1.0 + np.exp(-self._logits(rng.standard_normal(n))))
 
 
 def net_benefit(
