@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -235,3 +237,167 @@ def test_benefit_shrinkage_scales_benefit_only() -> None:
     for bad in (-0.1, 1.0, float("nan")):
         with pytest.raises(EvidenceError, match="benefit shrinkage"):
             rank(0.7, benefit_shrinkage=bad)
+
+
+# -- independent checks of the rules and the summaries -------------------------------------
+
+RAW_RULES = tomllib.loads(RULES.path.read_text())["rules"]
+RAW_SEVERITY = tomllib.loads(RULES.path.read_text())["severity"]
+
+
+def raw_fired(drug_id, factors):
+    """The rules of the TOML file that fire, read without npprob's Rule class."""
+    out = []
+    for rule in RAW_RULES:
+        if drug_id not in rule["drugs"]:
+            continue
+        value = factors.get(rule["factor"])
+        if "minimum" in rule:
+            fires = (
+                isinstance(value, int) and not isinstance(value, bool) and value >= rule["minimum"]
+            )
+        else:
+            fires = value is True
+        if fires:
+            out.append(rule)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(chosen=st.sets(st.sampled_from(BOOLEAN_FACTORS), max_size=5), age=st.integers(0, 120))
+def test_exclusions_and_harm_match_the_file_read_independently(chosen, age) -> None:
+    implied = {f"{n}" for n in chosen}
+    factors = {name: True for name in implied}
+    for name in list(factors):
+        for milder in RULES.factors[name].implies:
+            factors[milder] = True
+    factors["age"] = age
+    ranking = rank(0.8, PHN, factors, harm_weight=1.3)
+    ranked = {t.id: t for t in ranking.ranked}
+    for drug_id in EVIDENCE.drugs:
+        fired = raw_fired(drug_id, factors)
+        if any(r["severity"] == "absolute" for r in fired):
+            assert drug_id not in ranked
+            continue
+        if drug_id not in ranked:
+            continue
+        multiplier = np.prod([RAW_SEVERITY[r["severity"]]["harm_multiplier"] for r in fired])
+        serious = sum(RAW_SEVERITY[r["severity"]]["serious_harm_risk"] for r in fired)
+        plain = {t.id: t for t in rank(0.8, PHN, {}, harm_weight=1.3).ranked}[drug_id]
+        ari = plain.expected_harm / 1.3  # E[ARI] without any flag
+        assert ranked[drug_id].expected_harm == pytest.approx(1.3 * (ari * multiplier + serious))
+        assert len(ranked[drug_id].flags) == len(fired)
+
+
+def test_age_rules_fire_from_their_minimum() -> None:
+    for drug_id in ("tca", "pregabalin"):
+        minimum = min(r["minimum"] for r in RAW_RULES if drug_id in r["drugs"] and "minimum" in r)
+        below = {t.id: t for t in rank(0.8, PHN, {"age": minimum - 1}).ranked}[drug_id]
+        at = {t.id: t for t in rank(0.8, PHN, {"age": minimum}).ranked}[drug_id]
+        assert not below.flags
+        assert at.flags
+        assert at.expected_harm > below.expected_harm
+
+
+def test_severe_factors_imply_the_milder_rules() -> None:
+    from npprob.decision import parse_patient_factors
+
+    factors = parse_patient_factors({"severe_hepatic_impairment": True}, RULES.factors)
+    assert factors["hepatic_impairment"] is True
+    assert "duloxetine" in {t.id for t in rank(0.9, PHN, factors).excluded}
+
+
+def _toy_files(tmp_path, nnts):
+    drugs = []
+    for name, nnt in nnts.items():
+        low, high = nnt * 0.999, nnt * 1.001
+        drugs.append(
+            f"""
+[drugs.{name}]
+name = "{name}"
+drug_class = "x"
+line = 1
+route = "oral"
+scope = "all"
+[drugs.{name}.non_neuropathic]
+nnt = 1000.0
+nnt_ci = [999.0, 1001.0]
+"""
+            + "".join(
+                f"""
+[drugs.{name}.evidence.{s}]
+nnt = {nnt}
+nnt_ci = [{low}, {high}]
+nnh = 1000.0
+nnh_ci = [999.0, 1001.0]
+"""
+                for s in ("a", "b")
+            )
+        )
+    treatments = tmp_path / "t.toml"
+    treatments.write_text(
+        '[meta]\ndefault_evidence = "a"\nevidence_sets = ["a", "b"]\n' + "".join(drugs)
+    )
+    rules = tmp_path / "c.toml"
+    rules.write_text("""
+[severity.absolute]
+harm_multiplier = 0.0
+serious_harm_risk = 0.0
+[severity.strong_relative]
+harm_multiplier = 3.0
+serious_harm_risk = 0.02
+[severity.caution]
+harm_multiplier = 1.5
+serious_harm_risk = 0.0
+""")
+    evidence = load_treatments(treatments)
+    return evidence, load_contraindications(evidence.drugs, rules)
+
+
+def test_p_best_and_sucra_when_the_order_is_certain(tmp_path) -> None:
+    evidence, rules = _toy_files(tmp_path, {"good": 2.0, "middle": 4.0, "poor": 8.0})
+    ranking = rank_treatments(np.full(100, 1.0), {}, {}, evidence, rules)
+    assert [t.id for t in ranking.ranked] == ["good", "middle", "poor"]
+    assert [t.p_best for t in ranking.ranked] == [1.0, 0.0, 0.0]
+    assert [t.sucra for t in ranking.ranked] == [1.0, 0.5, 0.0]
+    assert ranking.ranked[0].expected_benefit == pytest.approx(0.5, abs=1e-3)
+
+
+def test_posterior_uncertainty_of_p_widens_the_interval(tmp_path) -> None:
+    evidence, rules = _toy_files(tmp_path, {"only": 2.0, "other": 3.0})
+    fixed = rank_treatments(np.full(400, 0.5), {}, {}, evidence, rules).ranked[0]
+    spread = rank_treatments(np.linspace(0.0, 1.0, 400), {}, {}, evidence, rules).ranked[0]
+    assert spread.expected_net_benefit == pytest.approx(fixed.expected_net_benefit, abs=1e-3)
+    width = lambda t: t.net_benefit_interval[1] - t.net_benefit_interval[0]  # noqa: E731
+    assert width(spread) > 10 * width(fixed)
+
+
+def test_a_first_choice_with_no_net_benefit_does_not_lead() -> None:
+    ranking = recommend_treatments(MODEL, TN, harm_weight=12.0)
+    nets = [t.expected_net_benefit for t in ranking.ranked]
+    leaders = [t for t in ranking.ranked if t.first_choice and t.expected_net_benefit > 0]
+    assert not leaders
+    assert nets == sorted(nets, reverse=True)
+
+
+def test_a_low_probability_does_not_bring_first_choices_forward() -> None:
+    ranking = rank(0.3, {**PHN})
+    nets = [t.expected_net_benefit for t in ranking.ranked]
+    assert nets == sorted(nets, reverse=True)
+
+
+def test_break_even_is_none_when_never_positive() -> None:
+    ranking = rank(0.9, PHN, harm_weight=50.0)
+    for t in ranking.ranked:
+        at_1 = {x.id: x for x in rank(1.0, PHN, harm_weight=50.0).ranked}[t.id]
+        if at_1.expected_net_benefit <= 0:
+            assert t.break_even_p_neuropathic is None
+        else:
+            assert 0.0 <= t.break_even_p_neuropathic < 1.0
+
+
+def test_a_strong_contraindication_moves_a_drug_down() -> None:
+    plain = ids(rank(0.9, PHN))
+    flagged = ids(rank(0.9, PHN, {"substance_use_disorder": True}))
+    assert "strong_opioid" in flagged
+    assert flagged.index("strong_opioid") > plain.index("strong_opioid")
