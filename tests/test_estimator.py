@@ -86,12 +86,15 @@ def test_intervals_and_draws(cohort, pretrained) -> None:
 def test_encodings_agree(cohort, pretrained) -> None:
     X, _ = cohort
     rows = X.iloc[:40].copy()
-    binary = [c for c in rows.columns if set(rows[c].dropna()) <= {"absent", "present"}]
+    net = load_model().network
+    binary = [c for c in rows.columns if len(net.variable(c).states) == 2]
+    # Booleans follow the state names' meaning: true is yes/present/positive.
+    assert {"distribution_plausible", "confirmatory_test"} <= set(binary)
     as_bool = rows.copy()
     as_codes = rows.copy()
-    net = load_model().network
     for c in binary:
-        as_bool[c] = rows[c].map({"absent": False, "present": True})
+        true = {"present", "yes", "positive"}
+        as_bool[c] = rows[c].map(lambda v, t=true: v if pd.isna(v) else v in t)
     for c in rows.columns:
         states = net.variable(c).states
         as_codes[c] = rows[c].map(lambda v, s=states: np.nan if pd.isna(v) else s.index(v))
@@ -122,6 +125,19 @@ def test_predict_thresholds_honest_probabilities(cohort) -> None:
     np.testing.assert_array_equal(clf.predict(X[:200]) == "present", p >= 0.3)
     default = NpprobClassifier("pretrained").fit(X, labels)
     np.testing.assert_allclose(default.predict_proba(X[:200])[:, 1], p)
+
+
+def test_named_classes_are_recognised(cohort) -> None:
+    X, y = cohort
+    reference = NpprobClassifier("pretrained").fit(X, y).predict_proba(X[:20])[:, 1]
+    names = np.where(y == 1, "neuropathic", "nociceptive")
+    clf = NpprobClassifier("pretrained").fit(X, names)
+    assert clf.classes_.tolist() == ["neuropathic", "nociceptive"]
+    np.testing.assert_allclose(clf.predict_proba(X[:20])[:, 0], reference)
+    assert set(clf.predict(X[:20])) <= {"neuropathic", "nociceptive"}
+    clf.set_params(threshold=5)
+    with pytest.raises(ValueError, match="threshold"):
+        clf.predict(X[:5])
 
 
 def test_positive_class(cohort) -> None:
@@ -179,8 +195,16 @@ def test_bad_parameters() -> None:
 
 def test_pickle_round_trip(cohort, pretrained) -> None:
     X, _ = cohort
+    before = dict(pretrained.__dict__)
     again = pickle.loads(pickle.dumps(pretrained))
     np.testing.assert_array_equal(again.predict_proba(X[:30]), pretrained.predict_proba(X[:30]))
+    assert pretrained.__dict__.keys() == before.keys()  # predicting changes nothing
+    changed = clone(pretrained).fit(X[:50], cohort[1][:50])
+    changed.model_info_ = {**changed.model_info_, "spec_sha256": "0" * 64}
+    from npprob.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="refit it"):
+        pickle.loads(pickle.dumps(changed))
 
 
 def test_cross_validation_calibration_display_and_pipeline(cohort) -> None:

@@ -152,6 +152,9 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         Learned CPT draws, ``(n_draws, *cpt_shape)`` (None for ``"pretrained"``).
     diagnostics_ : dict or None
         r-hat, ESS and divergences of the fit (None for ``"pretrained"``).
+    model_ : DiagnosticModel
+        The compiled model that answers (rebuilt when the estimator is unpickled;
+        unpickling fails if a pretrained folder has changed since ``fit``).
 
     Examples
     --------
@@ -237,13 +240,14 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         self.findings_ = _check_findings(self.findings if names is None else names, values.shape[1])
         spec = _load_spec()
         codes = self._encode(spec.network, values)
-        self._cache = None
         if self.method == "pretrained":
-            # Loading checks the folder's checksums and specification now, not at predict time.
-            self._diagnostic_model()
             self.draws_, self.diagnostics_ = None, None
-            return self
-        self.draws_, self.diagnostics_ = self._learn(spec, codes, label)
+        else:
+            self.draws_, self.diagnostics_ = self._learn(spec, codes, label)
+        # Built now (a pretrained folder's checksums and specification are checked here),
+        # so prediction never changes the estimator.
+        self.model_ = self._build_model()
+        self.model_info_ = self.model_.info()
         return self
 
     def _learn(self, spec, codes: np.ndarray, label: np.ndarray):
@@ -319,6 +323,8 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The positive class where P(neuropathic) >= ``threshold``, else the other."""
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1]; got {self.threshold!r}.")
         p = self.predict_proba(X)[:, self._positive_index()]
         positive = self._positive_index()
         return self.classes_[np.where(p >= self.threshold, positive, 1 - positive)]
@@ -351,7 +357,7 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "classes_")
         values = self._validated(X)
-        model = self._diagnostic_model()
+        model = self.model_
         from npprob.network import EvidenceBatch
 
         codes = self._encode(model.network, values)
@@ -367,10 +373,7 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
 
     # -- helpers --------------------------------------------------------------
 
-    def _diagnostic_model(self):
-        cached = getattr(self, "_cache", None)
-        if cached is not None:
-            return cached
+    def _build_model(self):
         if self.method == "pretrained":
             from npprob.diagnosis import load_model
 
@@ -381,14 +384,25 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
             model = DiagnosticModel.from_draws(
                 _load_spec(), self.draws_, name="NpprobClassifier", kind="posterior"
             )
-        self._cache = model
         return model
 
     def __getstate__(self):
-        # The compiled engine is rebuilt from the draws on demand.
+        # The compiled engine is plain data plus numba plans: rebuilt on unpickling.
         state = dict(self.__dict__)
-        state.pop("_cache", None)
+        state.pop("model_", None)
         return state
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        if "model_info_" in state:
+            self.model_ = self._build_model()
+            if self.model_.info() != self.model_info_:
+                from npprob.errors import ModelFileError
+
+                raise ModelFileError(
+                    f"The model this estimator was fitted with ({self.model_info_}) is not the "
+                    f"one found now ({self.model_.info()}); refit it."
+                )
 
     def _check_params(self) -> None:
         if self.method not in METHODS:
@@ -416,8 +430,8 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
             return classes.index(self.positive_class)
         for negative, positive in ((0, 1), (False, True), ("absent", "present"),
                                    ("nociceptive", "neuropathic")):  # fmt: skip
-            if classes == [negative, positive]:
-                return 1
+            if set(classes) == {negative, positive} and len(classes) == 2:
+                return classes.index(positive)
         raise ValueError(
             f"Cannot tell which of the classes {classes} means neuropathic; set positive_class."
         )
