@@ -71,7 +71,8 @@ def test_hard_cases_are_counted_by_hand(cohorts) -> None:
     model = load_model("prior")
     net = model.network
     cohort = read_evaluation_cohort(clinic, net)
-    fitted = fit_baselines(net, read_evaluation_cohort(train, net).codes, cohort.label)
+    train_cohort = read_evaluation_cohort(train, net)
+    fitted = fit_baselines(net, train_cohort.codes, train_cohort.label)
     groups = load_hard_cases(net)
     assert set(groups) == {"trigeminal_neuralgia", "mimics"}
     result, probs = evaluate_cohort(model, cohort, load_tools(net), fitted, hard_cases=groups)
@@ -84,6 +85,7 @@ def test_hard_cases_are_counted_by_hand(cohorts) -> None:
     negatives = mimic & (cohort.truth == 0)
     expected_fpr = np.mean(probs["npprob"][negatives] >= 0.5)
     assert hard["mimics"]["npprob"]["false_positive_rate"] == pytest.approx(expected_fpr)
+    assert hard["mimics"]["npprob"]["false_positives"] == (probs["npprob"][negatives] >= 0.5).sum()
     dn4, cutoff = score_all(net, cohort.codes, load_tools(net))["dn4"]
     flagged = (dn4 >= cutoff) & (cohort.truth == 0)
     screen = hard["dn4_positive_not_neuropathic"]
@@ -96,9 +98,16 @@ def test_hard_case_aetiologies_are_checked(tmp_path) -> None:
     from npprob.errors import NetworkError
 
     path = tmp_path / "tools.toml"
+    net = load_model("prior").network
     path.write_text('[hard_cases.x]\naetiology = ["gout"]\n')
     with pytest.raises(NetworkError, match="unknown or no aetiology"):
-        load_hard_cases(load_model("prior").network, path)
+        load_hard_cases(net, path)
+    path.write_text('[hard_cases.x]\naetiology = "osteoarthritis"\n')
+    with pytest.raises(NetworkError, match="list of states"):
+        load_hard_cases(net, path)
+    path.write_text('[hard_cases.dn4_positive_not_neuropathic]\naetiology = ["osteoarthritis"]\n')
+    with pytest.raises(NetworkError, match="reserved"):
+        load_hard_cases(net, path)
 
 
 def test_npprob_evaluate_writes_json_report_and_figures(cohorts, tmp_path, capsys) -> None:

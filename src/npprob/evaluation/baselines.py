@@ -127,6 +127,10 @@ def neupsig_score(network: Network, codes: np.ndarray) -> np.ndarray:
 NEUPSIG_CUTOFF = 2.0
 
 
+#: The hard-case group evaluation adds itself: non-neuropathic patients DN4 calls positive.
+SCREEN_FALSE_POSITIVES = "dn4_positive_not_neuropathic"
+
+
 def load_hard_cases(
     network: Network, path: str | os.PathLike[str] | None = None
 ) -> dict[str, tuple[str, ...]]:
@@ -144,11 +148,15 @@ def load_hard_cases(
     states = set(network.variable("aetiology").states)
     out = {}
     for key, body in data.get("hard_cases", {}).items():
-        causes = tuple(body.get("aetiology", ()))
+        causes = body.get("aetiology") if isinstance(body, dict) else None
+        if not isinstance(causes, list) or not all(isinstance(c, str) for c in causes):
+            raise NetworkError(f"{p}: hard case '{key}' needs aetiology = [list of states].")
         unknown = sorted(set(causes) - states)
         if not causes or unknown:
             raise NetworkError(f"{p}: hard case '{key}' has unknown or no aetiology {unknown}.")
-        out[key] = causes
+        if key == SCREEN_FALSE_POSITIVES:
+            raise NetworkError(f"{p}: '{key}' is a reserved hard-case name.")
+        out[key] = tuple(causes)
     return out
 
 

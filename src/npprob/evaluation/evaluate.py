@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npprob.evaluation.baselines import ScreeningTool, score_all
+from npprob.evaluation.baselines import SCREEN_FALSE_POSITIVES, ScreeningTool, score_all
 from npprob.evaluation.metrics import net_benefit, probability_metrics
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.network import Network
@@ -210,9 +210,7 @@ def _hard_cases(net, cohort, p_npprob, usable, raw, groups) -> dict[str, object]
     }
     if dn4_score is not None:
         # Non-neuropathic patients the DN4 calls neuropathic: the screening false positives.
-        rows_of["dn4_positive_not_neuropathic"] = (
-            (dn4_score >= dn4_cutoff) & (cohort.truth == 0) & usable
-        )
+        rows_of[SCREEN_FALSE_POSITIVES] = (dn4_score >= dn4_cutoff) & (cohort.truth == 0) & usable
     out: dict[str, object] = {}
     for name, rows in rows_of.items():
         y = cohort.truth[rows]
@@ -224,6 +222,8 @@ def _hard_cases(net, cohort, p_npprob, usable, raw, groups) -> dict[str, object]
             entry[key] = {
                 "sensitivity": float(called[y == 1].mean()) if y.sum() else None,
                 "false_positive_rate": float(called[y == 0].mean()) if (y == 0).any() else None,
+                "true_positives": int(called[y == 1].sum()),
+                "false_positives": int(called[y == 0].sum()),
             }
         both = 0 < y.sum() < len(y) and len(y) >= 20
         entry["npprob"]["auc"] = float(roc_auc_score(y, p_npprob[rows])) if both else None

@@ -134,6 +134,10 @@ def _plain(value):
     raise TypeError(f"not JSON serialisable: {type(value)}")
 
 
+def _rate(value, count, total) -> str:
+    return "n/a" if value is None else f"{value:.3f} ({count}/{total})"
+
+
 def _fmt(value) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "n/a"
@@ -198,11 +202,17 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
                       "| npprob AUC |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
             for group, g in result["hard_cases"].items():
                 npp, dn4 = g["npprob"], g.get("dn4", {})
+                n_pos, n_neg = g["n_neuropathic"], g["n"] - g["n_neuropathic"]
                 lines.append(
-                    f"| {group} | {g['n']} | {g['n_neuropathic']} | {_fmt(npp['sensitivity'])} "
-                    f"| {_fmt(npp['false_positive_rate'])} | {_fmt(dn4.get('sensitivity'))} "
-                    f"| {_fmt(dn4.get('false_positive_rate'))} | {_fmt(npp['auc'])} |"
+                    f"| {group} | {g['n']} | {n_pos} "
+                    f"| {_rate(npp['sensitivity'], npp['true_positives'], n_pos)} "
+                    f"| {_rate(npp['false_positive_rate'], npp['false_positives'], n_neg)} "
+                    f"| {_rate(dn4.get('sensitivity'), dn4.get('true_positives'), n_pos)} "
+                    f"| {_rate(dn4.get('false_positive_rate'), dn4.get('false_positives'), n_neg)} "
+                    f"| {_fmt(npp['auc'])} |"
                 )
+            lines += ["", "The groups are chosen by recorded aetiology, which npprob reads and "
+                      "the DN4 does not: the comparison shows what that information is worth."]  # fmt: skip
         for figure in figures.get(name, []):
             lines += ["", f"![{figure}]({figure})"]
         lines.append("")
