@@ -111,3 +111,14 @@ def test_treat_refuses_a_cohort(tmp_path, capsys) -> None:
     status, _, err = run(capsys, "treat", str(path))
     assert status == 2
     assert "one patient" in err
+
+
+def test_treatment_options_with_a_cohort_or_without_treatments(tmp_path, capsys) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("id,burning\n1,present\n")
+    status, _, err = run(capsys, "diagnose", str(path), "--harm-weight", "2")
+    assert status == 2
+    assert "--harm-weight: treatment options apply to one patient" in err
+    status, _, err = run(capsys, "diagnose", str(PHN), "--no-treatments", "--factor", "bogus=1")
+    assert status == 2
+    assert "unknown patient factor 'bogus'" in err

@@ -94,6 +94,22 @@ def run(args: argparse.Namespace) -> int:
     if args.source and args.source.lower().endswith(".csv"):
         if args.finding or args.factor:
             raise EvidenceError("--finding and --factor apply to one patient, not to a CSV cohort.")
+        changed = [
+            flag
+            for flag, value, default in (
+                ("--harm-weight", args.harm_weight, 1.0),
+                ("--benefit-shrinkage", args.benefit_shrinkage, 0.0),
+                ("--evidence", args.evidence, None),
+                ("--samples", args.samples, 4000),
+                ("--seed", args.seed, 0),
+            )
+            if value != default
+        ]
+        if changed:
+            raise EvidenceError(
+                f"{', '.join(changed)}: treatment options apply to one patient (JSON), "
+                "not to a CSV cohort."
+            )
         return _run_batch(args, model)
     if args.out or args.strict:
         raise EvidenceError(
@@ -101,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
         )
     record, factors = single_record(args, model)
     diagnosis = model.diagnose(record)
+    if args.no_treatments and factors is not None:
+        # Checked anyway: a misspelt factor should not pass silently.
+        from npprob.decision import load_contraindications, load_treatments, parse_patient_factors
+
+        parse_patient_factors(factors, load_contraindications(load_treatments().drugs).factors)
     ranking = None if args.no_treatments else treatment_ranking(args, model, record, factors)
     if args.json:
         out = diagnosis.to_dict()
