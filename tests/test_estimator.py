@@ -194,6 +194,8 @@ def test_bad_parameters() -> None:
 
 
 def test_pickle_round_trip(cohort, pretrained) -> None:
+    # scikit-learn tools (joblib) pickle estimators between processes; these bytes are made
+    # here. Model artifacts on disk are never pickles (tests/io/test_artifacts.py).
     X, _ = cohort
     before = dict(pretrained.__dict__)
     again = pickle.loads(pickle.dumps(pretrained))
@@ -231,13 +233,30 @@ def test_cross_validation_calibration_display_and_pipeline(cohort) -> None:
     assert not np.allclose(p, clf.predict_proba(X)[:, 1])
 
 
+def test_cohort_frame_reads_truth_and_the_recorded_label(tmp_path) -> None:
+    clinician = COHORT.parent / "consecutive_pain_clinic-n3000-seed2-clinician"
+    X, truth = load_cohort_frame(clinician)
+    X_label, label = load_cohort_frame(clinician, target="label")
+    frame = pd.read_csv(clinician / "cohort.csv", dtype=str, keep_default_na=False)
+    assert (truth == (frame["true_neuropathic"] == "present")).all()
+    recorded = frame["label_neuropathic"] != ""
+    assert (label == frame.loc[recorded, "label_neuropathic"].astype(int)).all()
+    assert len(X_label) == recorded.sum()
+    assert "label_neuropathic" not in X
+    assert "true_neuropathic" not in X
+    assert X.isna().any().any()  # missing findings are NaN, not ""
+
+
 def test_cohort_frame_errors(tmp_path) -> None:
     with pytest.raises(EvidenceError, match="Cannot read cohort"):
         load_cohort_frame(tmp_path / "missing.csv")
     path = tmp_path / "c.csv"
-    path.write_text("burning,true_neuropathic\npresent,maybe\n")
-    with pytest.raises(EvidenceError, match="must be 'absent' or 'present'"):
+    path.write_text("burning,true_neuropathic,label_neuropathic\npresent,maybe,2\n")
+    with pytest.raises(EvidenceError, match="true_neuropathic must be one of"):
         load_cohort_frame(path)
+    with pytest.raises(EvidenceError, match="must be 0, 1 or empty"):
+        load_cohort_frame(path, target="label")
+    path.write_text("burning\npresent\n")
     with pytest.raises(EvidenceError, match="no column 'label_neuropathic'"):
         load_cohort_frame(path, target="label")
 

@@ -38,9 +38,6 @@ __all__ = ["EXPECTED_FAILED_CHECKS", "METHODS", "NpprobClassifier", "load_cohort
 #: or nothing (a trained model folder is used as it is).
 METHODS = ("marginal", "latent-class", "pretrained")
 
-#: Columns of a cohort file that are not findings.
-_NOT_FINDINGS_PREFIXES = ("true_", "label_", "p_true")
-_NOT_FINDINGS = ("patient_id", "group")
 
 _NUMERIC = (
     "fits random real-valued features; npprob's features are clinical findings (state names, "
@@ -551,38 +548,42 @@ def load_cohort_frame(path: str | os.PathLike[str], target: str = "truth"):
         A cohort folder written by ``npprob simulate`` or its ``cohort.csv``.
     target : {"truth", "label"}
         ``"truth"``: the generator's ``true_neuropathic``; ``"label"``: the
-        recorded ``label_neuropathic`` (rows without one are dropped).
+        recorded 0/1 ``label_neuropathic`` (rows without one are dropped).
 
     Returns
     -------
     X : DataFrame
-        Finding columns only, missing findings as NaN.
+        The network's observable findings present in the file, missing as NaN.
     y : ndarray of int
         1 = neuropathic.
     """
     import pandas as pd
 
+    from npprob.cohorts.export import _label_codes
+    from npprob.io.patients import observable_variables
+
+    if target not in ("truth", "label"):
+        raise ValueError(f"target must be 'truth' or 'label'; got {target!r}.")
     path = Path(path)
     csv = path / "cohort.csv" if path.is_dir() else path
     try:
-        frame = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as exc:
-        raise EvidenceError(f"Cannot read cohort {csv}: {exc}") from None
-    column = {"truth": "true_neuropathic", "label": "label_neuropathic"}.get(target)
-    if column is None:
-        raise ValueError(f"target must be 'truth' or 'label'; got {target!r}.")
+        raise EvidenceError(f"Cannot read cohort {csv}: {exc}".splitlines()[0]) from None
+    column = {"truth": "true_neuropathic", "label": "label_neuropathic"}[target]
     if column not in frame:
         raise EvidenceError(f"Cohort {csv} has no column {column!r}.")
-    frame = frame[frame[column].notna()]
-    bad = ~frame[column].isin(["absent", "present"])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise EvidenceError(
-            f"Cohort {csv}: {column} must be 'absent' or 'present' (row {row}).", row=row
-        )
-    y = (frame[column] == "present").to_numpy().astype(np.int64)
-    findings = [
-        c for c in frame.columns
-        if c not in _NOT_FINDINGS and not c.startswith(_NOT_FINDINGS_PREFIXES)
-    ]  # fmt: skip
-    return frame[findings].reset_index(drop=True), y
+    if target == "label":
+        y = _label_codes(frame, column, csv)
+    else:
+        states = _load_spec().network.variable("neuropathic").states
+        y = frame[column].map({s: k for k, s in enumerate(states)}).to_numpy()
+        if pd.isna(y).any():
+            row = int(np.flatnonzero(pd.isna(y))[0])
+            raise EvidenceError(
+                f"{csv}: data row {row + 1}: {column} must be one of {list(states)}.", row=row
+            )
+    keep = np.asarray(y, dtype=float) >= 0
+    names = {v.name for v in observable_variables(_load_spec().network)}
+    findings = frame[[c for c in frame.columns if c in names]].replace("", np.nan)
+    return findings[keep].reset_index(drop=True), np.asarray(y)[keep].astype(np.int64)
