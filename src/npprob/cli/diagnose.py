@@ -65,25 +65,43 @@ def add_treatment_options(p: argparse.ArgumentParser) -> None:
         "(added to, or overriding, the record's patient_factors)",
     )  # fmt: skip
     p.add_argument(
-        "--harm-weight", "--lambda", dest="harm_weight", type=float, default=1.0,
+        "--harm-weight", "--lambda", dest="harm_weight", type=float, default=None,
         metavar="LAMBDA",
         help="harm weight lambda: extra responders one extra adverse-event dropout is worth "
         "(default 1.0)",
     )  # fmt: skip
     p.add_argument(
-        "--benefit-shrinkage", type=float, default=0.0, metavar="SHARE",
+        "--benefit-shrinkage", type=float, default=None, metavar="SHARE",
         help="reduce every published benefit by this share before ranking (e.g. 0.1 for "
         "publication bias; default 0)",
     )  # fmt: skip
     p.add_argument(
-        "--evidence", default=None, metavar="SET",
+        "--evidence", dest="evidence_set", default=None, metavar="SET",
         help="NNT/NNH evidence set: neupsig_2015 (default) or seed_era",
     )  # fmt: skip
     p.add_argument(
-        "--samples", type=int, default=4000,
+        "--samples", dest="n_samples", type=int, default=None,
         help="evidence draws for intervals, P(best) and SUCRA (default 4000)",
     )  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the evidence draws (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the evidence draws (default 0)")
+
+
+#: Treatment options (flag, keyword of recommend_treatments); unset ones keep its defaults.
+_TREATMENT_OPTIONS = (
+    ("--harm-weight", "harm_weight"),
+    ("--benefit-shrinkage", "benefit_shrinkage"),
+    ("--evidence", "evidence_set"),
+    ("--samples", "n_samples"),
+    ("--seed", "seed"),
+)
+
+
+def _treatment_kwargs(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        name: getattr(args, name)
+        for _, name in _TREATMENT_OPTIONS
+        if getattr(args, name) is not None
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,17 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if args.source and args.source.lower().endswith(".csv"):
         if args.finding or args.factor:
             raise EvidenceError("--finding and --factor apply to one patient, not to a CSV cohort.")
-        changed = [
-            flag
-            for flag, value, default in (
-                ("--harm-weight", args.harm_weight, 1.0),
-                ("--benefit-shrinkage", args.benefit_shrinkage, 0.0),
-                ("--evidence", args.evidence, None),
-                ("--samples", args.samples, 4000),
-                ("--seed", args.seed, 0),
-            )
-            if value != default
-        ]
+        given = _treatment_kwargs(args)
+        changed = [flag for flag, name in _TREATMENT_OPTIONS if name in given]
         if changed:
             raise EvidenceError(
                 f"{', '.join(changed)}: treatment options apply to one patient (JSON), "
@@ -119,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
     diagnosis = model.diagnose(record)
     if args.no_treatments and factors is not None:
         # Checked anyway: a misspelt factor should not pass silently.
-        from npprob.decision import load_contraindications, load_treatments, parse_patient_factors
+        from npprob.decision import parse_patient_factors, treatment_files
 
-        parse_patient_factors(factors, load_contraindications(load_treatments().drugs).factors)
+        parse_patient_factors(factors, treatment_files()[1].factors)
     ranking = None if args.no_treatments else treatment_ranking(args, model, record, factors)
     if args.json:
         out = diagnosis.to_dict()
@@ -139,11 +148,7 @@ def treatment_ranking(args: argparse.Namespace, model, record, factors):
     """The ranked treatment list for one patient with the command's options."""
     from npprob.decision import recommend_treatments
 
-    return recommend_treatments(
-        model, record, patient_factors=factors, harm_weight=args.harm_weight,
-        benefit_shrinkage=args.benefit_shrinkage,
-        evidence_set=args.evidence, n_samples=args.samples, seed=args.seed,
-    )  # fmt: skip
+    return recommend_treatments(model, record, patient_factors=factors, **_treatment_kwargs(args))
 
 
 def single_record(args: argparse.Namespace, model) -> tuple[dict[str, object], dict | None]:

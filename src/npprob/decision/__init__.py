@@ -20,6 +20,7 @@ from npprob.decision.treatments import (
     TreatmentEvidence,
     load_contraindications,
     load_treatments,
+    treatment_files,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "patient_contexts",
     "rank_treatments",
     "recommend_treatments",
+    "treatment_files",
 ]

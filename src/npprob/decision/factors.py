@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from npprob._checks import closest_names
 from npprob.decision.treatments import Factor
 from npprob.errors import EvidenceError
+from npprob.io.patients import PATIENT_FACTORS_KEY
 
 __all__ = ["RECORD_KEY", "factors_schema", "parse_patient_factors", "patient_record_schema_text"]
 
 #: Key of the patient factors in a JSON patient record.
-RECORD_KEY = "patient_factors"
+RECORD_KEY = PATIENT_FACTORS_KEY
 
 
 def parse_patient_factors(raw: object, definitions: Mapping[str, Factor]) -> dict[str, bool | int]:
@@ -145,10 +146,10 @@ def patient_record_schema_text(network) -> str:
     ``models/patient.schema.json`` holds exactly this text
     (``scripts/write_patient_schema.py`` writes it).
     """
-    from npprob.decision.treatments import load_contraindications, load_treatments
+    from npprob.decision.treatments import treatment_files
     from npprob.io.schema import schema_text
 
-    contraindications = load_contraindications(load_treatments().drugs)
+    _, contraindications = treatment_files()
     return schema_text(
         network,
         title="npprob patient record",

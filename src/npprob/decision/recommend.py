@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from collections.abc import Mapping
 
@@ -11,8 +10,9 @@ import numpy as np
 
 from npprob.decision.factors import RECORD_KEY, parse_patient_factors
 from npprob.decision.ranking import DEFAULT_SAMPLES, TreatmentRanking, rank_treatments
-from npprob.decision.treatments import load_contraindications, load_treatments
+from npprob.decision.treatments import treatment_files
 from npprob.errors import EvidenceError
+from npprob.io.patients import METADATA_KEYS
 
 __all__ = ["recommend_treatments"]
 
@@ -59,13 +59,13 @@ def recommend_treatments(
     >>> ranking.ranked[0].id in ("carbamazepine", "oxcarbazepine")
     True
     """
-    evidence, contraindications = _data_files(
+    evidence, contraindications = treatment_files(
         None if treatments_path is None else str(treatments_path),
         None if contraindications_path is None else str(contraindications_path),
     )
     raw = patient_factors if patient_factors is not None else record.get(RECORD_KEY)
     factors = parse_patient_factors(raw, contraindications.factors)
-    findings = {k: v for k, v in record.items() if k not in (RECORD_KEY, "id", "comment", "notes")}
+    findings = {k: v for k, v in record.items() if k not in (RECORD_KEY, *METADATA_KEYS)}
     batch = model.evidence(findings)
     draws = model.p_neuropathic_draws(batch)[:, 0]
     if not np.isfinite(draws).all():
@@ -81,10 +81,3 @@ def recommend_treatments(
         evidence_set=evidence_set, n_samples=n_samples, seed=seed,
     )  # fmt: skip
     return dataclasses.replace(ranking, model=model.info())
-
-
-@functools.lru_cache(maxsize=8)
-def _data_files(treatments_path: str | None, contraindications_path: str | None):
-    # Parsed once per process: the files are read-only data and the objects are frozen.
-    evidence = load_treatments(treatments_path)
-    return evidence, load_contraindications(evidence.drugs, contraindications_path)

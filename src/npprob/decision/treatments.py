@@ -11,6 +11,7 @@ module only checks the files and turns them into frozen objects.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ __all__ = [
     "TreatmentEvidence",
     "load_contraindications",
     "load_treatments",
+    "treatment_files",
 ]
 
 #: Severity classes, most severe first.
@@ -331,3 +333,15 @@ def load_contraindications(
             )
         )
     return Contraindications(factors, severity, tuple(rules), p)
+
+
+@functools.lru_cache(maxsize=8)
+def treatment_files(
+    treatments_path: str | None = None, contraindications_path: str | None = None
+) -> tuple[TreatmentEvidence, Contraindications]:
+    """Both files, parsed once per process (default: the shipped ones).
+
+    The objects are frozen read-only data, so callers share them.
+    """
+    evidence = load_treatments(treatments_path)
+    return evidence, load_contraindications(evidence.drugs, contraindications_path)

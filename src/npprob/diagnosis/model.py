@@ -19,6 +19,7 @@ from npprob.errors import (
 )
 from npprob.inference.engine import Engine
 from npprob.io.artifacts import CHECKSUMS, read_model_dir
+from npprob.io.patients import METADATA_KEYS, PATIENT_FACTORS_KEY
 from npprob.io.resources import clinical_spec_path, models_dir
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.spec import ClinicalSpec, load_spec
@@ -97,11 +98,9 @@ class DiagnosticModel:
         """One patient's findings as a one-row batch (see :meth:`Engine.evidence`)."""
         if isinstance(record, EvidenceBatch):
             return record
-        # "patient_factors" belongs to the record but informs treatment, not diagnosis.
+        # Patient factors belong to the record but inform treatment, not diagnosis.
         findings = {
-            k: v
-            for k, v in record.items()
-            if k not in ("id", "comment", "notes", "patient_factors")
+            k: v for k, v in record.items() if k not in (*METADATA_KEYS, PATIENT_FACTORS_KEY)
         }
         if findings.get(CONTEXT, PRESENT) != PRESENT:
             raise EvidenceError(

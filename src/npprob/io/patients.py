@@ -39,6 +39,7 @@ from npprob.network.variable import Variable
 
 __all__ = [
     "METADATA_KEYS",
+    "PATIENT_FACTORS_KEY",
     "UNOBSERVABLE_ROLES",
     "PatientTable",
     "RowError",
@@ -56,6 +57,10 @@ UNOBSERVABLE_ROLES = frozenset({"latent", "derived"})
 #: Keys of a JSON patient record that are not findings. ``"$schema"`` lets an
 #: editor find the record's schema; it is accepted and not returned.
 METADATA_KEYS = ("id", "comment", "notes")
+
+#: Key of a record's patient factors (comorbidities, co-medication, age): used
+#: by treatment ranking, never by diagnosis.
+PATIENT_FACTORS_KEY = "patient_factors"
 _SCHEMA_KEY = "$schema"
 _RESERVED_KEYS = (*METADATA_KEYS, _SCHEMA_KEY)
 
