@@ -52,12 +52,13 @@ def loop_summaries(net_samples: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def vector_summaries(net_samples: np.ndarray) -> dict[str, np.ndarray]:
-    """The ranking module's vectorised summaries on the same draws."""
-    n = net_samples.shape[1]
-    ranks = np.argsort(np.argsort(-net_samples, axis=1, kind="stable"), axis=1) + 1
+    """The ranking module's own summaries on the same draws."""
+    from npprob.decision.ranking import rank_summaries
+
+    p_best, sucra = rank_summaries(net_samples)
     return {
-        "p_best": (ranks == 1).mean(axis=0),
-        "sucra": (n - ranks.mean(axis=0)) / (n - 1),
+        "p_best": p_best,
+        "sucra": sucra,
         "intervals": np.quantile(net_samples, [0.025, 0.975], axis=0).T,
     }
 

@@ -401,3 +401,18 @@ def test_a_strong_contraindication_moves_a_drug_down() -> None:
     flagged = ids(rank(0.9, PHN, {"substance_use_disorder": True}))
     assert "strong_opioid" in flagged
     assert flagged.index("strong_opioid") > plain.index("strong_opioid")
+
+
+def test_the_first_choice_threshold_comes_from_the_file(tmp_path) -> None:
+    assert EVIDENCE.first_choice_min_p == 0.5
+    text = EVIDENCE.path.read_text().replace(
+        "first_choice_min_p_neuropathic = 0.5", "first_choice_min_p_neuropathic = 0.95"
+    )
+    (tmp_path / "t.toml").write_text(text)
+    strict = load_treatments(tmp_path / "t.toml")
+    draws = np.full(200, 0.9)
+    leading = rank_treatments(draws, PHN, {}, EVIDENCE, RULES).ranked[0]
+    assert leading.first_choice is not None
+    ranked = rank_treatments(draws, PHN, {}, strict, RULES).ranked
+    nets = [t.expected_net_benefit for t in ranked]
+    assert nets == sorted(nets, reverse=True)

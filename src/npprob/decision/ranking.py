@@ -44,15 +44,14 @@ __all__ = [
     "TreatmentRanking",
     "UnrankedTreatment",
     "patient_contexts",
+    "rank_summaries",
     "rank_treatments",
 ]
 
 #: Evidence draws per ranking (P(best), SUCRA and intervals), and the allowed range.
 DEFAULT_SAMPLES = 4000
 SAMPLE_RANGE = (200, 100_000)
-#: A guideline first choice for a neuropathic condition leads only when the pain is
-#: more likely neuropathic than not.
-FIRST_CHOICE_MIN_P = 0.5
+
 #: Line of therapy order for ties (NeuPSIG: 1st, 2nd, 3rd, then not recommended).
 _LINE_ORDER = {1: 0, 2: 1, 3: 2, 0: 3}
 
@@ -122,6 +121,7 @@ class TreatmentRanking:
     benefit_shrinkage: float = 0.0
     patient_factors: dict[str, object] = field(default_factory=dict)
     model: dict[str, object] | None = None
+    first_choice_min_p: float = 0.5
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON."""
@@ -139,8 +139,8 @@ class TreatmentRanking:
             "patient_factors": dict(self.patient_factors),
             "model": self.model,
             "order": "guideline first choices for the patient's condition (when P(neuropathic) "
-            f">= {FIRST_CHOICE_MIN_P} and their expected net benefit > 0), then expected net "
-            "benefit",
+            f">= {self.first_choice_min_p} and their expected net benefit > 0), then expected "
+            "net benefit",
             "units": "net benefit = extra patients with >= 50 % relief minus weighted harms, "
             "per patient treated (probability scale)",
         }
@@ -262,16 +262,11 @@ def rank_treatments(
                       np.random.default_rng(child))
         )  # fmt: skip
 
-    leads = p_mean >= FIRST_CHOICE_MIN_P
+    leads = p_mean >= evidence.first_choice_min_p
     candidates.sort(key=lambda c: _order(c, leads))
     ranked = []
     if candidates:
-        samples = np.stack([c["net_samples"] for c in candidates], axis=1)  # (n_samples, T)
-        n = samples.shape[1]
-        # Rank 1 = highest net benefit in that draw.
-        ranks = np.argsort(np.argsort(-samples, axis=1, kind="stable"), axis=1) + 1
-        p_best = (ranks == 1).mean(axis=0)
-        sucra = (n - ranks.mean(axis=0)) / (n - 1) if n > 1 else np.ones(1)
+        p_best, sucra = rank_summaries(np.stack([c["net_samples"] for c in candidates], axis=1))
         for k, c in enumerate(candidates):
             ranked.append(
                 RankedTreatment(
@@ -284,8 +279,29 @@ def rank_treatments(
     return TreatmentRanking(
         tuple(ranked), tuple(excluded), tuple(not_indicated), p_mean, float(harm_weight),
         chosen, int(n_samples), int(seed), contexts, float(benefit_shrinkage),
-        dict(factors),
+        dict(factors), None, evidence.first_choice_min_p,
     )  # fmt: skip
+
+
+def rank_summaries(net_samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(best) and SUCRA of each drug from joint draws of net benefit.
+
+    Parameters
+    ----------
+    net_samples : ndarray, shape (n_draws, n_drugs)
+
+    Returns
+    -------
+    p_best, sucra : ndarray, shape (n_drugs,)
+        Share of draws in which the drug has the highest net benefit, and
+        (T - mean rank) / (T - 1) (Salanti 2011; 1 = surely best).
+    """
+    n = net_samples.shape[1]
+    # Rank 1 = highest net benefit in that draw.
+    ranks = np.argsort(np.argsort(-net_samples, axis=1, kind="stable"), axis=1) + 1
+    p_best = (ranks == 1).mean(axis=0)
+    sucra = (n - ranks.mean(axis=0)) / (n - 1) if n > 1 else np.ones(1)
+    return p_best, sucra
 
 
 def _flag(rule: Rule) -> Flag:

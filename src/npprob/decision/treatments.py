@@ -101,6 +101,7 @@ class TreatmentEvidence:
     contexts: Mapping[str, Mapping[str, object]]
     first_choice: Mapping[str, Mapping[str, object]]
     path: Path
+    first_choice_min_p: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,12 @@ def load_treatments(path: str | os.PathLike[str] | None = None) -> TreatmentEvid
         unknown = sorted(set(body.get("drugs", ())) - set(drugs))
         if unknown:
             raise ModelFileError(f"{p}: first_choice '{key}' names unknown drugs {unknown}.")
-    return TreatmentEvidence(drugs, sets, default, data.get("contexts", {}), first_choice, p)
+    min_p = data.get("ranking", {}).get("first_choice_min_p_neuropathic", 0.5)
+    if not isinstance(min_p, (int, float)) or not 0.0 <= min_p <= 1.0:
+        raise ModelFileError(f"{p}: [ranking] first_choice_min_p_neuropathic must be in [0, 1].")
+    return TreatmentEvidence(
+        drugs, sets, default, data.get("contexts", {}), first_choice, p, float(min_p)
+    )
 
 
 def load_contraindications(
