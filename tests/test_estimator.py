@@ -156,10 +156,10 @@ def test_positive_class(cohort) -> None:
 @pytest.mark.parametrize(
     ("column", "value", "match"),
     [
-        ("brush_allodynia", "yes", r"'brush_allodynia' \(row 3\) has value 'yes'"),
-        ("aetiology", True, "more than two states"),
-        ("burning", 2, "integer code 0..1"),
-        ("burning", 0.5, "has value 0.5"),
+        ("brush_allodynia", "yes", r"Row 3: finding 'brush_allodynia' has invalid state 'yes'"),
+        ("aetiology", True, "Row 3: finding 'aetiology' got boolean true, but only two-state"),
+        ("burning", 2, "Row 3: finding burning has value 2; expected .* integer code 0..1"),
+        ("burning", 0.5, "Row 3: finding burning has value 0.5"),
     ],
 )
 def test_bad_values_name_column_and_row(cohort, column, value, match) -> None:
@@ -168,6 +168,16 @@ def test_bad_values_name_column_and_row(cohort, column, value, match) -> None:
     bad.loc[3, column] = value
     with pytest.raises(EvidenceError, match=match):
         NpprobClassifier("pretrained").fit(bad, y[:10])
+
+
+def test_a_boolean_is_not_a_state_code(cohort) -> None:
+    # True and 1 hash alike; the order of the cells must not decide which is checked.
+    X, _ = cohort
+    for cells in ([1, True], [True, 1]):
+        bad = X.iloc[:2].copy().astype(object)
+        bad["aetiology"] = cells
+        with pytest.raises(EvidenceError, match="finding 'aetiology' got boolean true"):
+            NpprobClassifier("pretrained").fit(bad, [0, 1])
 
 
 def test_unknown_and_latent_columns_are_refused(cohort) -> None:

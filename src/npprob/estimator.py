@@ -497,46 +497,46 @@ def encode_findings(net, findings: Sequence[str], values: np.ndarray) -> np.ndar
     """
     import pandas as pd
 
-    from npprob.io.patients import boolean_states
-
     codes = np.full((values.shape[0], len(net.names)), -1, dtype=np.int16)
     for column, name in enumerate(findings):
         var = net.variable(name)
-        states = var.states
-        as_bool = boolean_states(var)
-        factor, uniques = pd.factorize(pd.Series(values[:, column], dtype=object))
-        lookup = np.empty(len(uniques), dtype=np.int16)
-        for k, value in enumerate(uniques):
-            lookup[k] = _state_code(value, name, states, as_bool, row=int(np.argmax(factor == k)))
+        cells = values[:, column]
+        missing = pd.isna(pd.Series(cells, dtype=object)).to_numpy()
+        # Booleans are keyed apart from numbers: True is a state's meaning, 1 a state code.
+        keys = [
+            None if m else (isinstance(v, (bool, np.bool_)), v)
+            for v, m in zip(cells, missing, strict=True)
+        ]
+        factor, uniques = pd.factorize(pd.Series(keys, dtype=object))
+        lookup = np.array(
+            [
+                _state_code(key[1], var, int(np.argmax(factor == k)))
+                for k, key in enumerate(uniques)
+            ],
+            dtype=np.int16,
+        )
         codes[:, net.index(name)] = np.where(factor < 0, -1, lookup[factor] if len(lookup) else -1)
     return codes
 
 
-def _state_code(value, name: str, states, as_bool, row: int) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        if as_bool is None:
-            raise EvidenceError(
-                f"Finding {name!r} (row {row}) has more than two states and takes a state name, "
-                f"not {value!r}; expected one of: {format_choices(states)}.",
-                variable=name,
-                row=row,
-            )
-        return states.index(as_bool[int(bool(value))])
-    if isinstance(value, str):
-        if value in states:
-            return states.index(value)
-    elif (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and float(value).is_integer()
-        and 0 <= int(value) < len(states)
-    ):
-        return int(value)
-    raise EvidenceError(
-        f"Finding {name!r} (row {row}) has value {value!r}; expected a state name "
-        f"({format_choices(states)}), an integer code 0..{len(states) - 1}, or missing.",
-        variable=name,
-        row=row,
-    )
+def _state_code(value, var, row: int) -> int:
+    """A cell's state code: a state name or boolean as in patient JSON, or an integer code."""
+    from npprob.io.patients import _finding_problem
+
+    if isinstance(value, np.bool_):
+        value = bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        if float(value).is_integer() and 0 <= int(value) < len(var.states):
+            return int(value)
+        problem = (
+            f"finding {var.name} has value {value!r}; expected a state name, an integer code "
+            f"0..{len(var.states) - 1}, or missing"
+        )
+    else:
+        code, problem = _finding_problem(var, value)
+        if problem is None:
+            return code
+    raise EvidenceError(f"Row {row}: {problem}.", variable=var.name, row=row)
 
 
 def load_cohort_frame(path: str | os.PathLike[str], target: str = "truth"):
