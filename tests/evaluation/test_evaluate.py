@@ -36,15 +36,21 @@ def cohorts(tmp_path_factory):
     return train, clinic, trait
 
 
-def test_evaluate_cohort_numbers_are_consistent(cohorts) -> None:
-    from sklearn.metrics import roc_auc_score
-
+@pytest.fixture(scope="module")
+def clinic(cohorts):
+    """The prior model, the clinic cohort, and baselines fitted on the training cohort."""
     train, clinic, _ = cohorts
     model = load_model("prior")
     net = model.network
     train_cohort = read_evaluation_cohort(train, net)
-    cohort = read_evaluation_cohort(clinic, net)
     fitted = fit_baselines(net, train_cohort.codes, train_cohort.label)
+    return model, net, read_evaluation_cohort(clinic, net), fitted
+
+
+def test_evaluate_cohort_numbers_are_consistent(clinic) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    model, net, cohort, fitted = clinic
     result, probs = evaluate_cohort(model, cohort, load_tools(net), fitted)
     assert set(probs) == {"npprob", "logistic_regression", "naive_bayes", "dn4",
                           "dn4_interview", "lanss", "id_pain", "neupsig"}  # fmt: skip
@@ -64,15 +70,10 @@ def test_evaluate_cohort_numbers_are_consistent(cohorts) -> None:
     assert checks["auc_vs_dn4"]["met"]
 
 
-def test_hard_cases_are_counted_by_hand(cohorts) -> None:
+def test_hard_cases_are_counted_by_hand(clinic) -> None:
     from npprob.evaluation.baselines import score_all
 
-    train, clinic, _ = cohorts
-    model = load_model("prior")
-    net = model.network
-    cohort = read_evaluation_cohort(clinic, net)
-    train_cohort = read_evaluation_cohort(train, net)
-    fitted = fit_baselines(net, train_cohort.codes, train_cohort.label)
+    model, net, cohort, fitted = clinic
     groups = load_hard_cases(net)
     assert set(groups) == {"trigeminal_neuralgia", "mimics"}
     result, probs = evaluate_cohort(model, cohort, load_tools(net), fitted, hard_cases=groups)
