@@ -8,10 +8,12 @@ from __future__ import annotations
 
 __all__ = [
     "BIFSyntaxError",
+    "DataFileError",
     "EvidenceError",
     "ModelFileError",
     "NetworkError",
     "NpprobError",
+    "ParameterError",
     "ZeroProbabilityEvidenceError",
 ]
 
@@ -99,5 +101,57 @@ class ZeroProbabilityEvidenceError(EvidenceError):
         self.rows = rows
 
 
-class ModelFileError(NpprobError, ValueError):
-    """A model artifact is missing, corrupted, truncated or fails its checksum."""
+class ParameterError(NpprobError, ValueError):
+    """An argument, option or command-line flag has a value the function does not accept.
+
+    Attributes
+    ----------
+    parameter : str or None
+        The parameter's name as the function spells it (the command line shows
+        the matching flag instead).
+    requirement : str
+        What the value must be, as a phrase: ``"must be at least 1"``.
+    value : object
+        The value that arrived.
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        parameter: str | None = None,
+        requirement: str = "",
+        value: object = None,
+    ) -> None:
+        self.parameter = parameter
+        self.requirement = requirement
+        self.value = value
+        if message is None:
+            message = self.phrase(parameter or "the value")
+        super().__init__(message)
+
+    def phrase(self, name: str) -> str:
+        """The message with the parameter called ``name`` (e.g. its command-line flag)."""
+        if not self.requirement:
+            return str(self.args[0]) if self.args else name
+        return f"{name} {self.requirement}; got {self.value!r}."
+
+
+class DataFileError(NpprobError, ValueError):
+    """A data file the package reads (TOML or JSON knowledge, settings, tools) is
+    unreadable or malformed.
+
+    Attributes
+    ----------
+    path : str or None
+        The file, when known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ModelFileError(DataFileError):
+    """A model artifact or shipped model file is missing, corrupted, truncated or fails
+    its checksum."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -29,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from npprob._checks import format_choices, unknown_name_hint
+from npprob._checks import Options, check_parameters, format_choices, unknown_name_hint
 from npprob.errors import EvidenceError
 
 __all__ = ["EXPECTED_FAILED_CHECKS", "METHODS", "NpprobClassifier", "load_cohort_frame"]
@@ -450,10 +449,8 @@ def _load_spec():
 
 
 def _check_findings(names, n_columns: int) -> tuple[str, ...]:
-    from npprob.io.patients import observable_variables
-
     net = _load_spec().network
-    allowed = [v.name for v in observable_variables(net)]
+    allowed = [v.name for v in net.observable]
     if names is None:
         names = allowed
     names = tuple(str(n) for n in names)
@@ -475,7 +472,7 @@ def _check_findings(names, n_columns: int) -> tuple[str, ...]:
 
 
 def encode_findings(net, findings: Sequence[str], values: np.ndarray) -> np.ndarray:
-    """State codes (-1 = not recorded) of a findings table.
+    """State codes (-1 = not recorded) of a findings table (:func:`npprob.io.findings.encode_table`).
 
     Parameters
     ----------
@@ -495,48 +492,14 @@ def encode_findings(net, findings: Sequence[str], values: np.ndarray) -> np.ndar
     EvidenceError
         For a value that is none of these, naming the column, row and value.
     """
-    import pandas as pd
+    from npprob.io.findings import encode_table
 
-    codes = np.full((values.shape[0], len(net.names)), -1, dtype=np.int16)
-    for column, name in enumerate(findings):
-        var = net.variable(name)
-        cells = values[:, column]
-        missing = pd.isna(pd.Series(cells, dtype=object)).to_numpy()
-        # Booleans are keyed apart from numbers: True is a state's meaning, 1 a state code.
-        keys = [
-            None if m else (isinstance(v, (bool, np.bool_)), v)
-            for v, m in zip(cells, missing, strict=True)
-        ]
-        factor, uniques = pd.factorize(pd.Series(keys, dtype=object))
-        lookup = np.array(
-            [
-                _state_code(key[1], var, int(np.argmax(factor == k)))
-                for k, key in enumerate(uniques)
-            ],
-            dtype=np.int16,
-        )
-        codes[:, net.index(name)] = np.where(factor < 0, -1, lookup[factor] if len(lookup) else -1)
+    codes, problems = encode_table(net, findings, values, medium="values", integer_codes=True)
+    if problems:
+        first = problems[0]
+        raise EvidenceError(f"Row {first.row}: {first.message}.", variable=first.variable,
+                            row=first.row)  # fmt: skip
     return codes
-
-
-def _state_code(value, var, row: int) -> int:
-    """A cell's state code: a state name or boolean as in patient JSON, or an integer code."""
-    from npprob.io.patients import _finding_problem
-
-    if isinstance(value, np.bool_):
-        value = bool(value)
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        if float(value).is_integer() and 0 <= int(value) < len(var.states):
-            return int(value)
-        problem = (
-            f"finding {var.name} has value {value!r}; expected a state name, an integer code "
-            f"0..{len(var.states) - 1}, or missing"
-        )
-    else:
-        code, problem = _finding_problem(var, value)
-        if problem is None:
-            return code
-    raise EvidenceError(f"Row {row}: {problem}.", variable=var.name, row=row)
 
 
 def load_cohort_frame(path: str | os.PathLike[str], target: str = "truth"):
@@ -547,43 +510,25 @@ def load_cohort_frame(path: str | os.PathLike[str], target: str = "truth"):
     path : str or path
         A cohort folder written by ``npprob simulate`` or its ``cohort.csv``.
     target : {"truth", "label"}
-        ``"truth"``: the generator's ``true_neuropathic``; ``"label"``: the
-        recorded 0/1 ``label_neuropathic`` (rows without one are dropped).
+        ``"truth"``: the generator's truth of the network's target; ``"label"``:
+        the recorded 0/1 label (rows without one are dropped).
 
     Returns
     -------
     X : DataFrame
         The network's observable findings present in the file, missing as NaN.
     y : ndarray of int
-        1 = neuropathic.
+        1 = the target (neuropathic) is present.
     """
-    import pandas as pd
+    from npprob.io.cohort import TRUTH_PREFIX, label_column, read_cohort_data
 
-    from npprob.cohorts.export import _label_codes
-    from npprob.io.patients import observable_variables
-
-    if target not in ("truth", "label"):
-        raise ValueError(f"target must be 'truth' or 'label'; got {target!r}.")
-    path = Path(path)
-    csv = path / "cohort.csv" if path.is_dir() else path
-    try:
-        frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise EvidenceError(f"Cannot read cohort {csv}: {exc}".splitlines()[0]) from None
-    column = {"truth": "true_neuropathic", "label": "label_neuropathic"}[target]
-    if column not in frame:
-        raise EvidenceError(f"Cohort {csv} has no column {column!r}.")
-    if target == "label":
-        y = _label_codes(frame, column, csv)
-    else:
-        states = _load_spec().network.variable("neuropathic").states
-        y = frame[column].map({s: k for k, s in enumerate(states)}).to_numpy()
-        if pd.isna(y).any():
-            row = int(np.flatnonzero(pd.isna(y))[0])
-            raise EvidenceError(
-                f"{csv}: data row {row + 1}: {column} must be one of {list(states)}.", row=row
-            )
-    keep = np.asarray(y, dtype=float) >= 0
-    names = {v.name for v in observable_variables(_load_spec().network)}
-    findings = frame[[c for c in frame.columns if c in names]].replace("", np.nan)
-    return findings[keep].reset_index(drop=True), np.asarray(y)[keep].astype(np.int64)
+    check_parameters({"target": Options(("truth", "label"))}, {"target": target})
+    net = _load_spec().network
+    data = read_cohort_data(path, net, truth=target == "truth", label=target == "label")
+    y = data.truth if target == "truth" else data.label
+    if y is None:
+        column = TRUTH_PREFIX + net.target.name if target == "truth" else label_column(net)
+        raise EvidenceError(f"Cohort {data.path} has no column {column!r}.")
+    keep = y >= 0
+    frame = data.findings_frame()
+    return frame[keep].reset_index(drop=True), np.asarray(y)[keep].astype(np.int64)

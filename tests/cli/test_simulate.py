@@ -22,7 +22,7 @@ NETWORK = load_spec(clinical_spec_path()).network
 OBSERVABLE = [
     v.name for v in NETWORK.variables if v.role in ("history", "lesion_evidence", "sign", "symptom")
 ]
-LATENT = [v.name for v in NETWORK.variables if v.role in ("latent", "derived")]
+LATENT = [v.name for v in NETWORK.variables if v.role in ("latent", "target", "derived")]
 COLUMNS = [
     "patient_id",
     "group",
@@ -181,7 +181,7 @@ def test_default_out_dir(capsys, tmp_path, monkeypatch):
         (["--mcar", "1.5"], "mcar must be in [0, 1)"),
         (["--mcar", "-0.2"], "mcar must be in [0, 1)"),
         (["--agreement", "0.3"], "agreement must be in [0.5, 1]"),
-        (["--reporting-trait", "2"], "reporting_trait must be in [0, 1]"),
+        (["--reporting-trait", "2"], "--reporting-trait must be in [0, 1]"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(capsys, tmp_path, flags, phrase):
@@ -209,7 +209,7 @@ def test_negative_seed_exits_2_with_one_line(capsys, tmp_path):
     assert status == 2
     assert out == ""
     assert err.strip().splitlines() == [
-        "npprob simulate: error: seed must be a non-negative integer; got -1."
+        "npprob simulate: error: --seed must be a non-negative integer; got -1."
     ]
     assert not (tmp_path / "o").exists()
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from npprob.cohorts import SimulationOptions, get_setting, load_settings, simulate
-from npprob.errors import NetworkError, NpprobError
+from npprob.errors import DataFileError, NetworkError, NpprobError, ParameterError
 
 VALID_GROUPS = """
 [settings.custom]
@@ -34,10 +34,15 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_network_error_is_an_npprob_error():
     assert issubclass(NetworkError, NpprobError)
+    # Errors say what failed: a bad argument or a bad data file, each also a ValueError.
+    for error in (ParameterError, DataFileError):
+        assert issubclass(error, NpprobError)
+        assert issubclass(error, ValueError)
+        assert not issubclass(error, NetworkError)
 
 
 def test_unknown_setting_suggests_the_close_name(settings):
-    with pytest.raises(NetworkError, match=r"Unknown setting 'case_contrl'") as info:
+    with pytest.raises(ParameterError, match=r"Unknown setting 'case_contrl'") as info:
         get_setting(settings, "case_contrl")
     assert "Did you mean 'case_control'" in str(info.value)
     # The valid names are listed.
@@ -46,7 +51,7 @@ def test_unknown_setting_suggests_the_close_name(settings):
 
 
 def test_unknown_setting_without_a_close_name_lists_the_settings(settings):
-    with pytest.raises(NetworkError, match="Unknown setting 'zzz'") as info:
+    with pytest.raises(ParameterError, match="Unknown setting 'zzz'") as info:
         get_setting(settings, "zzz")
     assert "Did you mean" not in str(info.value)
     assert "general_population" in str(info.value)
@@ -54,13 +59,13 @@ def test_unknown_setting_without_a_close_name_lists_the_settings(settings):
 
 @pytest.mark.parametrize("n", [0, -1, -100])
 def test_n_below_one_is_rejected(spec, settings, n):
-    with pytest.raises(NetworkError, match="n must be at least 1"):
+    with pytest.raises(ParameterError, match="n must be at least 1"):
         simulate(spec, settings["general_population"], n, 0)
 
 
 @pytest.mark.parametrize("mcar", [-0.1, 1.0, 1.5, math.nan])
 def test_mcar_outside_zero_one_is_rejected(mcar):
-    with pytest.raises(NetworkError, match=r"mcar must be in \[0, 1\)"):
+    with pytest.raises(ParameterError, match=r"mcar must be in \[0, 1\)"):
         SimulationOptions(mcar=mcar)
 
 
@@ -71,32 +76,32 @@ def test_mcar_edges_inside_the_range_are_accepted(mcar):
 
 @pytest.mark.parametrize("agreement", [0.49, 1.01, -1.0, math.nan])
 def test_agreement_outside_half_to_one_is_rejected(agreement):
-    with pytest.raises(NetworkError, match=r"agreement must be in \[0.5, 1\]"):
+    with pytest.raises(ParameterError, match=r"agreement must be in \[0.5, 1\]"):
         SimulationOptions(agreement=agreement)
 
 
 @pytest.mark.parametrize("strength", [-0.1, 1.1, math.nan])
 def test_reporting_trait_outside_zero_one_is_rejected(strength):
-    with pytest.raises(NetworkError, match=r"reporting_trait must be in \[0, 1\]"):
+    with pytest.raises(ParameterError, match=r"reporting_trait must be in \[0, 1\]"):
         SimulationOptions(reporting_trait=strength)
 
 
 @pytest.mark.parametrize("label", ["doctor", "Truth", ""])
 def test_bad_label_is_rejected(label):
-    with pytest.raises(NetworkError, match="label must be truth, clinician or neupsig"):
+    with pytest.raises(ParameterError, match="label must be one of truth, clinician or neupsig"):
         SimulationOptions(label=label)
 
 
 @pytest.mark.parametrize("truth", ["posterior", "Literature", ""])
 def test_bad_truth_is_rejected(truth):
-    with pytest.raises(NetworkError, match="truth must be literature or prior"):
+    with pytest.raises(ParameterError, match="truth must be literature or prior"):
         SimulationOptions(truth=truth)
 
 
 @pytest.mark.parametrize("seed", [-1, -(2**40)])
 def test_negative_seed_is_rejected_as_bad_input(spec, settings, seed):
     # A seed is user input (``--seed``); it must not end in a bare numpy ValueError.
-    with pytest.raises(NetworkError, match="seed must be a non-negative integer"):
+    with pytest.raises(ParameterError, match="seed must be a non-negative integer"):
         simulate(spec, settings["general_population"], 10, seed)
 
 
@@ -130,7 +135,7 @@ def test_a_valid_custom_settings_file_loads_and_simulates(tmp_path, spec):
 
 def test_unknown_aetiology_state_is_rejected_with_a_hint(tmp_path, network):
     path = write(tmp_path, VALID_GROUPS.replace("stroke = 1.0", "stroek = 1.0"))
-    with pytest.raises(NetworkError, match="unknown aetiology 'stroek'") as info:
+    with pytest.raises(DataFileError, match="unknown aetiology 'stroek'") as info:
         load_settings(network, path)
     message = str(info.value)
     assert "Did you mean 'stroke'" in message
@@ -140,7 +145,7 @@ def test_unknown_aetiology_state_is_rejected_with_a_hint(tmp_path, network):
 
 def test_unknown_aetiology_in_a_single_mix_setting_is_rejected(tmp_path, network):
     text = "[settings.x]\naetiology = { osteoarthritis = 0.5, martian_flu = 0.5 }\n"
-    with pytest.raises(NetworkError, match="unknown aetiology 'martian_flu'"):
+    with pytest.raises(DataFileError, match="unknown aetiology 'martian_flu'"):
         load_settings(network, write(tmp_path, text))
 
 
@@ -152,7 +157,7 @@ def test_fractions_not_summing_to_one_are_rejected(tmp_path, network, fractions)
     text = text.replace(
         "fraction = 0.5, aetiology = { osteo", f"fraction = {fractions[1]}, aetiology = {{ osteo"
     )
-    with pytest.raises(NetworkError, match=r"fractions sum to .*, not 1"):
+    with pytest.raises(DataFileError, match=r"fractions sum to .*, not 1"):
         load_settings(network, write(tmp_path, text))
 
 
@@ -160,19 +165,19 @@ def test_fraction_outside_zero_one_is_rejected(tmp_path, network):
     text = VALID_GROUPS.replace(
         "fraction = 0.5, aetiology = { stroke", "fraction = 0.0, aetiology = { stroke"
     )
-    with pytest.raises(NetworkError, match=r"fraction 0.0 outside \(0, 1\]"):
+    with pytest.raises(DataFileError, match=r"fraction 0.0 outside \(0, 1\]"):
         load_settings(network, write(tmp_path, text))
 
 
 def test_negative_weight_is_rejected(tmp_path, network):
     text = VALID_GROUPS.replace("unknown = 2.0", "unknown = -2.0")
-    with pytest.raises(NetworkError, match="negative weight for 'unknown'"):
+    with pytest.raises(DataFileError, match="negative weight for 'unknown'"):
         load_settings(network, write(tmp_path, text))
 
 
 def test_zero_weights_are_rejected(tmp_path, network):
     text = VALID_GROUPS.replace("stroke = 1.0", "stroke = 0.0")
-    with pytest.raises(NetworkError, match="weights sum to 0"):
+    with pytest.raises(DataFileError, match="weights sum to 0"):
         load_settings(network, write(tmp_path, text))
 
 
@@ -181,16 +186,16 @@ def test_zero_weights_are_rejected(tmp_path, network):
 )
 def test_bad_require_is_rejected(tmp_path, network, require):
     text = VALID_GROUPS.replace('{ lesion = "present" }', require)
-    with pytest.raises(NetworkError, match="cannot require"):
+    with pytest.raises(DataFileError, match="cannot require"):
         load_settings(network, write(tmp_path, text))
 
 
 def test_invalid_toml_missing_file_and_empty_file_are_rejected(tmp_path, network):
-    with pytest.raises(NetworkError, match="invalid TOML"):
+    with pytest.raises(DataFileError, match="invalid TOML"):
         load_settings(network, write(tmp_path, "[settings.x\n"))
-    with pytest.raises(NetworkError, match="Cannot read settings file"):
+    with pytest.raises(DataFileError, match="Cannot read settings file"):
         load_settings(network, tmp_path / "nope.toml")
-    with pytest.raises(NetworkError, match=r"no \[settings\.\*\] tables"):
+    with pytest.raises(DataFileError, match=r"no \[settings\.\*\] tables"):
         load_settings(network, write(tmp_path, "# nothing\n"))
 
 
@@ -236,7 +241,7 @@ def small_batches(monkeypatch):
 def test_impossible_requirement_is_reported(tmp_path, spec):
     # Neuropathic pain without a lesion is a structural zero: refused before sampling.
     setting = load_settings(spec.network, write(tmp_path, IMPOSSIBLE))["impossible"]
-    with pytest.raises(NetworkError, match="have probability 0 under the network"):
+    with pytest.raises(DataFileError, match="have probability 0 under the network"):
         simulate(spec, setting, 10, 0)
 
 

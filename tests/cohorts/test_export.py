@@ -7,7 +7,6 @@ import csv
 import numpy as np
 
 from npprob.cohorts import SimulationOptions, cohort_frame, simulate, write_cohort
-from npprob.cohorts.simulate import OBSERVABLE_ROLES
 
 
 def test_csv_round_trips_codes_label_and_p_true(make_cohort, network, tmp_path):
@@ -21,10 +20,10 @@ def test_csv_round_trips_codes_label_and_p_true(make_cohort, network, tmp_path):
     np.testing.assert_array_equal([int(r["label_neuropathic"]) for r in rows], cohort.label)
     np.testing.assert_array_equal([r["group"] for r in rows], cohort.group)
     for j, var in enumerate(network.variables):
-        if var.role in OBSERVABLE_ROLES:
+        if var.is_finding:
             codes = [var.states.index(r[var.name]) if r[var.name] else -1 for r in rows]
             np.testing.assert_array_equal(codes, cohort.recorded.codes[:, j], err_msg=var.name)
-        elif var.role in ("latent", "derived"):
+        elif not var.observable:
             codes = [var.states.index(r["true_" + var.name]) for r in rows]
             np.testing.assert_array_equal(codes, cohort.truth[:, j], err_msg=var.name)
         else:

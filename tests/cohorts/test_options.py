@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from npprob.cohorts import SimulationOptions
-from npprob.cohorts.simulate import OBSERVABLE_ROLES, PUBLISHED_AGREEMENT
+from npprob.cohorts.simulate import PUBLISHED_AGREEMENT
 from npprob.diagnosis import GRADES, neupsig_grade
 
 N = 20_000
@@ -17,6 +17,10 @@ N = 20_000
 def assert_rate(observed: float, p: float, n: int, z: float = 5.0) -> None:
     se = math.sqrt(p * (1 - p) / n)
     assert abs(observed - p) <= z * se, (observed, p, se)
+
+
+#: Roles of the variables a clinician records (every other role is hidden or the context).
+OBSERVABLE_ROLES = ("history", "lesion_evidence", "sign", "symptom")
 
 
 def columns(network, roles) -> list[int]:
@@ -35,7 +39,11 @@ def findings_of(network, codes: np.ndarray) -> dict[str, str]:
 def test_observable_roles_cover_the_clinicians_findings(network):
     roles = {v.role for v in network.variables}
     assert set(OBSERVABLE_ROLES) <= roles
-    assert roles - set(OBSERVABLE_ROLES) == {"latent", "derived", "context"}
+    assert roles - set(OBSERVABLE_ROLES) == {"latent", "target", "derived", "context"}
+    # The network's own definition of a finding agrees with these roles.
+    assert [v.name for v in network.findings] == [
+        v.name for v in network.variables if v.role in OBSERVABLE_ROLES
+    ]
 
 
 @pytest.mark.parametrize(
@@ -49,7 +57,7 @@ def test_latent_columns_are_never_recorded(make_cohort, network, options):
     assert codes.shape == cohort.truth.shape == (5000, len(network))
     pain = network.index("chronic_pain")
     for i, var in enumerate(network.variables):
-        if var.role in ("latent", "derived"):
+        if var.role in ("latent", "target", "derived"):
             assert np.all(codes[:, i] == -1), var.name
         elif var.role == "context":
             assert var.name == "chronic_pain"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from npprob.cohorts import load_settings, simulate
-from npprob.errors import NetworkError
+from npprob.errors import DataFileError
 from npprob.evaluation.baselines import load_tools, score_all, tool_score
 from npprob.io.resources import baselines_path, clinical_spec_path
 from npprob.network.evidence import EvidenceBatch
@@ -65,7 +65,7 @@ def test_dn4_on_a_consecutive_clinic_matches_the_literature() -> None:
     ("old", "new", "message"),
     [
         ('any = ["burning"], points = 1 },\n  { any = ["painful_cold"]',
-         'any = ["burnin"], points = 1 },\n  { any = ["painful_cold"]', "no finding 'burnin'"),
+         'any = ["burnin"], points = 1 },\n  { any = ["painful_cold"]', "no two-state finding 'burnin'"),
         ('aetiology = ["osteoarthritis"', 'aetiology = ["arthrosis"', "unknown aetiology"),
         ('cutoff = 4\n', '', "missing"),
         ('[tools.dn4]', '[tools.dn4', "invalid TOML"),
@@ -76,5 +76,5 @@ def test_bad_tool_files_are_refused(tmp_path, old, new, message) -> None:
     assert old in text
     bad = tmp_path / "tools.toml"
     bad.write_text(text.replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(NetworkError, match=message):
+    with pytest.raises(DataFileError, match=message):
         load_tools(NET, bad)

@@ -96,18 +96,18 @@ def test_hard_cases_are_counted_by_hand(clinic) -> None:
 
 
 def test_hard_case_aetiologies_are_checked(tmp_path) -> None:
-    from npprob.errors import NetworkError
+    from npprob.errors import DataFileError
 
     path = tmp_path / "tools.toml"
     net = load_model("prior").network
     path.write_text('[hard_cases.x]\naetiology = ["gout"]\n')
-    with pytest.raises(NetworkError, match="unknown or no aetiology"):
+    with pytest.raises(DataFileError, match="unknown or no aetiology"):
         load_hard_cases(net, path)
     path.write_text('[hard_cases.x]\naetiology = "osteoarthritis"\n')
-    with pytest.raises(NetworkError, match="list of states"):
+    with pytest.raises(DataFileError, match="list of states"):
         load_hard_cases(net, path)
     path.write_text('[hard_cases.dn4_positive_not_neuropathic]\naetiology = ["osteoarthritis"]\n')
-    with pytest.raises(NetworkError, match="reserved"):
+    with pytest.raises(DataFileError, match="reserved"):
         load_hard_cases(net, path)
 
 

@@ -22,7 +22,8 @@ from npprob.diagnosis import load_model
 from npprob.diagnosis.model import DEFAULT_MODEL
 from npprob.errors import ModelFileError
 from npprob.io.artifacts import CHECKSUMS, read_model_dir, sha256_file, write_model_dir, write_npz
-from npprob.io.resources import models_dir
+from npprob.io.resources import clinical_spec_path, models_dir
+from npprob.network.spec import load_spec
 
 CARD = {"name": "m", "kind": "posterior", "n_draws": 4, "nested": {"a": [1, 2.5, None]}}
 
@@ -314,13 +315,45 @@ def test_one_altered_byte_is_refused(default_copy, file):
         load_model(str(default_copy))
 
 
-def test_model_of_another_specification_is_refused(default_copy):
-    card_path = default_copy / "card.json"
+def rewrite_card(folder: Path, **changes) -> None:
+    card_path = folder / "card.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
-    card["spec_sha256"] = hashlib.sha256(b"another network").hexdigest()
+    for key, value in changes.items():
+        if value is None:
+            card.pop(key, None)
+        else:
+            card[key] = value
     card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    rewrite_sums(default_copy)
-    read_model_dir(default_copy)  # the checksums are consistent again
+    rewrite_sums(folder)
+    read_model_dir(folder)  # the checksums are consistent again
+
+
+def test_model_of_another_specification_is_refused(default_copy):
+    other = hashlib.sha256(b"another network").hexdigest()
+    rewrite_card(default_copy, spec_sha256=other, spec_content_sha256=other)
+    with pytest.raises(ModelFileError, match="different network specification"):
+        load_model(str(default_copy))
+
+
+def test_the_content_digest_decides_when_the_card_has_one(default_copy):
+    # Another content (variables, states, parents, prior) is refused whatever the text digest.
+    spec = load_spec(clinical_spec_path())
+    other = hashlib.sha256(b"another network").hexdigest()
+    rewrite_card(default_copy, spec_sha256=spec.digest, spec_content_sha256=other)
+    with pytest.raises(ModelFileError, match="different network specification"):
+        load_model(str(default_copy))
+    # The same content under another text (comments, roles, descriptions) is accepted.
+    rewrite_card(default_copy, spec_sha256=other, spec_content_sha256=spec.content_digest)
+    model = load_model(str(default_copy))
+    assert model.info()["spec_sha256"] == other  # the text the model was trained on
+    assert model.info()["spec_content_sha256"] == spec.content_digest
+
+
+def test_a_card_without_a_content_digest_needs_the_same_text(default_copy):
+    spec = load_spec(clinical_spec_path())
+    rewrite_card(default_copy, spec_content_sha256=None, spec_sha256=spec.digest)
+    assert load_model(str(default_copy)).kind == "posterior"
+    rewrite_card(default_copy, spec_sha256=hashlib.sha256(b"old text").hexdigest())
     with pytest.raises(ModelFileError, match="different network specification"):
         load_model(str(default_copy))
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from npprob import __version__
 from npprob.cli import diagnose, evaluate, query, simulate, train, treat
-from npprob.errors import NpprobError
+from npprob.errors import NpprobError, ParameterError
 
 __all__ = ["main"]
 
@@ -43,8 +43,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except NpprobError as exc:
-        print(f"npprob {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
+        message = str(exc)
+        if isinstance(exc, ParameterError) and exc.parameter in _flags(parser, args.command):
+            # The API names its parameter; the user typed the flag.
+            message = exc.phrase(_flags(parser, args.command)[exc.parameter])
+        print(f"npprob {args.command}: error: {_one_line(message)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _flags(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
+    """The subcommand's options by destination: ``{"chain_draws": "--chain-draws"}``."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {a.dest: a.option_strings[0] for a in sub.choices[command]._actions if a.option_strings}
 
 
 def _one_line(message: str) -> str:

@@ -10,7 +10,21 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "format_diagnosis", "rows_to_csv"]
+__all__ = [
+    "DIAGNOSIS_CSV_COLUMNS",
+    "atomic_write_text",
+    "diagnosis_csv_rows",
+    "format_diagnosis",
+    "format_treatments",
+    "rows_to_csv",
+]
+
+#: Columns of ``npprob diagnose COHORT.csv``: a contract for scripts reading the results.
+DIAGNOSIS_CSV_COLUMNS = (
+    "id", "p_neuropathic", "ci_low", "ci_high", "p_mixed", "p_nociplastic", "p_nociceptive",
+    "p_peripheral_sensitisation", "p_ectopic_activity", "p_central_sensitisation",
+    "neupsig_grade", "top_findings", "error",
+)  # fmt: skip
 
 
 def _pct(p: float) -> str:
@@ -110,6 +124,26 @@ def format_treatments(ranking) -> str:
         "dropouts miss rare serious harms beyond the flagged ones. Not a prescription.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def diagnosis_csv_rows(answer, *, top: int = 8) -> list[list[str]]:
+    """One row of :data:`DIAGNOSIS_CSV_COLUMNS` per patient of a table's diagnosis."""
+    rows = []
+    for i, d in enumerate(answer.diagnoses):
+        if d is None:
+            blank = [""] * (len(DIAGNOSIS_CSV_COLUMNS) - 2)
+            rows.append([answer.ids[i], *blank, answer.errors.get(i, "invalid row")])
+            continue
+        findings = ";".join(f"{e.finding}={e.state}:{e.change:+.3f}" for e in d.explanation[:top])
+        rows.append(
+            [
+                answer.ids[i], f"{d.p_neuropathic:.6f}", f"{d.credible_interval[0]:.6f}",
+                f"{d.credible_interval[1]:.6f}", f"{d.p_mixed:.6f}", f"{d.p_nociplastic:.6f}",
+                f"{d.p_nociceptive:.6f}", *(f"{d.mechanisms[m]:.6f}" for m in d.mechanisms),
+                d.neupsig.grade, findings, "",
+            ]
+        )  # fmt: skip
+    return rows
 
 
 def rows_to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -68,12 +68,9 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``npprob simulate``."""
     from npprob.cli._output import ProgressBar
     from npprob.cohorts import SimulationOptions, get_setting, load_settings, simulate, write_cohort
-    from npprob.errors import NetworkError
     from npprob.io.resources import clinical_spec_path
     from npprob.network.spec import load_spec
 
-    if args.n < 1:
-        raise NetworkError(f"--n must be at least 1; got {args.n}.")
     spec = load_spec(clinical_spec_path())
     setting = get_setting(load_settings(spec.network), args.setting)
     options = SimulationOptions(

@@ -7,7 +7,13 @@ import json
 import sys
 
 from npprob.cli._output import format_treatments
-from npprob.cli.diagnose import add_treatment_options, single_record, treatment_ranking
+from npprob.cli._patient import (
+    add_patient_arguments,
+    add_treatment_options,
+    read_record,
+    treatment_options,
+)
+from npprob.errors import ParameterError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,31 +29,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "with the reason. A research tool, not a medical device."
         ),
     )
-    p.add_argument(
-        "source", nargs="?", metavar="PATIENT.json|-",
-        help="one patient as JSON ('-' reads standard input); patient factors under "
-        "'patient_factors'",
-    )  # fmt: skip
-    p.add_argument(
-        "--finding", action="append", default=[], metavar="NAME=STATE",
-        help="a finding; repeat for several (added to, or overriding, the JSON record)",
-    )  # fmt: skip
-    p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
-    p.add_argument("--model", default=None, help="model name (default: the shipped default)")
+    add_patient_arguments(p)
     add_treatment_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob treat``."""
-    from npprob.diagnosis import load_model
-    from npprob.errors import EvidenceError
+    from npprob.decision import recommend
+    from npprob.diagnosis import diagnose, load_model
 
     if args.source and args.source.lower().endswith(".csv"):
-        raise EvidenceError("npprob treat takes one patient (JSON), not a CSV cohort.")
+        raise ParameterError("npprob treat takes one patient (JSON), not a CSV cohort.")
     model = load_model(args.model)
-    record, factors = single_record(args, model)
-    ranking = treatment_ranking(args, model, record, factors)
+    record = read_record(args, model.network)
+    diagnosis = diagnose(record, model, explain=False)
+    ranking = recommend(diagnosis, record.patient_factors, **treatment_options(args))
     if args.json:
         sys.stdout.write(json.dumps({"treatments": ranking.to_dict()}, indent=2) + "\n")
     else:

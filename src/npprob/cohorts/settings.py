@@ -9,16 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from npprob._checks import format_choices, unknown_name_hint
-from npprob.errors import NetworkError
+from npprob.errors import DataFileError, ParameterError
 from npprob.io.resources import cohort_settings_path
 from npprob.io.tomlfile import read_toml
 from npprob.network.network import Network
 
 __all__ = [
     "Group",
+    "Realism",
     "Setting",
     "clinician_accuracy",
     "get_setting",
+    "load_realism",
     "load_reference_standard",
     "load_settings",
 ]
@@ -86,7 +88,7 @@ def load_settings(
 
     Raises
     ------
-    NetworkError
+    DataFileError
         On invalid TOML, unknown aetiology states or variables, negative
         weights, or fractions that do not sum to 1.
     """
@@ -101,7 +103,7 @@ def load_settings(
         groups = tuple(_group(g, network, where) for g in raw_groups)
         total = sum(g.fraction for g in groups)
         if abs(total - 1.0) > 1e-6:
-            raise NetworkError(f"{where}: group fractions sum to {total}, not 1.")
+            raise DataFileError(f"{where}: group fractions sum to {total}, not 1.")
         low, high = body.get("expected_prevalence", [0.0, 1.0])
         out[name] = Setting(
             name=name,
@@ -113,8 +115,76 @@ def load_settings(
             groups=groups,
         )
     if not out:
-        raise NetworkError(f"{p}: no [settings.*] tables.")
+        raise DataFileError(f"{p}: no [settings.*] tables.", path=str(p))
     return out
+
+
+@dataclass(frozen=True)
+class Realism:
+    """What the simulation's realism options touch (``[realism]`` in the settings file).
+
+    Attributes
+    ----------
+    never_missing : tuple of str
+        Findings missingness completely at random spares.
+    reporting_trait_share : float
+        Share of patients carrying the symptom-reporting trait.
+    reporting_trait_role : str
+        Role of the findings the trait turns present.
+    mar_variable : str
+        The finding recorded mostly under suspicion (missing at random).
+    mar_suspicion : dict of str to str
+        Findings (and states) any of which raise suspicion.
+    mar_p_recorded : tuple of float
+        P(recorded) with and without suspicion.
+    """
+
+    never_missing: tuple[str, ...]
+    reporting_trait_share: float
+    reporting_trait_role: str
+    mar_variable: str
+    mar_suspicion: dict[str, str]
+    mar_p_recorded: tuple[float, float]
+
+
+def load_realism(network: Network, path: str | os.PathLike[str] | None = None) -> Realism:
+    """The ``[realism]`` table, checked against ``network``.
+
+    Raises
+    ------
+    DataFileError
+        When the table is missing, names an unknown variable or state, or a
+        share is outside [0, 1].
+    """
+    p = Path(path) if path is not None else cohort_settings_path()
+    table = read_toml(p, "settings file").get("realism")
+    where = f"{p}: [realism]"
+    if not isinstance(table, dict) or not isinstance(table.get("mar"), dict):
+        raise DataFileError(f"{where} and [realism.mar] tables are missing.", path=str(p))
+    mar = table["mar"]
+
+    def known(name: object, state: object = None) -> str:
+        if (
+            not isinstance(name, str)
+            or name not in network
+            or (state is not None and state not in network.variable(name).states)
+        ):
+            shown = name if state is None else f"{name} = {state!r}"
+            raise DataFileError(f"{where}: unknown variable or state {shown}.", path=str(p))
+        return name
+
+    shares = (table.get("reporting_trait_share"), mar.get("p_recorded_suspected"),
+              mar.get("p_recorded_otherwise"))  # fmt: skip
+    if not all(isinstance(s, int | float) and 0.0 <= s <= 1.0 for s in shares):
+        raise DataFileError(f"{where}: shares and probabilities must lie in [0, 1].", path=str(p))
+    return Realism(
+        never_missing=tuple(known(n) for n in table.get("never_missing", ())),
+        reporting_trait_share=float(shares[0]),
+        reporting_trait_role=str(table.get("reporting_trait_role", "symptom")),
+        mar_variable=known(mar.get("variable")),
+        mar_suspicion={known(k, s): s for k, s in dict(mar.get("suspicion", {})).items()},
+        mar_p_recorded=(float(shares[1]), float(shares[2])),
+    )
 
 
 def load_reference_standard(path: str | os.PathLike[str] | None = None) -> dict[str, object]:
@@ -122,20 +192,22 @@ def load_reference_standard(path: str | os.PathLike[str] | None = None) -> dict[
 
     Raises
     ------
-    NetworkError
+    DataFileError
         When the table is missing or its numbers are out of range.
     """
     p = Path(path) if path is not None else cohort_settings_path()
     data = read_toml(p, "settings file")
     table = data.get("reference_standard")
     if not isinstance(table, dict):
-        raise NetworkError(f"{p}: no [reference_standard] table.")
+        raise DataFileError(f"{p}: no [reference_standard] table.", path=str(p))
     agreement = table.get("agreement")
     ess = table.get("label_prior_ess")
     if not isinstance(agreement, int | float) or not 0.5 < agreement < 1.0:
-        raise NetworkError(f"{p}: reference_standard.agreement must be in (0.5, 1).")
+        raise DataFileError(f"{p}: reference_standard.agreement must be in (0.5, 1).", path=str(p))
     if not isinstance(ess, int | float) or ess <= 0:
-        raise NetworkError(f"{p}: reference_standard.label_prior_ess must be positive.")
+        raise DataFileError(
+            f"{p}: reference_standard.label_prior_ess must be positive.", path=str(p)
+        )
     return dict(table)
 
 
@@ -150,13 +222,14 @@ def clinician_accuracy(agreement: float) -> float:
 
 
 def get_setting(settings: Mapping[str, Setting], name: str) -> Setting:
-    """The setting called ``name``, or a NetworkError listing the valid names."""
+    """The setting called ``name``, or a ParameterError listing the valid names."""
     try:
         return settings[name]
     except KeyError:
-        raise NetworkError(
+        raise ParameterError(
             f"Unknown setting '{name}'.{unknown_name_hint(name, settings)} "
-            f"Settings: {format_choices(sorted(settings))}."
+            f"Settings: {format_choices(sorted(settings))}.",
+            parameter="setting",
         ) from None
 
 
@@ -164,7 +237,7 @@ def _group(body: Mapping[str, object], network: Network, where: str) -> Group:
     name = str(body.get("name", "all"))
     fraction = float(body.get("fraction", 1.0))
     if not 0 < fraction <= 1:
-        raise NetworkError(f"{where}, group '{name}': fraction {fraction} outside (0, 1].")
+        raise DataFileError(f"{where}, group '{name}': fraction {fraction} outside (0, 1].")
     mix = body.get("aetiology")
     aetiology = None
     if mix is not None:
@@ -172,18 +245,18 @@ def _group(body: Mapping[str, object], network: Network, where: str) -> Group:
         aetiology = {}
         for state, weight in dict(mix).items():
             if state not in states:
-                raise NetworkError(
+                raise DataFileError(
                     f"{where}, group '{name}': unknown aetiology '{state}'."
                     f"{unknown_name_hint(state, states)}"
                 )
             if not float(weight) >= 0:
-                raise NetworkError(f"{where}, group '{name}': negative weight for '{state}'.")
+                raise DataFileError(f"{where}, group '{name}': negative weight for '{state}'.")
             aetiology[state] = float(weight)
         if sum(aetiology.values()) <= 0:
-            raise NetworkError(f"{where}, group '{name}': aetiology weights sum to 0.")
+            raise DataFileError(f"{where}, group '{name}': aetiology weights sum to 0.")
     require = {}
     for var, state in dict(body.get("require", {})).items():
         if var not in network or state not in network.variable(var).states:
-            raise NetworkError(f"{where}, group '{name}': cannot require {var} = {state!r}.")
+            raise DataFileError(f"{where}, group '{name}': cannot require {var} = {state!r}.")
         require[var] = str(state)
     return Group(name, fraction, aetiology, require)

@@ -19,23 +19,40 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from npprob import __version__
-from npprob.cohorts.settings import Setting, clinician_accuracy, load_reference_standard
+from npprob._checks import Interval, Options, check_parameters
+from npprob.cohorts.settings import (
+    Realism,
+    Setting,
+    clinician_accuracy,
+    load_realism,
+    load_reference_standard,
+)
 from npprob.diagnosis.neupsig import GRADES, neupsig_grade_codes
-from npprob.errors import NetworkError
+from npprob.errors import DataFileError
 from npprob.inference.engine import Engine
+from npprob.io.cohort import CohortData
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.sampling import forward_sample
 from npprob.network.spec import ClinicalSpec
 
-__all__ = ["OBSERVABLE_ROLES", "Cohort", "SimulationOptions", "simulate"]
+__all__ = ["Cohort", "SimulationOptions", "simulate"]
 
-#: Roles of the variables a clinician records.
-OBSERVABLE_ROLES = ("history", "lesion_evidence", "sign", "symptom")
 #: Agreement of two clinicians on the pain class: ``[reference_standard]`` in cohort_settings.toml.
 PUBLISHED_AGREEMENT = float(load_reference_standard()["agreement"])
 _BATCH = 65_536
 #: Smallest acceptance rate of the rejection sampler.
 MIN_ACCEPTANCE = 1e-3
+
+
+#: The rules of every simulation option, checked on construction.
+_OPTION_CONSTRAINTS = {
+    "mcar": Interval(float, 0.0, 1.0, closed="left"),
+    "mar": Options((False, True)),
+    "reporting_trait": Interval(float, 0.0, 1.0),
+    "label": Options(("truth", "clinician", "neupsig")),
+    "agreement": Interval(float, 0.5, 1.0),
+    "truth": Options(("literature", "prior")),
+}
 
 
 @dataclass(frozen=True)
@@ -75,16 +92,7 @@ class SimulationOptions:
     truth: str = "literature"
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.mcar < 1.0:
-            raise NetworkError(f"mcar must be in [0, 1); got {self.mcar}.")
-        if not 0.0 <= self.reporting_trait <= 1.0:
-            raise NetworkError(f"reporting_trait must be in [0, 1]; got {self.reporting_trait}.")
-        if self.label not in ("truth", "clinician", "neupsig"):
-            raise NetworkError(f"label must be truth, clinician or neupsig; got {self.label!r}.")
-        if not 0.5 <= self.agreement <= 1.0:
-            raise NetworkError(f"agreement must be in [0.5, 1]; got {self.agreement}.")
-        if self.truth not in ("literature", "prior"):
-            raise NetworkError(f"truth must be literature or prior; got {self.truth!r}.")
+        check_parameters(_OPTION_CONSTRAINTS, asdict(self))
 
     @property
     def clinician_accuracy(self) -> float:
@@ -142,13 +150,33 @@ class Cohort:
         """True state codes of one variable."""
         return self.truth[:, self.spec.network.index(name)]
 
+    def data(self) -> CohortData:
+        """The cohort as files hold it (:class:`~npprob.io.cohort.CohortData`)."""
+        net = self.spec.network
+        hidden = np.full_like(self.truth, -1)
+        columns = [i for i, v in enumerate(net.variables) if not v.observable]
+        hidden[:, columns] = self.truth[:, columns]
+        target = net.target
+        return CohortData(
+            network=net,
+            codes=self.recorded.codes,
+            truth=(self.column(target.name) == target.positive_index).astype(np.int64),
+            label=self.label.astype(np.int64),
+            p_true=self.p_true,
+            card=self.card(),
+            hidden=hidden,
+            ids=np.array([f"{self.setting.name}-{self.seed}-{i:07d}" for i in range(self.n)],
+                         dtype=object),
+            groups=self.group,
+        )  # fmt: skip
+
     def card(self) -> dict[str, object]:
         """The data card: how the cohort was made and what it holds."""
         net = self.spec.network
         recorded = self.recorded.codes
-        observable = [v.name for v in net.variables if v.role in OBSERVABLE_ROLES]
-        missing = {n: float(np.mean(recorded[:, net.index(n)] < 0)) for n in observable}
-        neuropathic = self.column("neuropathic") == 1
+        missing = {v.name: float(np.mean(recorded[:, net.index(v.name)] < 0)) for v in net.findings}
+        target = net.target
+        neuropathic = self.column(target.name) == target.positive_index
         return {
             "generator": f"npprob {__version__}",
             "setting": self.setting.to_dict(),
@@ -159,6 +187,7 @@ class Cohort:
             "truth": self.options.truth,
             "truth_parameters_sha256": self.truth_hash(),
             "spec_sha256": self.spec.digest,
+            "spec_content_sha256": self.spec.content_digest,
             "prevalence_true": float(neuropathic.mean()),
             "prevalence_label": float(self.label.mean()),
             "label_agreement_with_truth": float(np.mean(self.label == neuropathic)),
@@ -199,10 +228,7 @@ def simulate(
     Cohort
     """
     options = options or SimulationOptions()
-    if int(n) < 1:
-        raise NetworkError(f"n must be at least 1; got {n}.")
-    if int(seed) < 0:
-        raise NetworkError(f"seed must be a non-negative integer; got {seed}.")
+    check_parameters(_SIMULATE_CONSTRAINTS, {"n": n, "seed": seed})
     n = int(n)
     net = spec.network
     rng = np.random.default_rng([int(seed), 0x5EED])
@@ -230,10 +256,11 @@ def simulate(
     truth = truth[order]
     group_names = np.array(names, dtype=object)[order]
 
-    recorded = _record(net, truth, options, rng)
+    recorded = _record(net, truth, options, load_realism(net), rng)
     label = _label(net, truth, recorded, options, rng)
+    target = net.target
     engine = Engine(net, truth_cpts)
-    p_true = engine.query(EvidenceBatch(net, recorded), ["neuropathic"]).marginal("neuropathic")
+    p_true = engine.query(EvidenceBatch(net, recorded), [target.name]).marginal(target.name)
     return Cohort(
         spec=spec,
         setting=setting,
@@ -242,23 +269,27 @@ def simulate(
         truth=truth,
         recorded=EvidenceBatch(net, recorded),
         label=label,
-        p_true=np.ascontiguousarray(p_true[0, :, 1]),
+        p_true=np.ascontiguousarray(p_true[0, :, target.positive_index]),
         group=group_names,
         truth_cpts=truth_cpts,
     )
+
+
+#: The rules of :func:`simulate`'s size and seed.
+_SIMULATE_CONSTRAINTS = {"n": Interval(int, 1), "seed": Interval(int, 0)}
 
 
 def _group_sizes(setting: Setting, n: int) -> list[int]:
     sizes = [round(g.fraction * n) for g in setting.groups]
     sizes[-1] = n - sum(sizes[:-1])
     if min(sizes) < 0:
-        raise NetworkError(f"Cannot split {n} patients into the groups of '{setting.name}'.")
+        raise DataFileError(f"Cannot split {n} patients into the groups of '{setting.name}'.")
     return sizes
 
 
 def _sample_group(net, cpts, require, size, rng, progress, done) -> np.ndarray:
     """Rejection-sample ``size`` patients in pain who meet ``require``."""
-    conditions = [(net.index("chronic_pain"), net.variable("chronic_pain").states.index("present"))]
+    conditions = [(net.index(v.name), v.positive_index) for v in net.context]
     conditions += [(net.index(v), net.variable(v).states.index(s)) for v, s in require.items()]
     # The acceptance rate is P(conditions), known exactly: refuse hopeless groups up front.
     evidence = np.full((1, len(net)), -1, dtype=np.int16)
@@ -266,9 +297,9 @@ def _sample_group(net, cpts, require, size, rng, progress, done) -> np.ndarray:
         evidence[0, col] = code
     acceptance = float(np.exp(Engine(net, cpts).log_evidence(evidence)[0, 0]))
     if acceptance < MIN_ACCEPTANCE:
-        raise NetworkError(
-            f"Patients in chronic pain with {require or 'this case mix'} have probability "
-            f"{acceptance:.2g} under the network: too rare to sample (or impossible)."
+        raise DataFileError(
+            f"Patients in the diagnosed context with {require or 'this case mix'} have "
+            f"probability {acceptance:.2g} under the network: too rare to sample (or impossible)."
         )
     kept: list[np.ndarray] = []
     have = 0
@@ -285,46 +316,54 @@ def _sample_group(net, cpts, require, size, rng, progress, done) -> np.ndarray:
         if progress is not None:
             progress(done + have)
         if tries >= 200 and have < MIN_ACCEPTANCE * tries * _BATCH:
-            raise NetworkError(
+            raise DataFileError(
                 f"Sampling is too slow: fewer than {MIN_ACCEPTANCE:.1%} of draws meet {require} "
-                "with chronic pain."
+                "in the diagnosed context."
             )
     return np.concatenate(kept) if kept else np.empty((0, len(net)), dtype=np.int16)
 
 
-def _record(net, truth: np.ndarray, options: SimulationOptions, rng) -> np.ndarray:
-    """What a clinician records: observable findings with the realism options applied."""
+def _record(
+    net, truth: np.ndarray, options: SimulationOptions, realism: Realism, rng
+) -> np.ndarray:
+    """What a clinician records: the findings with the realism options applied."""
     n = len(truth)
     recorded = np.full_like(truth, -1)
-    observable = [i for i, v in enumerate(net.variables) if v.role in OBSERVABLE_ROLES]
-    recorded[:, observable] = truth[:, observable]
+    findings = [i for i, v in enumerate(net.variables) if v.is_finding]
+    recorded[:, findings] = truth[:, findings]
     if options.reporting_trait > 0:
-        carriers = rng.random(n) < 0.3
-        symptoms = [i for i, v in enumerate(net.variables) if v.role == "symptom"]
+        carriers = rng.random(n) < realism.reporting_trait_share
+        symptoms = [
+            i for i, v in enumerate(net.variables) if v.role == realism.reporting_trait_role
+        ]
         flip = (rng.random((n, len(symptoms))) < options.reporting_trait) & carriers[:, None]
+        positive = np.array([net.variables[i].positive_index for i in symptoms])
         block = recorded[:, symptoms]
-        block[flip & (block == 0)] = 1
+        turned = flip & (block >= 0) & (block != positive[None, :])
+        block[turned] = np.broadcast_to(positive, block.shape)[turned]
         recorded[:, symptoms] = block
     if options.mcar > 0:
-        aetiology = net.index("aetiology")
-        columns = [i for i in observable if i != aetiology]
+        kept = {net.index(name) for name in realism.never_missing}
+        columns = [i for i in findings if i not in kept]
         lost = rng.random((n, len(columns))) < options.mcar
         block = recorded[:, columns]
         block[lost] = -1
         recorded[:, columns] = block
     if options.mar:
-        test = net.index("confirmatory_test")
-        plausible = recorded[:, net.index("distribution_plausible")] == 1
-        loss = recorded[:, net.index("sensory_loss")] == 1
-        suspicion = plausible | loss
-        done = rng.random(n) < np.where(suspicion, 0.80, 0.15)
-        recorded[~done, test] = -1
-    recorded[:, net.index("chronic_pain")] = net.variable("chronic_pain").states.index("present")
+        suspicion = np.zeros(n, dtype=bool)
+        for name, state in realism.mar_suspicion.items():
+            suspicion |= recorded[:, net.index(name)] == net.variable(name).states.index(state)
+        suspected, otherwise = realism.mar_p_recorded
+        done = rng.random(n) < np.where(suspicion, suspected, otherwise)
+        recorded[~done, net.index(realism.mar_variable)] = -1
+    for var in net.context:
+        recorded[:, net.index(var.name)] = var.positive_index
     return recorded
 
 
 def _label(net, truth, recorded, options: SimulationOptions, rng) -> np.ndarray:
-    neuropathic = (truth[:, net.index("neuropathic")] == 1).astype(np.int8)
+    target = net.target
+    neuropathic = (truth[:, net.index(target.name)] == target.positive_index).astype(np.int8)
     if options.label == "truth":
         return neuropathic
     if options.label == "clinician":

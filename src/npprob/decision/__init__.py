@@ -5,7 +5,12 @@ and the treatments and contraindications files go in; a ranked, explained list
 comes out. See :mod:`npprob.decision.ranking` for the formula.
 """
 
-from npprob.decision.factors import RECORD_KEY, factors_schema, parse_patient_factors
+from npprob.decision.factors import (
+    RECORD_KEY,
+    factor_from_text,
+    factors_schema,
+    parse_patient_factors,
+)
 from npprob.decision.ranking import (
     Flag,
     RankedTreatment,
@@ -14,7 +19,7 @@ from npprob.decision.ranking import (
     patient_contexts,
     rank_treatments,
 )
-from npprob.decision.recommend import recommend_treatments
+from npprob.decision.recommend import recommend, recommend_treatments
 from npprob.decision.treatments import (
     Contraindications,
     TreatmentEvidence,
@@ -31,12 +36,14 @@ __all__ = [
     "TreatmentEvidence",
     "TreatmentRanking",
     "UnrankedTreatment",
+    "factor_from_text",
     "factors_schema",
     "load_contraindications",
     "load_treatments",
     "parse_patient_factors",
     "patient_contexts",
     "rank_treatments",
+    "recommend",
     "recommend_treatments",
     "treatment_files",
 ]

@@ -16,7 +16,13 @@ from npprob.decision.treatments import Factor
 from npprob.errors import EvidenceError
 from npprob.io.patients import PATIENT_FACTORS_KEY
 
-__all__ = ["RECORD_KEY", "factors_schema", "parse_patient_factors", "patient_record_schema_text"]
+__all__ = [
+    "RECORD_KEY",
+    "factor_from_text",
+    "factors_schema",
+    "parse_patient_factors",
+    "patient_record_schema_text",
+]
 
 #: Key of the patient factors in a JSON patient record.
 RECORD_KEY = PATIENT_FACTORS_KEY
@@ -101,6 +107,30 @@ def parse_patient_factors(raw: object, definitions: Mapping[str, Factor]) -> dic
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise EvidenceError("; ".join(problems[:5]) + more + ".", variable=RECORD_KEY)
     return out
+
+
+def factor_from_text(text: str) -> object:
+    """A factor value typed as text (``--factor NAME=VALUE``): a boolean, null, a whole number.
+
+    Anything else is returned as the text, for :func:`parse_patient_factors` to
+    report against the factor's type.
+
+    Examples
+    --------
+    >>> [factor_from_text(t) for t in ("yes", "False", "unknown", "70", "old")]
+    [True, False, None, 70, 'old']
+    """
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes"):
+        return True
+    if lowered in ("false", "no"):
+        return False
+    if lowered in ("null", "unknown"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _show(value: object) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npprob.errors import ModelFileError, NetworkError
+from npprob.errors import DataFileError, ModelFileError
 from npprob.io.tomlfile import read_toml as _read_toml
 
 __all__ = [
@@ -150,10 +150,11 @@ class Contraindications:
 
 
 def read_toml(path: Path, what: str) -> dict:
+    """A shipped model file's TOML; every problem raises :class:`ModelFileError`."""
     try:
         return _read_toml(path, what)
-    except NetworkError as exc:
-        raise ModelFileError(str(exc)) from None
+    except DataFileError as exc:
+        raise ModelFileError(str(exc), path=exc.path) from None
 
 
 def _effect(table: Mapping, key: str, where: str, source: str, tag: str) -> Effect:

@@ -1,6 +1,6 @@
 """Diagnosis layer: the clinical model, the NeuPSIG grade and explanations."""
 
-from npprob.diagnosis.model import MECHANISMS, DiagnosticModel, load_model
+from npprob.diagnosis.model import MECHANISMS, DiagnosticModel, diagnose, load_model
 from npprob.diagnosis.neupsig import GRADES, NeuPSIGGrade, neupsig_grade
 from npprob.diagnosis.result import DISCLAIMER, Diagnosis, FindingEffect
 
@@ -12,6 +12,7 @@ __all__ = [
     "DiagnosticModel",
     "FindingEffect",
     "NeuPSIGGrade",
+    "diagnose",
     "load_model",
     "neupsig_grade",
 ]

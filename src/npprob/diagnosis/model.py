@@ -1,10 +1,16 @@
-"""The diagnostic model: clinical network + parameter draws + compiled engine."""
+"""The diagnostic model: clinical network + parameter draws + compiled engine.
+
+A patient is answered in two engine passes: one for the target, the other
+reported variables and the mechanisms (every parameter draw kept, so the
+decision layer ranks treatments from the same draws), and one for the
+leave-one-out explanation.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,24 +21,28 @@ from npprob.errors import (
     EvidenceError,
     ModelFileError,
     NetworkError,
+    ParameterError,
     ZeroProbabilityEvidenceError,
 )
 from npprob.inference.engine import Engine
-from npprob.io.artifacts import CHECKSUMS, read_model_dir
-from npprob.io.patients import METADATA_KEYS, PATIENT_FACTORS_KEY
+from npprob.io.artifacts import ModelFolder
+from npprob.io.findings import decode_codes
+from npprob.io.patient_record import PatientRecord
+from npprob.io.patients import PatientTable
 from npprob.io.resources import clinical_spec_path, models_dir
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.spec import ClinicalSpec, load_spec
 
-__all__ = ["MECHANISMS", "DiagnosticModel", "load_model"]
+__all__ = ["MECHANISMS", "DiagnosticModel", "TableDiagnosis", "diagnose", "load_model"]
 
 #: Latent mechanisms reported with every diagnosis.
 MECHANISMS = ("peripheral_sensitisation", "ectopic_activity", "central_sensitisation")
-_TARGETS = ("neuropathic", "mixed_pain", "nociplastic", "nociceptive", *MECHANISMS)
-
-#: Observed for every patient: the population diagnosed is people in chronic pain.
-CONTEXT = "chronic_pain"
-PRESENT = "present"
+#: Pain components reported next to the target: Diagnosis field to variable.
+COMPONENTS = {
+    "p_mixed": "mixed_pain",
+    "p_nociplastic": "nociplastic",
+    "p_nociceptive": "nociceptive",
+}
 
 #: Patients diagnosed per engine pass in a batch.
 BATCH_CHUNK = 256
@@ -46,6 +56,26 @@ PRIOR_SEED = 20261127
 
 
 @dataclass(frozen=True)
+class TableDiagnosis:
+    """The answers for a table of patients, bad rows kept apart.
+
+    Attributes
+    ----------
+    ids : list of str
+        Every row's identifier, in file order.
+    diagnoses : list of Diagnosis or None
+        None for rows listed in ``errors``.
+    errors : dict of int to str
+        0-based row to what is wrong with it (unreadable, outside the
+        diagnosed context, or findings of probability zero).
+    """
+
+    ids: list[str]
+    diagnoses: list[Diagnosis | None]
+    errors: dict[int, str]
+
+
+@dataclass(frozen=True)
 class DiagnosticModel:
     """A clinical network with parameter draws, ready to diagnose.
 
@@ -54,25 +84,34 @@ class DiagnosticModel:
     Attributes
     ----------
     spec : ClinicalSpec
-        The network specification (structure, prior, sources).
+        The network specification (structure, prior, sources, roles).
     engine : Engine
         Exact inference over the parameter draws.
     name, kind : str
         Which model this is; ``kind`` is ``"prior"`` (draws from the
         specification's Dirichlet prior) or ``"posterior"`` (trained).
+    card : dict, optional
+        The trained model's card (None for the prior model).
     """
 
     spec: ClinicalSpec
     engine: Engine
     name: str
     kind: str
+    card: dict | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_draws(
-        cls, spec: ClinicalSpec, draws: Mapping[str, np.ndarray], *, name: str, kind: str
+        cls,
+        spec: ClinicalSpec,
+        draws: Mapping[str, np.ndarray],
+        *,
+        name: str,
+        kind: str,
+        card: dict | None = None,
     ) -> DiagnosticModel:
         """A model from CPT draws, each shaped ``(n_draws, *cpt_shape)``."""
-        return cls(spec, Engine(spec.network, draws), name, kind)
+        return cls(spec, Engine(spec.network, draws), name, kind, card)
 
     @property
     def network(self):
@@ -85,62 +124,104 @@ class DiagnosticModel:
         return self.engine.n_draws
 
     def info(self) -> dict[str, object]:
-        """Which model answered."""
+        """Which model answered.
+
+        ``spec_sha256`` is the digest of the specification text the model was
+        trained on (the loaded one for the prior model); ``spec_content_sha256``
+        the digest of the content it depends on, which the loaded specification
+        matches.
+        """
+        trained_on = (self.card or {}).get("spec_sha256", self.spec.digest)
         return {
             "name": self.name,
             "kind": self.kind,
             "n_draws": self.n_draws,
             "spec_version": str(self.spec.meta.get("version", "")),
-            "spec_sha256": self.spec.digest,
+            "spec_sha256": trained_on,
+            "spec_content_sha256": self.spec.content_digest,
         }
 
-    def evidence(self, record: Mapping[str, object] | EvidenceBatch) -> EvidenceBatch:
-        """One patient's findings as a one-row batch (see :meth:`Engine.evidence`)."""
-        if isinstance(record, EvidenceBatch):
+    # -- evidence -------------------------------------------------------------------
+
+    def record(self, record: Mapping[str, object] | PatientRecord) -> PatientRecord:
+        """A patient record for this model's network (mappings read by the JSON-record rules)."""
+        if isinstance(record, PatientRecord):
+            if record.network is not self.network and (
+                record.network.structure_digest() != self.network.structure_digest()
+            ):
+                raise EvidenceError("The patient record was made for a different network.")
             return record
-        # Patient factors belong to the record but inform treatment, not diagnosis.
-        findings = {
-            k: v for k, v in record.items() if k not in (*METADATA_KEYS, PATIENT_FACTORS_KEY)
-        }
-        if findings.get(CONTEXT, PRESENT) != PRESENT:
-            raise EvidenceError(
-                f"npprob diagnoses patients with chronic pain: '{CONTEXT}' must be "
-                f"'{PRESENT}' (or left out); got {findings[CONTEXT]!r}.",
-                variable=CONTEXT,
-            )
-        findings[CONTEXT] = PRESENT
-        batch = self.engine.evidence(findings)
-        observed = np.flatnonzero(batch.codes[0] >= 0)
-        for j in observed:
-            var = self.network.variables[j]
-            if var.role in ("latent", "derived"):
-                raise EvidenceError(
-                    f"'{var.name}' is a {var.role} variable and cannot be observed.",
-                    variable=var.name,
-                )
-        return batch
+        return PatientRecord.from_mapping(self.network, record)
+
+    def evidence(
+        self, record: Mapping[str, object] | PatientRecord | EvidenceBatch
+    ) -> EvidenceBatch:
+        """One patient's findings as a one-row batch, the context observed (see :meth:`with_context`)."""
+        batch = record if isinstance(record, EvidenceBatch) else self.record(record).evidence
+        return self.with_context(batch)
+
+    def context_problems(self, codes: np.ndarray) -> np.ndarray:
+        """Rows whose recorded context contradicts the diagnosed population (0-based)."""
+        bad = np.zeros(len(codes), dtype=bool)
+        for var in self.network.context:
+            column = np.asarray(codes)[:, self.network.index(var.name)]
+            bad |= (column >= 0) & (column != var.positive_index)
+        return np.flatnonzero(bad)
+
+    def context_message(self) -> str:
+        """What a patient's context must be, for messages."""
+        listed = " and ".join(f"'{k}' must be '{v}'" for k, v in self.spec.context.items())
+        return f"{listed} (or left out): npprob diagnoses only patients in this context"
+
+    def with_context(self, batch: EvidenceBatch) -> EvidenceBatch:
+        """The batch with every context variable observed in its positive state.
+
+        Raises
+        ------
+        EvidenceError
+            When a row records a context variable in another state.
+        """
+        bad = self.context_problems(batch.codes)
+        if len(bad):
+            first = self.network.context[0].name
+            rows = f" (rows {bad.tolist()[:10]}, 0-based)" if batch.n_patients > 1 else ""
+            raise EvidenceError(f"{self.context_message()}{rows}.", variable=first, row=int(bad[0]))
+        codes = batch.codes.copy()
+        for var in self.network.context:
+            codes[:, self.network.index(var.name)] = var.positive_index
+        return EvidenceBatch(self.network, codes)
+
+    # -- answers --------------------------------------------------------------------
 
     def diagnose(
-        self, record: Mapping[str, object] | EvidenceBatch, *, explain: bool = True
+        self,
+        record: Mapping[str, object] | PatientRecord | EvidenceBatch,
+        *,
+        explain: bool = True,
     ) -> Diagnosis:
         """Diagnose one patient.
 
         Parameters
         ----------
-        record : mapping or EvidenceBatch
-            ``{finding: state}``; missing or ``None`` means unobserved. Keys
-            ``id`` and ``comment`` are carried along, not used.
+        record : PatientRecord, mapping or EvidenceBatch
+            A record, or ``{finding: state}`` (missing or ``None`` means
+            unobserved; ``id``, ``comment``, ``notes`` and ``patient_factors``
+            are carried along, not used), or a one-row batch.
         explain : bool, default=True
-            Rank the findings by how much each moved P(neuropathic).
+            Rank the findings by how much each moved P(target).
 
         Returns
         -------
         Diagnosis
+            With the posterior draws of P(target) in ``p_neuropathic_draws``.
         """
-        batch = self.evidence(record)
+        if isinstance(record, EvidenceBatch):
+            batch, record_id = record, None
+        else:
+            rec = self.record(record)
+            batch, record_id = rec.evidence, rec.id
         if batch.n_patients != 1:
             raise EvidenceError(f"diagnose takes one patient; got {batch.n_patients}.")
-        record_id = record.get("id") if isinstance(record, Mapping) else None
         return self.diagnose_batch(batch, explain=explain, ids=[record_id])[0]
 
     def diagnose_batch(
@@ -156,7 +237,8 @@ class DiagnosticModel:
         Parameters
         ----------
         batch : EvidenceBatch
-            The patients' findings; ``chronic_pain`` is set present.
+            The patients' findings; the context variables are set to their
+            positive states.
         explain : bool, default=True
             Rank each patient's findings (leave one out, all patients in one pass).
         ids : sequence of str or None, optional
@@ -171,8 +253,10 @@ class DiagnosticModel:
         list of Diagnosis (or None for skipped patients)
         """
         if on_zero not in ("raise", "skip"):
-            raise ValueError(f"on_zero must be 'raise' or 'skip'; got {on_zero!r}.")
-        batch = self._with_context(batch)
+            raise ParameterError(
+                parameter="on_zero", requirement="must be one of raise or skip", value=on_zero
+            )
+        batch = self.with_context(batch)
         ids = list(ids) if ids is not None else [None] * batch.n_patients
         out: list[Diagnosis | None] = []
         # Chunks bound the memory of (draws x patients x leave-one-out rows).
@@ -188,118 +272,144 @@ class DiagnosticModel:
             )
         return out
 
+    def diagnose_table(self, table: PatientTable, *, explain: bool = True) -> TableDiagnosis:
+        """Diagnose every readable row of a patients table; bad rows are reported, not fatal.
+
+        Parameters
+        ----------
+        table : PatientTable
+            From :func:`~npprob.io.patients.read_patients_csv`.
+        explain : bool, default=True
+
+        Returns
+        -------
+        TableDiagnosis
+        """
+        errors = {e.row - 1: e.message for e in table.errors}
+        for i in self.context_problems(table.batch.codes):
+            errors.setdefault(int(i), self.context_message())
+        good = [i for i in range(len(table)) if i not in errors]
+        diagnoses: list[Diagnosis | None] = [None] * len(table)
+        if good:
+            answers = self.diagnose_batch(
+                table.batch.take(good), explain=explain, ids=[table.ids[i] for i in good],
+                on_zero="skip",
+            )  # fmt: skip
+            for i, d in zip(good, answers, strict=True):
+                if d is None:
+                    errors[i] = "the findings have probability zero under the model (contradictory)"
+                diagnoses[i] = d
+        return TableDiagnosis(list(table.ids), diagnoses, dict(sorted(errors.items())))
+
     def p_neuropathic_draws(self, batch: EvidenceBatch) -> np.ndarray:
-        """P(neuropathic | findings, chronic pain) for every draw and patient.
+        """P(target | findings, context) for every draw and patient.
 
         Returns
         -------
         ndarray, shape (n_draws, n_patients)
             NaN for patients whose findings have probability zero.
         """
-        batch = self._with_context(batch)
+        batch = self.with_context(batch)
+        target = self.spec.target
         out = np.empty((self.n_draws, batch.n_patients))
         for start in range(0, batch.n_patients, 4096):
             rows = np.arange(start, min(start + 4096, batch.n_patients))
-            result = self.engine.query(batch.take(rows), ["neuropathic"], on_zero="nan")
-            out[:, rows] = result.marginal("neuropathic")[..., 1]
+            result = self.engine.query(batch.take(rows), [target.name], on_zero="nan")
+            out[:, rows] = result.marginal(target.name)[..., target.positive_index]
         return out
+
+    def _reported(self) -> dict[str, str]:
+        """Diagnosis fields and the variables answering them, the target first."""
+        return {
+            "p_neuropathic": self.spec.target.name,
+            **{k: v for k, v in COMPONENTS.items() if v in self.network},
+            **{m: m for m in MECHANISMS if m in self.network},
+        }
 
     def _diagnose_chunk(
         self, batch: EvidenceBatch, explain: bool, ids: Sequence[str | None]
     ) -> list[Diagnosis | None]:
-        result = self.engine.query(batch, list(_TARGETS), on_zero="nan")
-        p = {t: result.marginal(t)[..., 1] for t in _TARGETS}  # (n_draws, n_patients)
+        reported = self._reported()
+        variables = list(dict.fromkeys(reported.values()))
+        result = self.engine.query(batch, variables, on_zero="nan")
+        p = {  # (n_draws, n_patients)
+            v: result.marginal(v)[..., self.network.variable(v).positive_index] for v in variables
+        }
+        target = p[reported["p_neuropathic"]]
         ok = ~result.zero_probability
         with np.errstate(invalid="ignore"):
-            low, high = np.percentile(p["neuropathic"], [2.5, 97.5], axis=0)
-            means = {t: p[t].mean(axis=0) for t in _TARGETS}
-        effects = self._explain(batch.codes[ok]) if explain else [[] for _ in range(ok.sum())]
-        names = self.network.names
+            low, high = np.percentile(target, [2.5, 97.5], axis=0)
+            means = {v: p[v].mean(axis=0) for v in variables}
+        p_full = means[reported["p_neuropathic"]][ok]
+        effects = (
+            self._explain(batch.codes[ok], p_full) if explain else [[] for _ in range(ok.sum())]
+        )
+        info = self.info()
         out: list[Diagnosis | None] = []
         k = 0
         for i in range(batch.n_patients):
             if not ok[i]:
                 out.append(None)
                 continue
-            findings = {
-                names[j]: self.network.variables[j].states[c]
-                for j, c in enumerate(batch.codes[i])
-                if c >= 0
-            }
+            findings = decode_codes(self.network, batch.codes[i])
             out.append(
                 Diagnosis(
-                    p_neuropathic=float(means["neuropathic"][i]),
+                    p_neuropathic=float(means[reported["p_neuropathic"]][i]),
                     credible_interval=(float(low[i]), float(high[i])),
-                    p_mixed=float(means["mixed_pain"][i]),
-                    p_nociplastic=float(means["nociplastic"][i]),
-                    p_nociceptive=float(means["nociceptive"][i]),
+                    p_mixed=float(means[reported["p_mixed"]][i]),
+                    p_nociplastic=float(means[reported["p_nociplastic"]][i]),
+                    p_nociceptive=float(means[reported["p_nociceptive"]][i]),
                     mechanisms={m: float(means[m][i]) for m in MECHANISMS},
                     neupsig=neupsig_grade(findings),
                     explanation=effects[k],
                     findings=findings,
-                    model=self.info(),
+                    model=dict(info),
                     id=ids[i],
+                    p_neuropathic_draws=np.ascontiguousarray(target[:, i]),
                 )
             )
             k += 1
         return out
 
-    def _with_context(self, batch: EvidenceBatch) -> EvidenceBatch:
-        """The batch with chronic pain observed present (rows saying absent are refused)."""
-        j = self.network.index(CONTEXT)
-        present = self.network.variables[j].states.index(PRESENT)
-        column = batch.codes[:, j]
-        bad = np.flatnonzero((column >= 0) & (column != present))
-        if len(bad):
-            raise EvidenceError(
-                f"'{CONTEXT}' must be '{PRESENT}' for every patient (rows {bad.tolist()[:10]}).",
-                variable=CONTEXT,
-                row=int(bad[0]),
-            )
-        codes = batch.codes.copy()
-        codes[:, j] = present
-        return EvidenceBatch(self.network, codes)
+    def _explain(self, codes: np.ndarray, p_full: np.ndarray) -> list[list[FindingEffect]]:
+        """Leave-one-out effect of each finding on the posterior mean of P(target).
 
-    def _explain(self, codes: np.ndarray) -> list[list[FindingEffect]]:
-        """Leave-one-out effect of each finding on the posterior mean of P(neuropathic).
-
-        ``codes`` holds several patients; all their leave-one-out variants go
-        through the engine in one pass.
+        ``codes`` holds several patients and ``p_full`` their P(target) with
+        every finding; all leave-one-out variants go through the engine in one pass.
         """
-        context = self.network.index(CONTEXT)
+        context = {self.network.index(v.name) for v in self.network.context}
+        target = self.spec.target
         rows, owners = [], []
         for i, patient in enumerate(codes):
-            observed = np.flatnonzero(patient >= 0)
-            observed = observed[observed != context]
-            rows.append(patient)
+            observed = [j for j in np.flatnonzero(patient >= 0) if j not in context]
             for j in observed:
                 variant = patient.copy()
                 variant[j] = -1
                 rows.append(variant)
             owners.append((i, observed))
-        if not rows:
-            return []
-        p = self.engine.query(np.array(rows), ["neuropathic"]).marginal("neuropathic")
-        p = p[..., 1].mean(axis=0)
+        p = np.empty(0)
+        if rows:
+            p = self.engine.query(np.array(rows), [target.name]).marginal(target.name)
+            p = p[..., target.positive_index].mean(axis=0)
         out, start = [], 0
         for i, observed in owners:
-            p_full = float(p[start])
+            full = float(p_full[i])
             effects = []
             for k, j in enumerate(observed):
                 var = self.network.variables[j]
-                without = float(p[start + 1 + k])
+                without = float(p[start + k])
                 effects.append(
                     FindingEffect(
                         finding=var.name,
                         state=var.states[codes[i, j]],
                         p_without=without,
-                        change=p_full - without,
-                        log_odds_change=_logit(p_full) - _logit(without),
+                        change=full - without,
+                        log_odds_change=_logit(full) - _logit(without),
                     )
                 )
             effects.sort(key=lambda e: -abs(e.log_odds_change))
             out.append(effects)
-            start += 1 + len(observed)
+            start += len(observed)
         return out
 
 
@@ -322,8 +432,9 @@ def load_model(
     name : str, optional
         ``None`` gives the shipped default (``models/default``, trained) when
         it exists, else the prior model; ``"prior"`` gives draws from the
-        specification's Dirichlet prior; any other name is a folder under
-        ``models/`` or a path to a model folder written by ``npprob train``.
+        specification's Dirichlet prior; any other name is a path to a model
+        folder written by ``npprob train``, a folder under ``./models/``, or a
+        shipped model (see :meth:`~npprob.io.artifacts.ModelFolder.find`).
     spec_path : path, optional
         A network specification other than the shipped one.
     n_draws : int, default=1000
@@ -343,37 +454,60 @@ def load_model(
     """
     spec = load_spec(Path(spec_path) if spec_path is not None else clinical_spec_path())
     if name is None:
-        name = DEFAULT_MODEL if (models_dir() / DEFAULT_MODEL / CHECKSUMS).is_file() else "prior"
+        shipped = ModelFolder(models_dir() / DEFAULT_MODEL)
+        if not shipped.is_model():
+            name = "prior"
+    else:
+        shipped = None
     if name == "prior":
         draws = spec.prior_draws(n_draws, seed)
         return DiagnosticModel.from_draws(spec, draws, name="prior", kind="prior")
-    folder = Path(name) if ("/" in name or Path(name).is_dir()) else models_dir() / name
-    if not folder.is_dir():
-        available = sorted(p.name for p in models_dir().iterdir() if (p / CHECKSUMS).is_file())
-        raise ModelFileError(
-            f"Unknown model '{name}'; available: {', '.join(['prior', *available])}."
-        )
-    arrays, card = read_model_dir(folder)
-    if card.get("spec_sha256") != spec.digest:
-        raise ModelFileError(
-            f"Model '{folder}' was trained on a different network specification "
-            f"(spec SHA-256 {str(card.get('spec_sha256'))[:12]}..., current {spec.digest[:12]}...); "
-            "retrain it with npprob train."
-        )
-    draws = {}
-    for var in spec.network.names:
-        if var not in arrays:
-            raise ModelFileError(f"Model '{folder}' has no draws for '{var}'.")
-        arr = arrays[var]
-        if arr.ndim != len(spec.network.cpt_shape(var)) + 1 or arr.shape[
-            1:
-        ] != spec.network.cpt_shape(var):
-            raise ModelFileError(f"Model '{folder}': draws of '{var}' have shape {arr.shape}.")
-        draws[var] = arr
+    folder = shipped if shipped is not None else ModelFolder.find(name)
+    draws, card = folder.load(spec)
     try:
-        model = DiagnosticModel.from_draws(
-            spec, draws, name=str(card.get("name", folder.name)), kind="posterior"
+        return DiagnosticModel.from_draws(
+            spec, draws, name=str(card.get("name", folder.name)), kind="posterior", card=card
         )
     except NetworkError as exc:
-        raise ModelFileError(f"Model '{folder}' holds invalid probabilities: {exc}") from None
-    return model
+        raise ModelFileError(f"Model '{folder.path}' holds invalid probabilities: {exc}") from None
+
+
+_DEFAULT: list[DiagnosticModel] = []
+
+
+def diagnose(
+    record: PatientRecord | Mapping[str, object],
+    model: DiagnosticModel | None = None,
+    *,
+    explain: bool = True,
+) -> Diagnosis:
+    """P(neuropathic) with its credible interval and posterior draws, the NeuPSIG grade and why.
+
+    Parameters
+    ----------
+    record : PatientRecord or mapping
+        One patient (see :class:`~npprob.io.patient_record.PatientRecord`;
+        a mapping is read by the JSON-record rules).
+    model : DiagnosticModel, optional
+        Default: the shipped default model, loaded once per process.
+    explain : bool, default=True
+        Rank the findings by how much each moved the probability.
+
+    Returns
+    -------
+    Diagnosis
+
+    Examples
+    --------
+    >>> import npprob
+    >>> d = npprob.diagnose({"aetiology": "herpes_zoster", "distribution_plausible": "yes"})
+    >>> 0 < d.credible_interval[0] < d.p_neuropathic < d.credible_interval[1] < 1
+    True
+    >>> d.p_neuropathic_draws.shape == (npprob.load_model().n_draws,)
+    True
+    """
+    if model is None:
+        if not _DEFAULT:
+            _DEFAULT.append(load_model())
+        model = _DEFAULT[0]
+    return model.diagnose(record, explain=explain)

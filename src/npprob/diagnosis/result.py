@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from npprob.diagnosis.neupsig import NeuPSIGGrade
 
 __all__ = ["DISCLAIMER", "Diagnosis", "FindingEffect"]
@@ -71,7 +73,13 @@ class Diagnosis:
     findings : dict of str to str
         The observed findings.
     model : dict
-        Which model answered (name, kind, number of draws, specification digest).
+        Which model answered (name, kind, number of draws, specification digests).
+    id : str or None
+        The record's identifier.
+    p_neuropathic_draws : ndarray of shape (n_draws,), optional
+        P(neuropathic component | findings) under every posterior parameter
+        draw: what the credible interval summarises and what treatment
+        ranking integrates over. Not part of :meth:`to_dict`.
     """
 
     p_neuropathic: float
@@ -86,6 +94,7 @@ class Diagnosis:
     model: dict[str, object]
     id: str | None = None
     disclaimer: str = field(default=DISCLAIMER)
+    p_neuropathic_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def neupsig_grade(self) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npprob.errors import NetworkError
+from npprob.errors import DataFileError
 from npprob.io.tomlfile import read_toml
 from npprob.network.network import Network
 
@@ -40,8 +40,9 @@ class ScreeningTool:
     cutoff : float
         Score at or above which the screen is positive.
     items : tuple of (findings, aetiologies, points)
-        An item scores ``points`` when any of ``findings`` is ``present`` or
-        the aetiology is one of ``aetiologies``.
+        An item scores ``points`` when any of ``findings`` is in its positive
+        state (:attr:`~npprob.network.Variable.positive_index`) or the
+        aetiology is one of ``aetiologies``.
     source, tag, reason : str
     """
 
@@ -61,7 +62,7 @@ def load_tools(
 
     Raises
     ------
-    NetworkError
+    DataFileError
         On invalid TOML, unknown findings or aetiologies, or missing fields.
     """
     from npprob.io.resources import baselines_path
@@ -74,21 +75,21 @@ def load_tools(
         where = f"{p}: tool '{key}'"
         missing = {"name", "cutoff", "items", "source", "tag"} - set(body)
         if missing:
-            raise NetworkError(f"{where}: missing {sorted(missing)}.")
+            raise DataFileError(f"{where}: missing {sorted(missing)}.")
         items = []
         for k, item in enumerate(body["items"]):
             findings = tuple(item.get("any", ()))
             causes = tuple(item.get("aetiology", ()))
             for name in findings:
-                if name not in network or "present" not in network.variable(name).states:
-                    raise NetworkError(
-                        f"{where}, item {k + 1}: no finding '{name}' with 'present'."
+                if name not in network or network.variable(name).boolean_states is None:
+                    raise DataFileError(
+                        f"{where}, item {k + 1}: no two-state finding '{name}'.", path=str(p)
                     )
             for cause in causes:
                 if cause not in aetiologies:
-                    raise NetworkError(f"{where}, item {k + 1}: unknown aetiology '{cause}'.")
+                    raise DataFileError(f"{where}, item {k + 1}: unknown aetiology '{cause}'.")
             if (not findings and not causes) or "points" not in item:
-                raise NetworkError(
+                raise DataFileError(
                     f"{where}, item {k + 1}: needs 'any' or 'aetiology', and 'points'."
                 )
             items.append((findings, causes, float(item["points"])))
@@ -97,7 +98,7 @@ def load_tools(
             str(body["source"]), str(body["tag"]), str(body.get("reason", "")),
         )  # fmt: skip
     if not tools:
-        raise NetworkError(f"{p}: no [tools.*] tables.")
+        raise DataFileError(f"{p}: no [tools.*] tables.")
     return tools
 
 
@@ -108,7 +109,7 @@ def tool_score(tool: ScreeningTool, network: Network, codes: np.ndarray) -> np.n
     for findings, causes, points in tool.items:
         hit = np.zeros(len(codes), dtype=bool)
         for name in findings:
-            hit |= codes[:, network.index(name)] == network.variable(name).states.index("present")
+            hit |= codes[:, network.index(name)] == network.variable(name).positive_index
         if causes:
             states = network.variable("aetiology").states
             hit |= np.isin(codes[:, network.index("aetiology")], [states.index(c) for c in causes])
@@ -138,7 +139,7 @@ def load_hard_cases(
 
     Raises
     ------
-    NetworkError
+    DataFileError
         On an aetiology the network does not have.
     """
     from npprob.io.resources import baselines_path
@@ -150,12 +151,12 @@ def load_hard_cases(
     for key, body in data.get("hard_cases", {}).items():
         causes = body.get("aetiology") if isinstance(body, dict) else None
         if not isinstance(causes, list) or not all(isinstance(c, str) for c in causes):
-            raise NetworkError(f"{p}: hard case '{key}' needs aetiology = [list of states].")
+            raise DataFileError(f"{p}: hard case '{key}' needs aetiology = [list of states].")
         unknown = sorted(set(causes) - states)
         if not causes or unknown:
-            raise NetworkError(f"{p}: hard case '{key}' has unknown or no aetiology {unknown}.")
+            raise DataFileError(f"{p}: hard case '{key}' has unknown or no aetiology {unknown}.")
         if key == SCREEN_FALSE_POSITIVES:
-            raise NetworkError(f"{p}: '{key}' is a reserved hard-case name.")
+            raise DataFileError(f"{p}: '{key}' is a reserved hard-case name.")
         out[key] = tuple(causes)
     return out
 

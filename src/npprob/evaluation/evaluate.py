@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from npprob.errors import EvidenceError
 from npprob.evaluation.baselines import SCREEN_FALSE_POSITIVES, ScreeningTool, score_all
 from npprob.evaluation.metrics import net_benefit, probability_metrics
+from npprob.io.cohort import CohortData
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.network import Network
 
 __all__ = [
     "COVERAGE_LEVELS",
-    "EvaluationCohort",
     "evaluate_cohort",
     "findings_matrix",
     "fit_baselines",
@@ -40,52 +39,30 @@ DECISION_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2))
 MIN_SUBGROUP = 100
 
 
-@dataclass(frozen=True)
-class EvaluationCohort:
-    """A cohort as evaluation needs it: recorded findings, truth, label, true probability."""
-
-    name: str
-    codes: np.ndarray
-    truth: np.ndarray
-    label: np.ndarray
-    p_true: np.ndarray | None
-    card: dict | None = None
-
-
-def read_evaluation_cohort(path: str | os.PathLike[str], network: Network) -> EvaluationCohort:
-    """Read a cohort CSV written by ``npprob simulate`` (it needs the truth column).
+def read_evaluation_cohort(path: str | os.PathLike[str], network: Network) -> CohortData:
+    """Read a cohort written by ``npprob simulate``; evaluation needs its truth and label.
 
     Raises
     ------
     EvidenceError
-        When the file lacks ``true_neuropathic`` or ``label_neuropathic``.
+        When the file lacks the target's ``true_`` column or the recorded label.
     """
-    import pandas as pd
+    from npprob.io.cohort import TRUTH_PREFIX, label_column, read_cohort_data
 
-    from npprob.cohorts import read_cohort, read_label
-    from npprob.errors import EvidenceError
-
-    p = Path(path)
-    codes, card = read_cohort(p, network, truth=False)
-    label = read_label(p)
-    frame = pd.read_csv(p, usecols=lambda c: c in ("true_neuropathic", "p_true_neuropathic"))
-    if "true_neuropathic" not in frame or label is None:
+    data = read_cohort_data(path, network)
+    if data.truth is None or data.label is None:
         raise EvidenceError(
-            f"{p}: evaluation needs the latent truth (true_neuropathic) and label_neuropathic."
+            f"{data.path}: evaluation needs the latent truth ({TRUTH_PREFIX}{network.target.name}) "
+            f"and {label_column(network)}."
         )
-    truth = (frame["true_neuropathic"] == "present").to_numpy(dtype=np.int64)
-    p_true = frame["p_true_neuropathic"].to_numpy(float) if "p_true_neuropathic" in frame else None
-    name = p.parent.name if p.name == "cohort.csv" else p.stem
-    return EvaluationCohort(name, codes, truth, label.astype(np.int64), p_true, card)
+    return data
 
 
 def findings_matrix(network: Network, codes: np.ndarray):
     """One-hot recorded findings (a "not recorded" level per finding) for the fitted baselines."""
     from sklearn.preprocessing import OneHotEncoder
 
-    from npprob.cohorts.simulate import OBSERVABLE_ROLES
-
-    observable = [j for j, v in enumerate(network.variables) if v.role in OBSERVABLE_ROLES]
+    observable = [j for j, v in enumerate(network.variables) if v.is_finding]
     categories = [list(range(-1, len(network.variables[j].states))) for j in observable]
     encoder = OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False)
     return encoder.fit_transform(np.asarray(codes)[:, observable])
@@ -117,7 +94,7 @@ def _recalibrated(score: np.ndarray, label: np.ndarray, seed: int) -> np.ndarray
 
 def evaluate_cohort(
     model,
-    cohort: EvaluationCohort,
+    cohort: CohortData,
     tools: Mapping[str, ScreeningTool],
     fitted: Mapping[str, object],
     *,

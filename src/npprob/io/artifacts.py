@@ -6,6 +6,10 @@ posterior) and ``SHA256SUMS`` listing every file's checksum. Loading checks
 every listed checksum before reading anything and opens NPZ files with
 ``allow_pickle=False``; a missing, truncated or altered file raises
 :class:`~npprob.errors.ModelFileError` naming it.
+
+:class:`ModelFolder` is the one place that knows this format: where a named
+model is found, how a folder is written (atomically: built under a temporary
+name and swapped in) and when a folder fits a network specification.
 """
 
 from __future__ import annotations
@@ -14,16 +18,28 @@ import hashlib
 import io
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from npprob.errors import ModelFileError
+from npprob.errors import ModelFileError, ParameterError
+from npprob.io.resources import models_dir
+from npprob.network.spec import ClinicalSpec
 
-__all__ = ["CHECKSUMS", "read_model_dir", "sha256_file", "write_model_dir", "write_npz"]
+__all__ = [
+    "CHECKSUMS",
+    "RESERVED_NAMES",
+    "ModelFolder",
+    "read_model_dir",
+    "sha256_file",
+    "write_model_dir",
+    "write_npz",
+]
 
 CHECKSUMS = "SHA256SUMS"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -121,3 +137,170 @@ def read_model_dir(directory: str | os.PathLike[str]) -> tuple[dict[str, np.ndar
     if not isinstance(card, dict):
         raise ModelFileError(f"'{d / 'card.json'}' is not a JSON object.")
     return arrays, card
+
+
+#: Names no trained model may take (``prior`` is the specification's own prior).
+RESERVED_NAMES = frozenset({"prior", ".", ".."})
+
+
+class ModelFolder:
+    """A trained model's folder: ``draws.npz``, ``card.json``, extra files, ``SHA256SUMS``.
+
+    Parameters
+    ----------
+    path : path
+        The folder (it need not exist yet).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> folder = ModelFolder(tempfile.mkdtemp() + "/m")
+    >>> _ = folder.save({"a": np.full((2, 2), 0.5)}, {"name": "m"})
+    >>> arrays, card = folder.read()
+    >>> arrays["a"].shape, card["name"], folder.is_model()
+    ((2, 2), 'm', True)
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ModelFolder({str(self.path)!r})"
+
+    @property
+    def name(self) -> str:
+        """The folder's name."""
+        return self.path.name
+
+    def is_model(self) -> bool:
+        """Whether the folder holds a model (it lists its checksums)."""
+        return (self.path / CHECKSUMS).is_file()
+
+    @staticmethod
+    def check_name(name: str) -> str:
+        """``name`` if a model may be called so (a plain folder name, not ``prior``)."""
+        if (
+            not isinstance(name, str)
+            or not name
+            or "/" in name
+            or "\\" in name
+            or (name in RESERVED_NAMES)
+        ):
+            raise ParameterError(
+                parameter="name", requirement="must be a plain folder name other than 'prior' "
+                "(a valid model name)", value=name,
+            )  # fmt: skip
+        return name
+
+    @classmethod
+    def find(cls, name: str) -> ModelFolder:
+        """The model called ``name``: a folder path, ``./models/NAME``, or a shipped model.
+
+        Raises
+        ------
+        ModelFileError
+            When no such model exists; the message lists the available ones.
+        """
+        candidates = [Path(name)] if ("/" in name or Path(name).is_dir()) else [
+            Path.cwd() / "models" / name, models_dir() / name,
+        ]  # fmt: skip
+        for path in candidates:
+            if path.is_dir():
+                return cls(path)
+        available = sorted(
+            {p.name for root in (Path.cwd() / "models", models_dir()) if root.is_dir()
+             for p in root.iterdir() if (p / CHECKSUMS).is_file()}
+        )  # fmt: skip
+        raise ModelFileError(
+            f"Unknown model '{name}'; available: {', '.join(['prior', *available])}."
+        )
+
+    def read(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Every checksum verified, then the arrays and the card (see :func:`read_model_dir`)."""
+        return read_model_dir(self.path)
+
+    def load(self, spec: ClinicalSpec) -> tuple[dict[str, np.ndarray], dict]:
+        """The CPT draws, checked against ``spec``, and the card.
+
+        A folder fits ``spec`` when its card's ``spec_content_sha256`` equals
+        the specification's content digest (the same variables, states, parents
+        and prior), or, for cards written before that key, when its
+        ``spec_sha256`` equals the specification's text digest.
+
+        Returns
+        -------
+        draws : dict of str to ndarray of shape (n_draws, *cpt_shape)
+        card : dict
+
+        Raises
+        ------
+        ModelFileError
+            On any checksum or format problem, a different specification, or
+            draws missing or misshapen for a variable.
+        """
+        arrays, card = self.read()
+        content = card.get("spec_content_sha256")
+        fits = content == spec.content_digest if content else card.get("spec_sha256") == spec.digest
+        if not fits:
+            recorded = str(content or card.get("spec_sha256"))
+            raise ModelFileError(
+                f"Model '{self.path}' was trained on a different network specification "
+                f"(spec SHA-256 {recorded[:12]}..., current {spec.digest[:12]}...); "
+                "retrain it with npprob train."
+            )
+        draws = {}
+        net = spec.network
+        for var in net.names:
+            if var not in arrays:
+                raise ModelFileError(f"Model '{self.path}' has no draws for '{var}'.")
+            arr = arrays[var]
+            if arr.ndim != len(net.cpt_shape(var)) + 1 or arr.shape[1:] != net.cpt_shape(var):
+                raise ModelFileError(
+                    f"Model '{self.path}': draws of '{var}' have shape {arr.shape}."
+                )
+            draws[var] = arr
+        return draws, card
+
+    def save(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        card: Mapping[str, object],
+        *,
+        extra: Mapping[str, Callable[[Path], None]] | None = None,
+    ) -> Path:
+        """Write the folder atomically: built under a temporary name beside it, then swapped in.
+
+        Parameters
+        ----------
+        arrays : mapping of str to ndarray
+            Saved as ``draws.npz``.
+        card : mapping
+            Saved as ``card.json``.
+        extra : mapping of str to callable, optional
+            Further files: name to a function writing that file at the path it
+            is given (covered by the checksums).
+
+        Raises
+        ------
+        ModelFileError
+            When the path exists and is not a model folder (it is never replaced).
+        """
+        out = self.path
+        if out.exists() and not self.is_model():
+            raise ModelFileError(f"'{out}' exists and is not a model folder; choose another name.")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # A failure leaves nothing half-written: the old folder stays until the new one is whole.
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        staging.chmod(0o755)
+        try:
+            for file_name, write in (extra or {}).items():
+                write(staging / file_name)
+            write_model_dir(staging, {k: np.asarray(v) for k, v in arrays.items()}, card,
+                            list(extra or ()))  # fmt: skip
+            if out.exists():
+                shutil.rmtree(out)
+            staging.rename(out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return out

@@ -1,12 +1,13 @@
 """Patient records for clinicians: one patient as JSON, many as CSV.
 
-A *patient record* maps the names of a network's observable variables (every
-variable whose :attr:`~npprob.network.Variable.role` is neither ``"latent"``
-nor ``"derived"``) to a state name, or to nothing when the variable was not
-observed. Two-state variables also accept booleans (see :func:`boolean_states`).
+A *patient record* maps the names of a network's observable variables (see
+:attr:`~npprob.network.Variable.observable`) to a state name, or to nothing
+when the variable was not observed. Two-state variables also accept booleans
+(see :attr:`~npprob.network.Variable.boolean_states`).
 
-* One patient: a JSON object, read by :func:`read_patient_json` /
-  :func:`parse_patient_json`. Besides findings it may carry ``"id"``,
+* One patient: a JSON object, read by :func:`read_patient_record` into a
+  :class:`~npprob.io.patient_record.PatientRecord` (or, as codes and metadata,
+  by :func:`read_patient_json` / :func:`parse_patient_json`). Besides findings it may carry ``"id"``,
   ``"comment"`` and ``"notes"`` (strings, returned as metadata and ignored by
   inference) and ``"$schema"`` (so editors can validate it against
   :func:`npprob.io.schema.patient_schema`).
@@ -23,19 +24,28 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from npprob._checks import format_choices, unknown_name_hint
-from npprob.errors import EvidenceError, NetworkError
+from npprob._checks import unknown_name_hint
+from npprob.errors import EvidenceError
+from npprob.io.findings import encode_table, json_type, short, unobservable_problem
+from npprob.io.patient_record import (
+    METADATA_KEYS,
+    PATIENT_FACTORS_KEY,
+    PatientRecord,
+    join_problems,
+    observable_by_name,
+    record_codes,
+)
 from npprob.io.records import _checked_header, _csv_records, _read_text
 from npprob.network.evidence import UNOBSERVED, EvidenceBatch
 from npprob.network.network import Network
-from npprob.network.variable import Variable
+from npprob.network.variable import HIDDEN_ROLES, Variable
 
 __all__ = [
     "METADATA_KEYS",
@@ -46,83 +56,30 @@ __all__ = [
     "boolean_states",
     "observable_variables",
     "parse_patient_json",
+    "parse_patient_record",
     "parse_patients_csv",
     "read_patient_json",
+    "read_patient_record",
     "read_patients_csv",
 ]
 
 #: Roles of variables that cannot be given as findings.
-UNOBSERVABLE_ROLES = frozenset({"latent", "derived"})
-
-#: Keys of a JSON patient record that are not findings. ``"$schema"`` lets an
-#: editor find the record's schema; it is accepted and not returned.
-METADATA_KEYS = ("id", "comment", "notes")
-
-#: Key of a record's patient factors (comorbidities, co-medication, age): used
-#: by treatment ranking, never by diagnosis.
-PATIENT_FACTORS_KEY = "patient_factors"
-_SCHEMA_KEY = "$schema"
-_RESERVED_KEYS = (*METADATA_KEYS, _SCHEMA_KEY)
+UNOBSERVABLE_ROLES = HIDDEN_ROLES
 
 #: Column names of a patients CSV that are free text and ignored.
 _COMMENT_COLUMNS = ("comment", "notes")
-
-#: State names that say which state of a two-state variable ``true`` means.
-_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "present", "positive", "pos", "1"})
-_FALSE_WORDS = frozenset({"false", "f", "no", "n", "absent", "negative", "neg", "0"})
-
-#: At most this many problems are listed in one message.
-_MAX_PROBLEMS = 5
 
 
 # -- what can be observed -----------------------------------------------------------
 
 
 def observable_variables(network: Network) -> tuple[Variable, ...]:
-    """Variables a patient record may give, in network order.
-
-    Parameters
-    ----------
-    network : Network
-
-    Returns
-    -------
-    tuple of Variable
-        Every variable whose role is not in :data:`UNOBSERVABLE_ROLES`.
-    """
-    return tuple(v for v in network.variables if v.role not in UNOBSERVABLE_ROLES)
-
-
-def _json_observable(network: Network) -> dict[str, Variable]:
-    """Observable variables by name; raises when one is named like a metadata key."""
-    found = {v.name: v for v in observable_variables(network)}
-    for key in _RESERVED_KEYS:
-        if key in found:
-            raise NetworkError(
-                f"Observable variable '{key}' has the name of a JSON patient-record metadata "
-                f"key ({', '.join(_RESERVED_KEYS)}); rename it to use JSON patient records.",
-                variable=key,
-            )
-    return found
+    """Variables a patient record may give, in network order (:attr:`Network.observable`)."""
+    return network.observable
 
 
 def boolean_states(variable: Variable) -> tuple[str, str] | None:
-    """The states ``false`` and ``true`` stand for, or None when booleans are not accepted.
-
-    Only two-state variables accept booleans. When the state names say which
-    is which (``yes``/``no``, ``true``/``false``, ``present``/``absent``,
-    ``positive``/``negative``, ``1``/``0``, any case), ``true`` is the affirmative
-    state whatever its position; otherwise ``false`` is the first state and
-    ``true`` the second.
-
-    Parameters
-    ----------
-    variable : Variable
-
-    Returns
-    -------
-    (str, str) or None
-        ``(state for false, state for true)``.
+    """The states ``false`` and ``true`` stand for (:attr:`Variable.boolean_states`).
 
     Examples
     --------
@@ -136,56 +93,7 @@ def boolean_states(variable: Variable) -> tuple[str, str] | None:
     >>> boolean_states(Variable("grade", ("low", "mid", "high"))) is None
     True
     """
-    if variable.cardinality != 2:
-        return None
-    first, second = variable.states
-    a, b = first.lower(), second.lower()
-    if a in _TRUE_WORDS and b in _FALSE_WORDS:
-        return (second, first)
-    return (first, second)
-
-
-def _json_type(value: object) -> str:
-    """JSON name of the type of a decoded JSON value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _short(value: object, limit: int = 40) -> str:
-    """``repr`` of ``value`` on one line, shortened to about ``limit`` characters."""
-    text = repr(value)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text
-
-
-def _join_problems(problems: list[str]) -> str:
-    shown = "; ".join(problems[:_MAX_PROBLEMS])
-    if len(problems) > _MAX_PROBLEMS:
-        shown += f"; and {len(problems) - _MAX_PROBLEMS} more problem(s)"
-    return shown
-
-
-def _hint(name: str, valid: Iterable[str]) -> str:
-    """``' (did you mean 'x'?)'`` or an empty string, to go inside a sentence."""
-    hint = unknown_name_hint(name, valid).strip()
-    return f" ({hint[0].lower()}{hint[1:]})" if hint else ""
-
-
-def _unobservable_problem(variable: Variable, what: str) -> str:
-    return (
-        f"{what} {_short(variable.name)} is a {variable.role} variable and cannot be observed "
-        f"(leave it out)"
-    )
+    return variable.boolean_states
 
 
 # -- one patient as JSON ------------------------------------------------------------
@@ -253,7 +161,7 @@ def _decode_json(text: str, name: str) -> object:
         ) from None
     except _DuplicateKeyError as exc:
         raise EvidenceError(
-            f"{name}: duplicate key {_short(exc.key)} in the JSON object; "
+            f"{name}: duplicate key {short(exc.key)} in the JSON object; "
             f"each key may appear only once.",
             variable=exc.key,
         ) from None
@@ -266,38 +174,6 @@ def _decode_json(text: str, name: str) -> object:
         ) from None
     except RecursionError:
         raise EvidenceError(f"{name}: the JSON is nested too deeply.") from None
-
-
-def _finding_problem(variable: Variable, value: object) -> tuple[int, str | None]:
-    """``(code, None)`` for an acceptable JSON value, else ``(-1, problem)``."""
-    key = _short(variable.name)
-    states = format_choices(variable.states)
-    pair = boolean_states(variable)
-    if value is None:
-        return UNOBSERVED, None
-    if isinstance(value, bool):
-        if pair is None:
-            return UNOBSERVED, (
-                f"finding {key} got boolean {str(value).lower()}, but only two-state variables "
-                f"accept booleans (expected one of: {states}, or null)"
-            )
-        return variable.states.index(pair[int(value)]), None
-    allowed = states + (", true, false" if pair else "") + ", or null"
-    if isinstance(value, str):
-        if value in variable.states:
-            return variable.states.index(value), None
-        if value == "":
-            return UNOBSERVED, (
-                f"finding {key} is an empty string (use null, or leave the key out, when it "
-                f"was not observed; states are {states})"
-            )
-        return UNOBSERVED, (
-            f"finding {key} has invalid state {_short(value)} (expected one of: {allowed})"
-        )
-    return UNOBSERVED, (
-        f"finding {key} must be a state name, not {_json_type(value)} {_short(value)} "
-        f"(expected one of: {allowed})"
-    )
 
 
 def parse_patient_json(
@@ -356,48 +232,14 @@ def parse_patient_json(
     >>> batch.codes.tolist(), meta["id"]
     ([[-1, 1]], 'P-17')
     """
-    observable = _json_observable(network)
-    extra = set(extra_keys) - set(_RESERVED_KEYS)
-    clash = sorted(extra & set(observable))
-    if clash:
-        raise EvidenceError(
-            f"extra_keys names variable(s) of the network: {', '.join(clash)}.", variable=clash[0]
-        )
     record = _decode_json(text, name)
     if not isinstance(record, dict):
         raise EvidenceError(
-            f"{name}: the top level is a JSON {_json_type(record)}; a patient record is a JSON "
+            f"{name}: the top level is a JSON {json_type(record)}; a patient record is a JSON "
             f"object mapping finding names to states."
         )
-    codes = np.full((1, len(network)), UNOBSERVED, dtype=np.int16)
-    metadata: dict[str, Any] = dict.fromkeys(METADATA_KEYS)
-    problems: list[str] = []
-    first_key: str | None = None
-    for key, value in record.items():
-        problem: str | None = None
-        if key in observable:
-            code, problem = _finding_problem(observable[key], value)
-            codes[0, network.index(key)] = code
-        elif key in _RESERVED_KEYS:
-            if isinstance(value, str):
-                if key != _SCHEMA_KEY:
-                    metadata[key] = value
-            else:
-                problem = f"{_short(key)} must be a string, not {_json_type(value)} {_short(value)}"
-        elif key in extra:
-            metadata[key] = value
-        elif key in network:
-            problem = _unobservable_problem(network.variable(key), "finding")
-        else:
-            problem = f"unknown finding {_short(key)}" + _hint(
-                key, [*observable, *METADATA_KEYS, *sorted(extra)]
-            )
-        if problem is not None:
-            problems.append(problem)
-            first_key = first_key if first_key is not None else key
-    if problems:
-        raise EvidenceError(f"{name}: {_join_problems(problems)}.", variable=first_key)
-    return EvidenceBatch(network, codes), metadata
+    codes, metadata = record_codes(record, network, name=name, extra_keys=extra_keys)
+    return EvidenceBatch(network, codes[None, :]), metadata
 
 
 def read_patient_json(
@@ -433,6 +275,33 @@ def read_patient_json(
     path = Path(source)
     text = _read_text(path, "patient")
     return parse_patient_json(text, network, name=str(path), extra_keys=extra_keys)
+
+
+def parse_patient_record(text: str, network: Network, *, name: str = "<stdin>") -> PatientRecord:
+    """One patient record from JSON text, patient factors included.
+
+    The same rules as :func:`parse_patient_json`; ``"patient_factors"`` is
+    kept as given for the decision layer to check.
+    """
+    batch, metadata = parse_patient_json(
+        text, network, name=name, extra_keys=(PATIENT_FACTORS_KEY,)
+    )
+    factors = metadata.pop(PATIENT_FACTORS_KEY, None)
+    return PatientRecord(network, batch.codes[0], factors, metadata)
+
+
+def read_patient_record(source: str | os.PathLike[str], network: Network) -> PatientRecord:
+    """One patient record from a JSON file, or standard input for ``"-"``.
+
+    Raises
+    ------
+    EvidenceError
+        On an unreadable file or any problem :func:`parse_patient_json` reports.
+    """
+    if str(source) == "-":
+        return parse_patient_record(sys.stdin.read(), network)
+    path = Path(source)
+    return parse_patient_record(_read_text(path, "patient"), network, name=str(path))
 
 
 # -- many patients as CSV -----------------------------------------------------------
@@ -498,19 +367,6 @@ class PatientTable:
         return self.batch.take(keep), [self.ids[i] for i in keep]
 
 
-def _cell_maps(variable: Variable) -> tuple[dict[str, int], dict[str, int]]:
-    """Exact state names to codes, and lower-case ``true``/``false`` to codes."""
-    exact = {s: i for i, s in enumerate(variable.states)}
-    pair = boolean_states(variable)
-    booleans: dict[str, int] = {}
-    if pair is not None:
-        booleans = {
-            "false": variable.states.index(pair[0]),
-            "true": variable.states.index(pair[1]),
-        }
-    return exact, booleans
-
-
 def parse_patients_csv(
     text: str,
     network: Network,
@@ -523,21 +379,21 @@ def parse_patients_csv(
     records = _csv_records(text, name, physical_lines=True)
     header_line, header = records[0]
     header = _checked_header(header, name, header_line)
-    observable = {v.name for v in observable_variables(network)}
+    observable = observable_by_name(network)
     if id_column is not None and id_column in header and id_column in network:
         raise EvidenceError(
             f"{name}:{header_line}: column '{id_column}' is both the identifier column and a "
             f"variable of the network; choose another id_column.",
             variable=id_column,
         )
-    columns: list[tuple[int, int, dict[str, int], dict[str, int]]] = []
+    positions, names = [], []
     for col, h in enumerate(header):
         if h == id_column or (h in _COMMENT_COLUMNS and h not in observable):
             continue
         if h in network and h not in observable:
             raise EvidenceError(
                 f"{name}:{header_line}: "
-                + _unobservable_problem(network.variable(h), "column")
+                + unobservable_problem(network.variable(h), "column")
                 + " (drop the column).",
                 variable=h,
             )
@@ -547,51 +403,37 @@ def parse_patients_csv(
                 f"{unknown_name_hint(h, [*observable, *([id_column] if id_column else [])])}",
                 variable=h,
             )
-        var = network.index(h)
-        columns.append((col, var, *_cell_maps(network.variables[var])))
+        positions.append(col)
+        names.append(h)
     id_pos = header.index(id_column) if id_column is not None and id_column in header else None
 
     data = records[1:]
-    codes = np.full((len(data), len(network)), UNOBSERVED, dtype=np.int16)
+    whole = [len(cells) == len(header) for _, cells in data]
+    rows = [[cells[c] for c in positions] if ok else [""] * len(positions)
+            for (_, cells), ok in zip(data, whole, strict=True)]  # fmt: skip
+    codes, cell_problems = encode_table(network, names, rows)
+    problems: dict[int, list[str]] = {}
+    for index, ok in enumerate(whole):
+        if not ok:
+            problems[index] = [f"has {len(data[index][1])} cells; the header has {len(header)}"]
+    for problem in cell_problems:
+        problems.setdefault(problem.row, []).append(problem.message)
     ids: list[str] = []
-    valid = np.ones(len(data), dtype=bool)
-    errors: list[RowError] = []
-    for index, (line, cells) in enumerate(data):
-        row = index + 1
+    for index, (_, cells) in enumerate(data):
         if id_pos is None:
-            ids.append(str(row))
+            ids.append(str(index + 1))
         else:
             ids.append(cells[id_pos].strip() if id_pos < len(cells) else "")
-        problems: list[str] = []
-        if len(cells) != len(header):
-            problems.append(f"has {len(cells)} cells; the header has {len(header)}")
-        else:
-            for col, var, exact, booleans in columns:
-                value = cells[col].strip()
-                if not value:
-                    continue
-                code = exact.get(value)
-                if code is None:
-                    code = booleans.get(value.lower())
-                if code is None:
-                    v = network.variables[var]
-                    allowed = format_choices(v.states) + (", true, false" if booleans else "")
-                    problems.append(
-                        f"unknown state {_short(value)} for '{v.name}' "
-                        f"(expected one of: {allowed}, or an empty cell)"
-                    )
-                    continue
-                codes[index, var] = code
-        if problems:
-            message = _join_problems(problems)
-            if strict:
-                raise EvidenceError(
-                    f"{name}:{line}: data row {row}: {message}.",
-                    row=index,
-                )
-            codes[index] = UNOBSERVED
-            valid[index] = False
-            errors.append(RowError(row, line, message))
+    valid = np.ones(len(data), dtype=bool)
+    errors: list[RowError] = []
+    for index in sorted(problems):
+        line = data[index][0]
+        message = join_problems(problems[index])
+        if strict:
+            raise EvidenceError(f"{name}:{line}: data row {index + 1}: {message}.", row=index)
+        codes[index] = UNOBSERVED
+        valid[index] = False
+        errors.append(RowError(index + 1, line, message))
     return PatientTable(EvidenceBatch(network, codes), ids, valid, errors)
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from npprob._checks import format_choices, unknown_name_hint
+from npprob._checks import unknown_name_hint
 from npprob.errors import EvidenceError
-from npprob.network.evidence import UNOBSERVED, EvidenceBatch
+from npprob.io.findings import encode_table
+from npprob.network.evidence import EvidenceBatch
 from npprob.network.network import Network
 
 __all__ = ["parse_evidence_csv", "read_evidence_csv", "write_probabilities_csv"]
@@ -30,8 +31,9 @@ def read_evidence_csv(
     Parameters
     ----------
     source : path
-        A UTF-8 CSV file with a header row. Cells hold state names; an empty
-        cell means the variable is unobserved. Surrounding spaces are ignored.
+        A UTF-8 CSV file with a header row. Cells hold state names (two-state
+        variables also ``true``/``false`` in any case); an empty cell means the
+        variable is unobserved. Surrounding spaces are ignored.
     network : Network
         The network the column names and states refer to.
     id_column : str, optional
@@ -67,22 +69,14 @@ def parse_evidence_csv(
     header = _checked_header(header, name, header_line)
     if id_column is not None and id_column not in header:
         raise EvidenceError(f"{name}: no identifier column '{id_column}' in the header.")
-    columns = []
-    for col, h in enumerate(header):
-        if h == id_column:
-            continue
-        if h not in network:
+    for h in header:
+        if h != id_column and h not in network:
             raise EvidenceError(
                 f"{name}:{header_line}: unknown variable '{h}' in the header."
                 f"{unknown_name_hint(h, network.names)}",
                 variable=h,
             )
-        columns.append((col, network.index(h)))
-    state_maps = [{s: i for i, s in enumerate(v.states)} for v in network.variables]
     data = records[1:]
-    codes = np.full((len(data), len(network)), UNOBSERVED, dtype=np.int16)
-    ids: list[str] | None = [] if id_column is not None else None
-    id_pos = header.index(id_column) if id_column is not None else -1
     for row, (line, cells) in enumerate(data):
         if len(cells) != len(header):
             raise EvidenceError(
@@ -90,22 +84,21 @@ def parse_evidence_csv(
                 f"the header has {len(header)}.",
                 row=row,
             )
-        if ids is not None:
-            ids.append(cells[id_pos].strip())
-        for col, var in columns:
-            value = cells[col].strip()
-            if not value:
-                continue
-            code = state_maps[var].get(value)
-            if code is None:
-                v = network.variables[var]
-                raise EvidenceError(
-                    f"{name}:{line}: unknown state {value!r} for '{v.name}' (data row {row + 1}); "
-                    f"expected one of: {format_choices(v.states)}, or an empty cell.",
-                    variable=v.name,
-                    row=row,
-                )
-            codes[row, var] = code
+    names = [h for h in header if h != id_column]
+    positions = [header.index(h) for h in names]
+    codes, problems = encode_table(network, names, [[c[k] for k in positions] for _, c in data])
+    if problems:
+        p = problems[0]
+        raise EvidenceError(
+            f"{name}:{data[p.row][0]}: unknown state {p.value!r} for '{p.variable}' "
+            f"(data row {p.row + 1}); expected one of: {p.expected}.",
+            variable=p.variable,
+            row=p.row,
+        )
+    ids: list[str] | None = None
+    if id_column is not None:
+        id_pos = header.index(id_column)
+        ids = [cells[id_pos].strip() for _, cells in data]
     return EvidenceBatch(network, codes), ids
 
 

@@ -21,11 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from npprob.errors import EvidenceError
-from npprob.io.patients import (
-    METADATA_KEYS,
-    _json_observable,
-    boolean_states,
-)
+from npprob.io.patient_record import METADATA_KEYS, observable_by_name
 from npprob.network.network import Network
 from npprob.network.variable import Variable
 
@@ -45,7 +41,7 @@ def _describe(variable: Variable) -> str:
     """A description of a variable for clinicians: role, states, boolean meaning."""
     states = ", ".join(f"'{s}'" for s in variable.states)
     parts = [f"'{variable.name}' (role: {variable.role}). States: {states}."]
-    pair = boolean_states(variable)
+    pair = variable.boolean_states
     if pair is not None:
         parts.append(f"true means '{pair[1]}', false means '{pair[0]}'.")
     parts.append("null or a missing key means not observed.")
@@ -53,7 +49,7 @@ def _describe(variable: Variable) -> str:
 
 
 def _property(variable: Variable) -> dict[str, Any]:
-    pair = boolean_states(variable)
+    pair = variable.boolean_states
     enum: list[Any] = [*variable.states, None]
     types = ["string", "null"]
     if pair is not None:
@@ -73,10 +69,10 @@ def patient_schema(
     Parameters
     ----------
     network : Network
-        Its variables whose role is neither ``"latent"`` nor ``"derived"``
+        Its observable variables (:attr:`~npprob.network.Variable.observable`)
         become the record's properties, each an ``enum`` of its state names
         and null, and for two-state variables also ``true`` and ``false`` (see
-        :func:`npprob.io.patients.boolean_states`).
+        :attr:`npprob.network.Variable.boolean_states`).
     title : str, optional
         The schema's ``title``; by default ``"Patient record for <network name>"``.
     extra_properties : mapping of str to dict, optional
@@ -111,7 +107,7 @@ def patient_schema(
     >>> schema["properties"]["numbness"]["enum"]
     ['absent', 'present', None, False, True]
     """
-    observable = _json_observable(network)
+    observable = observable_by_name(network)
     properties: dict[str, Any] = {
         "$schema": {
             "description": "URI of this schema, so editors can validate the record; ignored.",

@@ -6,7 +6,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from npprob.errors import NetworkError
+from npprob.errors import DataFileError
 
 __all__ = ["read_toml"]
 
@@ -16,13 +16,15 @@ def read_toml(path: str | os.PathLike[str], what: str) -> dict:
 
     Raises
     ------
-    NetworkError
+    DataFileError
         When the file cannot be read or is not valid TOML.
     """
     p = Path(path)
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise NetworkError(f"Cannot read {what} '{p}': {exc.strerror or exc}.") from None
+        raise DataFileError(
+            f"Cannot read {what} '{p}': {exc.strerror or exc}.", path=str(p)
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise NetworkError(f"{p}: invalid TOML: {exc}.") from None
+        raise DataFileError(f"{p}: invalid TOML: {exc}.", path=str(p)) from None

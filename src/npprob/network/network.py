@@ -13,7 +13,7 @@ import numpy as np
 
 from npprob._checks import unknown_name_hint
 from npprob.errors import NetworkError
-from npprob.network.variable import Variable
+from npprob.network.variable import Role, Variable
 
 __all__ = ["ROW_SUM_TOLERANCE", "Network", "check_probability_table"]
 
@@ -189,6 +189,45 @@ class Network:
     def cpts(self) -> dict[str, np.ndarray]:
         """All CPTs by variable name (read-only arrays)."""
         return dict(self._cpts)
+
+    # -- roles -----------------------------------------------------------------
+    def with_role(self, role: Role | str) -> tuple[Variable, ...]:
+        """Variables of one role, in :attr:`names` order."""
+        return tuple(v for v in self._variables if v.role == role)
+
+    @property
+    def target(self) -> Variable:
+        """The variable whose role is :attr:`Role.TARGET`: the question the network answers.
+
+        Raises
+        ------
+        NetworkError
+            When the network declares no target, or more than one.
+        """
+        found = self.with_role(Role.TARGET)
+        if len(found) != 1:
+            raise NetworkError(
+                f"Network '{self.name}' declares {len(found)} target variables "
+                f"({', '.join(v.name for v in found) or 'none'}); a diagnosis needs exactly one "
+                f'(role = "target").'
+            )
+        return found[0]
+
+    @property
+    def context(self) -> tuple[Variable, ...]:
+        """Variables every diagnosed patient shares (role :attr:`Role.CONTEXT`), each
+        observed in its :attr:`~Variable.positive_index` state."""
+        return self.with_role(Role.CONTEXT)
+
+    @property
+    def observable(self) -> tuple[Variable, ...]:
+        """Variables a patient record may give (:attr:`Variable.observable`)."""
+        return tuple(v for v in self._variables if v.observable)
+
+    @property
+    def findings(self) -> tuple[Variable, ...]:
+        """Clinical findings: observable variables other than the shared context."""
+        return tuple(v for v in self._variables if v.is_finding)
 
     @property
     def cardinalities(self) -> np.ndarray:

@@ -46,7 +46,7 @@ import numpy as np
 from npprob._checks import format_choices, unknown_name_hint
 from npprob.errors import NetworkError
 from npprob.network.network import Network
-from npprob.network.variable import Variable
+from npprob.network.variable import Role, Variable
 
 __all__ = ["TAGS", "ClinicalSpec", "Source", "dirichlet_draws", "load_spec", "parse_spec"]
 
@@ -86,6 +86,11 @@ class ClinicalSpec:
         The ``[network]`` table (name, version, description, ...).
     digest : str
         SHA-256 of the specification text.
+    content_digest : str
+        SHA-256 of what a trained model depends on: variables, states, parents,
+        the prior means and concentrations (not roles, descriptions, sources or
+        comments). A model trained under one specification fits another with
+        the same content digest.
     """
 
     network: Network
@@ -94,6 +99,17 @@ class ClinicalSpec:
     sources: tuple[Source, ...]
     meta: dict[str, Any] = field(default_factory=dict)
     digest: str = ""
+    content_digest: str = ""
+
+    @property
+    def target(self) -> Variable:
+        """The target variable (role ``target``): the question the network answers."""
+        return self.network.target
+
+    @property
+    def context(self) -> dict[str, str]:
+        """Context variables and the state every diagnosed patient is in (role ``context``)."""
+        return {v.name: v.states[v.positive_index] for v in self.network.context}
 
     def prior_draws(self, n_draws: int, seed: int) -> dict[str, np.ndarray]:
         """Draws of every CPT from the Dirichlet prior.
@@ -231,6 +247,12 @@ def parse_spec(text: str, *, name: str = "<spec>") -> ClinicalSpec:
             concentration[v.name] = ess[..., None] * mean
         sources.extend(src)
     network = Network(variables, parents, means, name=str(meta.get("name", "clinical")))
+    targets = network.with_role(Role.TARGET)
+    if len(targets) > 1:
+        raise NetworkError(
+            f"{name}: {len(targets)} variables have role 'target' "
+            f"({', '.join(v.name for v in targets)}); a specification answers one question."
+        )
     return ClinicalSpec(
         network=network,
         concentration=concentration,
@@ -238,7 +260,19 @@ def parse_spec(text: str, *, name: str = "<spec>") -> ClinicalSpec:
         sources=tuple(sources),
         meta=meta,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        content_digest=_content_digest(network, concentration),
     )
+
+
+def _content_digest(network: Network, concentration: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of names, states, parents, prior means and concentrations, in network order."""
+    h = hashlib.sha256()
+    for v in network.variables:
+        h.update(repr((v.name, v.states, network.parents(v.name))).encode())
+        h.update(np.ascontiguousarray(network.cpt(v.name), dtype="<f8").tobytes())
+        alpha = concentration.get(v.name)
+        h.update(b"fixed" if alpha is None else np.ascontiguousarray(alpha, "<f8").tobytes())
+    return h.hexdigest()
 
 
 # -- pieces ---------------------------------------------------------------------
@@ -264,15 +298,37 @@ def _parse_variables(table: Any, name: str) -> list[Variable]:
     if not isinstance(table, Mapping) or not table:
         raise NetworkError(f"{name}: [variables] must be a non-empty table of variables.")
     out = []
+    roles = [r.value for r in Role]
     for var, body in table.items():
-        _check_keys(body, {"states", "role", "description", "labels"}, f"{name}: variable '{var}'",
+        where = f"{name}: variable '{var}'"
+        _check_keys(body, {"states", "role", "description", "labels", "positive"}, where,
                     required={"states"})  # fmt: skip
         states = body["states"]
         if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
             raise NetworkError(
                 f"{name}: states of '{var}' must be a list of strings.", variable=var
             )
-        out.append(Variable(var, tuple(states), str(body.get("role", "unspecified"))))
+        role = body.get("role", Role.UNSPECIFIED)
+        if role not in roles:
+            raise NetworkError(
+                f"{where}: unknown role {role!r}.{unknown_name_hint(str(role), roles)} "
+                f"Roles: {format_choices(roles)}.",
+                variable=var,
+            )
+        positive = body.get("positive")
+        if positive is None and role in (Role.TARGET, Role.CONTEXT):
+            raise NetworkError(
+                f"{where}: a {role} variable needs 'positive', the state meaning its condition "
+                "holds.",
+                variable=var,
+            )
+        if positive is not None and positive not in states:
+            raise NetworkError(
+                f"{where}: positive state {positive!r} is not one of its states "
+                f"({format_choices(states)}).",
+                variable=var,
+            )
+        out.append(Variable(var, tuple(states), role, positive))
     return out
 
 

@@ -1,0 +1,57 @@
+"""``npprob diagnose --json`` of every example equals the output saved before the typed-boundaries
+refactor (``tests/fixtures/diagnose_before``), except for keys it added.
+
+The refactor changed how a patient travels (one record, two engine passes, treatments ranked
+from the diagnosis's own draws) but no number: the values are compared exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from npprob.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BEFORE = ROOT / "tests" / "fixtures" / "diagnose_before"
+EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
+
+
+def differences(before: object, after: object, where: str = "") -> list[str]:
+    """Every place where ``after`` lost or changed something ``before`` had."""
+    if isinstance(before, dict):
+        if not isinstance(after, dict):
+            return [f"{where}: was an object"]
+        out = [f"{where}.{k}: missing" for k in before if k not in after]
+        for k in before:
+            if k in after:
+                out += differences(before[k], after[k], f"{where}.{k}")
+        return out
+    if isinstance(before, list):
+        if not isinstance(after, list) or len(after) != len(before):
+            return [f"{where}: list changed length"]
+        return [d for i, (b, a) in enumerate(zip(before, after, strict=True))
+                for d in differences(b, a, f"{where}[{i}]")]  # fmt: skip
+    return (
+        []
+        if type(before) is type(after) and before == after
+        else [f"{where}: {before!r} -> {after!r}"]
+    )
+
+
+def test_every_example_has_a_saved_output():
+    assert {p.stem for p in EXAMPLES} == {p.stem for p in BEFORE.glob("*.json")}
+    assert len(EXAMPLES) >= 8
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_diagnose_json_is_unchanged_but_for_added_keys(capsys, path):
+    assert main(["diagnose", str(path), "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    before = json.loads((BEFORE / f"{path.stem}.json").read_text(encoding="utf-8"))
+    assert differences(before, after) == []
+    # The check can fail: a changed number or a dropped key is found.
+    assert differences(before, {**after, "p_neuropathic": after["p_neuropathic"] + 1e-15})
+    assert differences(before, {k: v for k, v in after.items() if k != "explanation"})
