@@ -195,7 +195,7 @@ def test_bad_parameters() -> None:
     X = pd.DataFrame({"burning": ["present", "absent"]})
     for params, match in [
         ({"method": "em"}, "method must be one of"),
-        ({"draws": 0}, "draws must be a positive integer"),
+        ({"draws": 0}, "draws must be at least 1"),
         ({"tune": -1}, "tune must be"),
         ({"threshold": 1.5}, "threshold"),
     ]:

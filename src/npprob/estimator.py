@@ -18,9 +18,11 @@ scikit-learn's tools.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -28,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from npprob._checks import Options, check_parameters, format_choices, unknown_name_hint
+from npprob._checks import Interval, Options, check_parameters, format_choices, unknown_name_hint
 from npprob.errors import EvidenceError
 
 __all__ = ["EXPECTED_FAILED_CHECKS", "METHODS", "NpprobClassifier", "load_cohort_frame"]
@@ -191,6 +193,18 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
         self.random_state = random_state
 
+    #: The rule of every parameter, checked in ``fit`` (and the threshold in ``predict``).
+    _parameter_constraints: ClassVar[dict] = {
+        "method": Options(METHODS),
+        "draws": Interval(int, 1),
+        "tune": Interval(int, 0),
+        "chains": Interval(int, 1),
+        "target_accept": Interval(float, 0.0, 1.0, closed="neither"),
+        "threshold": Interval(float, 0.0, 1.0),
+        "random_state": Interval(int, 0),
+        "selected_on_chronic_pain": Options((False, True)),
+    }
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -247,58 +261,31 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _learn(self, spec, codes: np.ndarray, label: np.ndarray):
-        from npprob.cohorts.settings import clinician_accuracy, load_reference_standard
-        from npprob.learning import SamplerConfig, fit_pymc_marginal
-        from npprob.learning.marginal import LabelModel
+        from npprob.io.cohort import CohortData
+        from npprob.learning import TrainConfig, train
 
-        net = spec.network
-        codes = codes.copy()
-        selection = None
-        if self.selected_on_chronic_pain:
-            selection = {"chronic_pain": "present"}
-            codes[:, net.index("chronic_pain")] = net.variable("chronic_pain").states.index(
-                "present"
-            )
-        conditioned = ("aetiology",) if (codes[:, net.index("aetiology")] >= 0).all() else ()
-        label_model = None
-        if self.method == "marginal":
-            codes[:, net.index("neuropathic")] = label
-            label = None
-        else:
-            reference = load_reference_standard()
-            label_model = LabelModel.from_accuracy(
-                "neuropathic",
-                clinician_accuracy(float(reference["agreement"])),
-                float(reference["label_prior_ess"]),
-                str(reference["source"]),
-            )
-        config = SamplerConfig(
-            draws=self.draws,
-            tune=self.tune,
-            chains=self.chains,
-            cores=min(self.chains, 2),
-            target_accept=self.target_accept,
-            seed=self.random_state,
-        )
-        fit = fit_pymc_marginal(
+        marginal = self.method == "marginal"
+        config = TrainConfig(
+            name="NpprobClassifier", label="truth" if marginal else "noisy",
+            draws=self.draws * self.chains, chain_draws=self.draws, tune=self.tune,
+            chains=self.chains, target_accept=self.target_accept, seed=self.random_state,
+            selected=self.selected_on_chronic_pain,
+        )  # fmt: skip
+        trained = train(
             spec,
-            codes,
-            label=label,
-            label_model=label_model,
-            selection=selection,
-            conditioned=conditioned,
+            CohortData(spec.network, codes, label=label),
+            likelihood="pymc-marginal" if marginal else "latent-class",
             config=config,
         )
-        report = fit.diagnostics
-        if report is not None and not report.ok:
+        if not trained.ok:
             warnings.warn(
                 "NpprobClassifier: the sampler's diagnostics failed ("
-                + "; ".join(report.problems)
+                + "; ".join(trained.problems)
                 + "); increase draws/tune or check the data.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        return fit.draws, (report.to_dict() if report is not None else None)
+        return trained.draws, trained.card["diagnostics"]
 
     # -- prediction -----------------------------------------------------------
 
@@ -319,8 +306,7 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The positive class where P(neuropathic) >= ``threshold``, else the other."""
-        if not 0.0 <= float(self.threshold) <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1]; got {self.threshold!r}.")
+        check_parameters(self._parameter_constraints, {"threshold": self.threshold})
         p = self.predict_proba(X)[:, self._positive_index()]
         positive = self._positive_index()
         return self.classes_[np.where(p >= self.threshold, positive, 1 - positive)]
@@ -338,8 +324,7 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_patients, 2)
             Lower and upper bounds, probability scale.
         """
-        if not 0.0 < level < 1.0:
-            raise ValueError(f"level must be in (0, 1); got {level!r}.")
+        check_parameters({"level": Interval(float, 0.0, 1.0, closed="neither")}, {"level": level})
         draws = self.p_neuropathic_draws(X)
         tail = (1.0 - level) / 2.0
         return np.quantile(draws, [tail, 1.0 - tail], axis=0).T
@@ -401,20 +386,7 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
                 )
 
     def _check_params(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(
-                f"method must be one of {format_choices(METHODS)}; got {self.method!r}."
-            )
-        for name in ("draws", "chains"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if not isinstance(self.tune, (int, np.integer)) or self.tune < 0:
-            raise ValueError(f"tune must be a non-negative integer; got {self.tune!r}.")
-        if not 0.0 < float(self.target_accept) < 1.0:
-            raise ValueError(f"target_accept must be in (0, 1); got {self.target_accept!r}.")
-        if not 0.0 <= float(self.threshold) <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1]; got {self.threshold!r}.")
+        check_parameters(self._parameter_constraints, self.get_params(deep=False))
 
     def _positive_index(self) -> int:
         classes = list(self.classes_)
@@ -424,8 +396,13 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
                     f"positive_class {self.positive_class!r} is not one of the classes {classes}."
                 )
             return classes.index(self.positive_class)
-        for negative, positive in ((0, 1), (False, True), ("absent", "present"),
-                                   ("nociceptive", "neuropathic")):  # fmt: skip
+        target = _load_spec().target
+        negative_state = (
+            target.states[1 - target.positive_index] if target.cardinality == 2 else None
+        )
+        pairs = ((0, 1), (False, True), (negative_state, target.positive),
+                 ("nociceptive", target.name))  # fmt: skip
+        for negative, positive in pairs:
             if set(classes) == {negative, positive} and len(classes) == 2:
                 return classes.index(positive)
         raise ValueError(
@@ -441,6 +418,7 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         return encode_findings(net, self.findings_, values)
 
 
+@functools.cache
 def _load_spec():
     from npprob.io.resources import clinical_spec_path
     from npprob.network.spec import load_spec

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from npprob._checks import format_choices, unknown_name_hint
 from npprob.errors import DataFileError, ParameterError
 from npprob.io.resources import cohort_settings_path
 from npprob.io.tomlfile import read_toml
+from npprob.learning.label import clinician_accuracy, load_reference_standard
 from npprob.network.network import Network
 
 __all__ = [
@@ -185,40 +185,6 @@ def load_realism(network: Network, path: str | os.PathLike[str] | None = None) -
         mar_suspicion={known(k, s): s for k, s in dict(mar.get("suspicion", {})).items()},
         mar_p_recorded=(float(shares[1]), float(shares[2])),
     )
-
-
-def load_reference_standard(path: str | os.PathLike[str] | None = None) -> dict[str, object]:
-    """The ``[reference_standard]`` table: clinician agreement, its source, the label prior's weight.
-
-    Raises
-    ------
-    DataFileError
-        When the table is missing or its numbers are out of range.
-    """
-    p = Path(path) if path is not None else cohort_settings_path()
-    data = read_toml(p, "settings file")
-    table = data.get("reference_standard")
-    if not isinstance(table, dict):
-        raise DataFileError(f"{p}: no [reference_standard] table.", path=str(p))
-    agreement = table.get("agreement")
-    ess = table.get("label_prior_ess")
-    if not isinstance(agreement, int | float) or not 0.5 < agreement < 1.0:
-        raise DataFileError(f"{p}: reference_standard.agreement must be in (0.5, 1).", path=str(p))
-    if not isinstance(ess, int | float) or ess <= 0:
-        raise DataFileError(
-            f"{p}: reference_standard.label_prior_ess must be positive.", path=str(p)
-        )
-    return dict(table)
-
-
-def clinician_accuracy(agreement: float) -> float:
-    """P(one clinician's call is right) when two independent clinicians agree with probability ``agreement``.
-
-    Solves q**2 + (1 - q)**2 = agreement for q >= 0.5.
-    """
-    if not 0.5 <= agreement <= 1.0:
-        raise ValueError(f"agreement must be in [0.5, 1]; got {agreement}.")
-    return 0.5 * (1.0 + math.sqrt(2.0 * agreement - 1.0))
 
 
 def get_setting(settings: Mapping[str, Setting], name: str) -> Setting:

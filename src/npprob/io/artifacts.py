@@ -215,6 +215,19 @@ class ModelFolder:
             f"Unknown model '{name}'; available: {', '.join(['prior', *available])}."
         )
 
+    def check_replaceable(self) -> None:
+        """Raise unless the folder is free or holds a model (which :meth:`save` replaces).
+
+        Raises
+        ------
+        ModelFileError
+            When the path exists and is not a model folder.
+        """
+        if self.path.exists() and not self.is_model():
+            raise ModelFileError(
+                f"'{self.path}' exists and is not a model folder; choose another name."
+            )
+
     def read(self) -> tuple[dict[str, np.ndarray], dict]:
         """Every checksum verified, then the arrays and the card (see :func:`read_model_dir`)."""
         return read_model_dir(self.path)
@@ -286,8 +299,7 @@ class ModelFolder:
             When the path exists and is not a model folder (it is never replaced).
         """
         out = self.path
-        if out.exists() and not self.is_model():
-            raise ModelFileError(f"'{out}' exists and is not a model folder; choose another name.")
+        self.check_replaceable()
         out.parent.mkdir(parents=True, exist_ok=True)
         # A failure leaves nothing half-written: the old folder stays until the new one is whole.
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -14,18 +14,27 @@ from npprob.learning.fit import (
     fit_pymc_marginal,
     fix_selection,
 )
+from npprob.learning.label import LabelModel, clinician_accuracy, load_reference_standard
+from npprob.learning.train import LIKELIHOODS, TrainConfig, TrainedModel, train
 
 __all__ = [
+    "LIKELIHOODS",
     "THRESHOLDS",
     "DiagnosticsReport",
     "FitResult",
+    "LabelModel",
     "SamplerConfig",
+    "TrainConfig",
+    "TrainedModel",
     "check",
+    "clinician_accuracy",
     "family_counts",
     "fit_conjugate",
     "fit_pymc_complete",
     "fit_pymc_marginal",
     "fix_selection",
+    "load_reference_standard",
     "posterior_concentration",
     "posterior_draws",
+    "train",
 ]

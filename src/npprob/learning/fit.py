@@ -11,9 +11,10 @@ import numpy as np
 from npprob.learning.conjugate import posterior_draws
 from npprob.learning.counts import family_counts
 from npprob.learning.diagnostics import DiagnosticsReport, check
-from npprob.learning.marginal import LabelModel
+from npprob.learning.label import LabelModel
 from npprob.network.network import Network
 from npprob.network.spec import ClinicalSpec, dirichlet_draws
+from npprob.network.variable import Role
 
 __all__ = [
     "FitResult",
@@ -105,7 +106,8 @@ def fit_pymc_marginal(
     label_model : LabelModel, optional
         Prior of the label's error rates; required with ``label``.
     selection : mapping of str to str, optional
-        What every patient was selected on (``{"chronic_pain": "present"}``).
+        What every patient was selected on: the specification's context
+        (:attr:`~npprob.network.spec.ClinicalSpec.context`).
     conditioned : tuple of str
         Root variables the likelihood conditions on (recorded for everyone);
         their distribution gets the exact conjugate update and, with a
@@ -115,8 +117,8 @@ def fit_pymc_marginal(
     Returns
     -------
     FitResult
-        ``likelihood`` is ``"latent-class"`` when ``neuropathic`` is latent,
-        else ``"pymc-marginal"``; ``diagnostics`` includes the per-chain
+        ``likelihood`` is ``"latent-class"`` when the target is recorded for
+        no patient, else ``"pymc-marginal"``; ``diagnostics`` includes the per-chain
         label-switching check.
 
     Notes
@@ -203,7 +205,8 @@ def fit_pymc_marginal(
             divergences=report.divergences,
             problems=(*report.problems, *flipped),
         )
-    latent_class = (codes[:, net.index("neuropathic")] < 0).all() if "neuropathic" in net else False
+    targets = net.with_role(Role.TARGET)
+    latent_class = bool(targets) and bool((codes[:, net.index(targets[0].name)] < 0).all())
     result = FitResult(
         draws,
         "latent-class" if latent_class else "pymc-marginal",

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from npprob.errors import EvidenceError
+from npprob.learning.label import LabelModel
 from npprob.learning.pymc_model import RowLayout
 from npprob.network.network import Network
 from npprob.network.spec import ClinicalSpec
@@ -61,36 +62,6 @@ __all__ = [
     "orientation_problems",
     "prepare_problem",
 ]
-
-
-@dataclass(frozen=True)
-class LabelModel:
-    """A recorded binary label as a noisy child of one binary network variable.
-
-    Parameters
-    ----------
-    parent : str
-        The network variable the label reports on.
-    concentration : ndarray, shape (2, 2)
-        Beta prior of P(label | parent state): row = parent state, column =
-        label 0/1, as Dirichlet concentrations.
-    source : str
-        Where the prior comes from.
-    """
-
-    parent: str
-    concentration: np.ndarray
-    source: str = ""
-
-    @classmethod
-    def from_accuracy(
-        cls, parent: str, accuracy: float, ess: float, source: str = ""
-    ) -> LabelModel:
-        """Symmetric prior: the label is right with probability ``accuracy`` (``ess`` patients)."""
-        if not 0.5 < accuracy < 1.0 or ess <= 0:
-            raise ValueError(f"Need 0.5 < accuracy < 1 and ess > 0; got {accuracy}, {ess}.")
-        right, wrong = accuracy * ess, (1.0 - accuracy) * ess
-        return cls(parent, np.array([[right, wrong], [wrong, right]]), source)
 
 
 @dataclass

@@ -1,0 +1,362 @@
+"""Training: a cohort in, posterior draws of every CPT and their card out.
+
+One pipeline for ``npprob train`` and :class:`~npprob.estimator.NpprobClassifier`:
+choose the likelihood from what the cohort holds, fit, check the sampler's
+diagnostics, thin to the draws kept, handle the selection on the diagnosed
+context, and describe it all in the model card. Writing the model folder is
+:meth:`TrainedModel.save` (through :class:`~npprob.io.artifacts.ModelFolder`).
+
+Likelihoods
+-----------
+``conjugate``
+    The exact Dirichlet posterior; needs the truth of every hidden variable.
+``pymc-complete``
+    The same model by NUTS (a check of the sampler against the exact answer).
+``pymc-marginal``
+    Recorded findings and a true label of the target; the other hidden
+    variables and missing findings are summed out.
+``latent-class``
+    No gold standard: the target is summed out too; a clinician's noisy label
+    enters with its error rates (prior from the published agreement).
+``auto``
+    ``conjugate`` with the hidden truth, else ``pymc-marginal`` for a true label
+    and ``latent-class`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from npprob._checks import Interval, Options, check_parameters
+from npprob.errors import EvidenceError, ParameterError
+from npprob.io.artifacts import ModelFolder
+from npprob.io.cohort import CohortData
+from npprob.learning.counts import family_counts
+from npprob.learning.fit import FitResult, SamplerConfig
+from npprob.network.spec import ClinicalSpec
+
+__all__ = ["LABELS", "LIKELIHOODS", "TrainConfig", "TrainedModel", "train"]
+
+#: What :func:`train` can fit.
+LIKELIHOODS = ("auto", "conjugate", "pymc-complete", "pymc-marginal", "latent-class")
+#: What the recorded label is: the truth, a noisy clinician call, unused, or read from the card.
+LABELS = ("auto", "truth", "noisy", "none")
+_COMPLETE = ("conjugate", "pymc-complete")
+
+_CONSTRAINTS = {
+    "likelihood": Options(LIKELIHOODS),
+    "label": Options(LABELS),
+    "draws": Interval(int, 1),
+    "chain_draws": Interval(int, 1),
+    "tune": Interval(int, 0),
+    "chains": Interval(int, 1),
+    "target_accept": Interval(float, 0.0, 1.0, closed="neither"),
+    "seed": Interval(int, 0),
+    "selected": Options((False, True)),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; every field is checked on construction.
+
+    Parameters
+    ----------
+    name : str, default="model"
+        The model's name in its card.
+    label : {"auto", "truth", "noisy", "none"}, default="auto"
+        What the recorded label is, for ``pymc-marginal`` and ``latent-class``;
+        ``auto`` reads the cohort card (a NeuPSIG-grade label is a function of
+        the findings and is not used).
+    draws : int, default=400
+        Posterior draws kept (evenly thinned).
+    chain_draws, tune, chains : int, default=1000, 1000, 4
+        NUTS draws and tuning steps per chain, and chains.
+    target_accept : float, default=0.9
+    seed : int, default=0
+    selected : bool, default=True
+        Every patient was sampled because they are in the diagnosed context
+        (chronic pain), as in every clinic cohort; the selection is modelled.
+    conditioned : tuple of str, optional
+        Root findings the marginal likelihood conditions on (exact conjugate
+        update); default: the root findings recorded for every patient.
+    """
+
+    name: str = "model"
+    label: str = "auto"
+    draws: int = 400
+    chain_draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.9
+    seed: int = 0
+    selected: bool = True
+    conditioned: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        check_parameters(_CONSTRAINTS, asdict(self))
+
+    def sampler(self) -> SamplerConfig:
+        """NUTS settings: enough draws per chain to keep :attr:`draws` after thinning."""
+        return SamplerConfig(
+            draws=max(self.chain_draws, -(-self.draws // self.chains)), tune=self.tune,
+            chains=self.chains, cores=min(self.chains, 2), target_accept=self.target_accept,
+            seed=self.seed,
+        )  # fmt: skip
+
+
+@dataclass
+class TrainedModel:
+    """Posterior draws of every CPT, the fit behind them and the model card.
+
+    Attributes
+    ----------
+    draws : dict of str to ndarray
+        ``(n_draws, *cpt_shape)`` per variable.
+    card : dict
+        How the model was made (the ``card.json`` of its folder).
+    fit : FitResult
+        The fit, with its ArviZ data and diagnostics.
+    """
+
+    draws: dict[str, np.ndarray]
+    card: dict
+    fit: FitResult = field(repr=False)
+
+    @property
+    def likelihood(self) -> str:
+        """The likelihood fitted."""
+        return self.fit.likelihood
+
+    @property
+    def ok(self) -> bool:
+        """Whether the sampler's diagnostics passed (always for the exact posterior)."""
+        return self.fit.diagnostics is None or self.fit.diagnostics.ok
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What failed in the diagnostics, each with what to try."""
+        return () if self.fit.diagnostics is None else self.fit.diagnostics.problems
+
+    @property
+    def n_draws(self) -> int:
+        """Number of posterior draws."""
+        return int(next(iter(self.draws.values())).shape[0])
+
+    def save(self, path: str | os.PathLike[str], *, netcdf: bool = True) -> Path:
+        """Write the model folder (atomically, with checksums): draws, card, ``posterior.nc``.
+
+        Raises
+        ------
+        ModelFileError
+            When ``path`` exists and is not a model folder (it is never replaced).
+        """
+        extra = {}
+        if netcdf:
+
+            def write_netcdf(target: Path) -> None:
+                from npprob.learning import _arviz_compat as compat
+
+                compat.write_netcdf(compat.to_inference_data(self.draws), target)
+
+            extra["posterior.nc"] = write_netcdf
+        return ModelFolder(path).save(self.draws, self.card, extra=extra)
+
+
+def train(
+    spec: ClinicalSpec,
+    cohort: CohortData,
+    likelihood: str = "auto",
+    config: TrainConfig | None = None,
+) -> TrainedModel:
+    """Posterior draws of every CPT of ``spec`` from ``cohort``.
+
+    Parameters
+    ----------
+    spec : ClinicalSpec
+    cohort : CohortData
+        From :func:`~npprob.io.cohort.read_cohort_data` (or built from a table).
+    likelihood : {"auto", "conjugate", "pymc-complete", "pymc-marginal", "latent-class"}
+        See the module docstring.
+    config : TrainConfig, optional
+
+    Returns
+    -------
+    TrainedModel
+        Check :attr:`TrainedModel.ok` before using a sampled fit.
+
+    Raises
+    ------
+    ParameterError
+        When the likelihood does not fit the data (the complete-data
+        likelihoods without the hidden truth; a label kind that contradicts
+        the likelihood) or a setting is out of range.
+    EvidenceError
+        When the cohort was sampled on hidden variables (case-control), which
+        the marginal likelihood cannot model.
+    """
+    # Looked up on the package at call time, so the NUTS fits can be stood in for.
+    import npprob.learning as fits
+
+    check_parameters(_CONSTRAINTS, {"likelihood": likelihood})
+    config = config or TrainConfig()
+    t0 = time.perf_counter()
+    net = spec.network
+    hidden = [
+        i for i, v in enumerate(net.variables) if not v.observable and v.name not in spec.fixed
+    ]
+    complete_codes = cohort.complete_codes()
+    complete = bool(hidden) and bool((complete_codes[:, hidden] >= 0).all())
+    label_kind = _label_kind(config.label, cohort.card)
+    if likelihood == "auto":
+        if complete:
+            likelihood = "conjugate"
+        else:
+            likelihood = "pymc-marginal" if label_kind == "truth" else "latent-class"
+    if likelihood in _COMPLETE and not complete:
+        raise ParameterError(
+            f"--likelihood {likelihood} needs the latent truth (true_* columns), which the "
+            "cohort lacks; use pymc-marginal (true label) or latent-class.",
+            parameter="likelihood",
+        )
+    selection = dict(spec.context) if config.selected else {}
+    sampler = config.sampler()
+    if likelihood == "conjugate":
+        fit = fits.fit_conjugate(
+            spec, family_counts(net, complete_codes), config.draws, config.seed
+        )
+    elif likelihood == "pymc-complete":
+        fit = fits.fit_pymc_complete(spec, family_counts(net, complete_codes), sampler)
+    else:
+        _check_selection(cohort.card)
+        fit = _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config, sampler)
+    draws = fit.draws
+    total = next(iter(draws.values())).shape[0]
+    if fit.diagnostics is None or fit.diagnostics.ok:
+        if total > config.draws:
+            keep = np.unique(np.linspace(0, total - 1, config.draws).round().astype(int))
+            draws = {k: v[keep] for k, v in draws.items()}
+        if likelihood in _COMPLETE and selection:
+            # Every cohort patient is in the context: the learned CPTs describe that population.
+            draws = fits.fix_selection(spec, draws, selection)
+    if likelihood in _COMPLETE:
+        selection_note = {**selection, "handled_by": "fixed in the trained CPTs"}
+    else:
+        selection_note = {**selection, "handled_by": "conditioned on in the likelihood"}
+    card = {
+        "name": config.name,
+        "kind": "posterior",
+        "likelihood": fit.likelihood,
+        "n_draws": int(next(iter(draws.values())).shape[0]),
+        "seed": config.seed,
+        "training_cohort": {
+            "path": None if cohort.path is None else str(cohort.path),
+            "n": cohort.n,
+            "card": cohort.card,
+        },
+        "label": label_kind if likelihood in ("pymc-marginal", "latent-class") else None,
+        "diagnostics": fit.diagnostics.to_dict() if fit.diagnostics else None,
+        "seconds": {"fit": fit.seconds, "total": time.perf_counter() - t0},
+        "spec_sha256": spec.digest,
+        "spec_content_sha256": spec.content_digest,
+        "selection": selection_note if selection else None,
+        "likelihood_details": fit.summary or None,
+        "versions": _versions(),
+    }
+    return TrainedModel(draws, card, fit)
+
+
+def _label_kind(requested: str, cohort_card: dict | None) -> str:
+    """What the recorded label is: truth, noisy or none."""
+    if requested != "auto":
+        return requested
+    recorded = ((cohort_card or {}).get("options") or {}).get("label")
+    return {"truth": "truth", "clinician": "noisy", "neupsig": "none"}.get(recorded, "noisy")
+
+
+def _check_selection(cohort_card: dict | None) -> None:
+    """Refuse cohorts sampled on hidden variables (case-control): the likelihood cannot model it."""
+    setting = (cohort_card or {}).get("setting") or {}
+    for group in setting.get("groups", []):
+        if group.get("require"):
+            raise EvidenceError(
+                f"The cohort's setting '{setting.get('name')}' samples its groups on "
+                f"{sorted(group['require'])}: a case-control selection on latent variables, "
+                "which the marginal likelihood does not model. Train with the latent truth "
+                "(--likelihood conjugate) or on a consecutive or condition-specific cohort."
+            )
+
+
+def _conditioned(spec: ClinicalSpec, codes: np.ndarray, config: TrainConfig, selection) -> tuple:
+    """Root findings the marginal likelihood conditions on."""
+    if config.conditioned is not None:
+        return tuple(config.conditioned)
+    net = spec.network
+    roots = tuple(
+        v.name
+        for v in net.findings
+        if not net.parents(v.name) and (codes[:, net.index(v.name)] >= 0).all()
+    )
+    if selection and len(roots) > 1:
+        raise ParameterError(
+            f"Several root findings are recorded for every patient ({', '.join(roots)}); with a "
+            "selection the likelihood conditions on at most one: choose it with conditioned=.",
+            parameter="conditioned",
+        )
+    return roots
+
+
+def _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config, sampler):
+    """pymc-marginal or latent-class on the recorded findings (the truth columns unused)."""
+    from npprob.learning.label import LabelModel
+
+    net = spec.network
+    target = net.target
+    codes = cohort.codes.copy()
+    label = cohort.label
+    label_model = None
+    if likelihood == "pymc-marginal":
+        if label is None or label_kind != "truth":
+            raise ParameterError(
+                "--likelihood pymc-marginal needs a true label (the recorded label with --label "
+                "truth); use latent-class for a noisy or missing label.",
+                parameter="likelihood",
+            )
+        # A true label of the target is its observed state.
+        positive, negative = target.positive_index, 1 - target.positive_index
+        codes[:, net.index(target.name)] = np.where(label < 0, -1, np.where(label == 1, positive,
+                                                                             negative))  # fmt: skip
+        label = None
+    elif label_kind == "truth":
+        raise ParameterError(
+            "A true label makes the class observed: use --likelihood pymc-marginal.",
+            parameter="label",
+        )
+    elif label_kind == "noisy" and label is not None:
+        label_model = LabelModel.from_reference_standard(target.name)
+    else:
+        label = None
+    return fits.fit_pymc_marginal(
+        spec, codes, label=label, label_model=label_model, selection=selection or None,
+        conditioned=_conditioned(spec, codes, config, selection), config=sampler,
+    )  # fmt: skip
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from npprob import __version__
+
+    out = {"python": platform.python_version(), "npprob": __version__}
+    for pkg in ("numpy", "numba", "pymc", "arviz", "pytensor", "xarray"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
