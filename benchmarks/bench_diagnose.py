@@ -1,12 +1,25 @@
-"""Benchmark of ``npprob diagnose`` for one patient with 1000 parameter draws.
+"""Benchmark of ``npprob diagnose`` for one patient, and of its engine passes.
 
-Run ``python3 benchmarks/bench_diagnose.py``. Measures the wall time of the
-command in a fresh process (after one run has filled the numba cache), the
-in-process inference time of a warm model (probabilities, interval and the
-leave-one-out explanation), and checks that PyMC, PyTensor, ArviZ and
-matplotlib stay unimported on this path. Writes
-``benchmarks/results/diagnose.json``. Absolute times are reported, not
-compared in CI (shared machines are noisy).
+Run ``python3 benchmarks/bench_diagnose.py``. Measures
+
+- the wall time of the command in a fresh process (after one run has filled the
+  numba cache), and checks that PyMC, PyTensor, ArviZ and matplotlib stay
+  unimported on this path;
+- the warm in-process latency of one diagnosis with its leave-one-out explanation
+  (``warm_diagnose_ms_*``);
+- the warm latency per patient with explanation and treatments, as
+  ``npprob diagnose`` answers it (a patient record, :func:`npprob.diagnose`, then
+  :func:`npprob.decision.recommend` ranking from the diagnosis's own draws: two
+  engine passes), against the pipeline it replaced, run in the same process on
+  the same patients: three engine passes (the targets; the explanation with the
+  full record recomputed; P(neuropathic) again for the treatments) and the record
+  converted to codes twice. ``speedup_*`` are the ratios old / new, for the
+  whole patient and for the engine passes alone (where only the third pass is
+  counted as removed, a conservative ratio).
+
+Absolute times are reported, never compared (shared machines are noisy); with
+``--check-floors`` the exit status is 1 when a ratio falls below its floor in
+``benchmarks/floors.json`` (``diagnose``). Writes ``benchmarks/results/diagnose.json``.
 """
 
 from __future__ import annotations
@@ -18,6 +31,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -50,13 +65,9 @@ def fresh_process(repeats: int) -> tuple[list[float], list[float], list[str]]:
     return walls, inner, sorted(heavy)
 
 
-def warm_inference(repeats: int) -> list[float]:
-    """Seconds per diagnose() call of a loaded model (1000 draws, with explanation)."""
-    from npprob.diagnosis import load_model
-
-    model = load_model()
+def warm_inference(model, repeats: int) -> list[float]:
+    """Seconds per diagnose() call of a loaded model (with explanation)."""
     record = json.loads(PATIENT.read_text())
-    record.pop("comment", None)
     model.diagnose(record)
     times = []
     for _ in range(repeats):
@@ -66,30 +77,150 @@ def warm_inference(repeats: int) -> list[float]:
     return times
 
 
+# -- the pipeline as it is, and the one it replaced ---------------------------------------
+
+
+def two_passes(model, text: str) -> dict:
+    """What ``npprob diagnose`` does for one patient: record, diagnosis, treatments."""
+    from npprob.decision import recommend
+    from npprob.diagnosis import diagnose
+    from npprob.io.patients import parse_patient_record
+
+    record = parse_patient_record(text, model.network)
+    diagnosis = diagnose(record, model)
+    ranking = recommend(diagnosis, record.patient_factors)
+    return {"p": diagnosis.p_neuropathic, "first": ranking.ranked[0].id}
+
+
+def three_passes(model, text: str) -> dict:
+    """The replaced pipeline, step for step: the record as a dict turned into codes for the
+    targets, again with the full record inside the leave-one-out pass, and again for the
+    treatments' own P(neuropathic) draws."""
+    from npprob.decision import parse_patient_factors, rank_treatments, treatment_files
+    from npprob.diagnosis.model import MECHANISMS
+    from npprob.io.findings import decode_codes
+
+    record = json.loads(text)
+    factors = record.pop("patient_factors", None)
+    target = model.spec.target
+    variables = [target.name, "mixed_pain", "nociplastic", "nociceptive", *MECHANISMS]
+    batch = model.evidence(record)  # conversion 1
+    result = model.engine.query(batch, variables)  # pass 1
+    p_full = result.marginal(target.name)[..., target.positive_index]
+    codes = batch.codes[0]
+    context = {model.network.index(v.name) for v in model.network.context}
+    rows = [codes]
+    for j in np.flatnonzero(codes >= 0):
+        if j not in context:
+            variant = codes.copy()
+            variant[j] = -1
+            rows.append(variant)
+    model.engine.query(np.array(rows), [target.name])  # pass 2, the full record included
+    draws = model.p_neuropathic_draws(model.evidence(record))[:, 0]  # conversion 2, pass 3
+    evidence, contraindications = treatment_files()
+    ranking = rank_treatments(
+        draws, decode_codes(model.network, batch.codes[0]),
+        parse_patient_factors(factors, contraindications.factors), evidence, contraindications,
+    )  # fmt: skip
+    return {"p": float(p_full.mean()), "first": ranking.ranked[0].id}
+
+
+def engine_two_passes(model, batch) -> None:
+    """The engine work of one patient now: targets with draws, then the explanation."""
+    model.diagnose_batch(batch)
+
+
+def engine_three_passes(model, batch) -> None:
+    """The same plus the pass the treatments made for their own draws (the full record's
+    second evaluation inside the explanation pass is left out: the ratio is conservative)."""
+    model.diagnose_batch(batch)
+    model.p_neuropathic_draws(batch)
+
+
+def interleaved(functions: dict, repeats: int) -> dict[str, list[float]]:
+    """Times of each function, run in turns so machine noise hits both alike."""
+    times: dict[str, list[float]] = {k: [] for k in functions}
+    for f in functions.values():
+        f()  # warm: plans compiled, files cached
+    for _ in range(repeats):
+        for key, f in functions.items():
+            t0 = time.perf_counter()
+            f()
+            times[key].append(time.perf_counter() - t0)
+    return times
+
+
+def compare_pipelines(model, repeats: int) -> dict[str, float]:
+    """Per-patient latency of the two pipelines on every example patient, and their ratio."""
+    texts = [p.read_text() for p in sorted((ROOT / "examples").glob("*.json"))]
+    for text in texts:  # the replaced pipeline answers the same
+        old, new = three_passes(model, text), two_passes(model, text)
+        assert old["first"] == new["first"], (old, new)
+        assert abs(old["p"] - new["p"]) < 1e-12, (old, new)
+    whole = interleaved(
+        {
+            "three": lambda: [three_passes(model, t) for t in texts],
+            "two": lambda: [two_passes(model, t) for t in texts],
+        },
+        repeats,
+    )
+    from npprob.io.patients import parse_patient_record
+
+    batches = [parse_patient_record(text, model.network).evidence for text in texts]
+    engine = interleaved(
+        {
+            "three": lambda: [engine_three_passes(model, b) for b in batches],
+            "two": lambda: [engine_two_passes(model, b) for b in batches],
+        },
+        repeats,
+    )
+    n = len(texts)
+    out = {"patients": n}
+    for label, times in (("patient", whole), ("engine", engine)):
+        old, new = statistics.median(times["three"]), statistics.median(times["two"])
+        out[f"{label}_ms_three_passes"] = 1e3 * old / n
+        out[f"{label}_ms_two_passes"] = 1e3 * new / n
+        out[f"speedup_{label}"] = old / new
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="fresh-process runs")
+    parser.add_argument("--pipeline-repeats", type=int, default=30)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "diagnose.json")
+    parser.add_argument("--check-floors", action="store_true")
     args = parser.parse_args(argv)
+    from npprob.diagnosis import load_model
+
     fresh_process(1)  # fills the numba cache if it is empty
     walls, inner, heavy = fresh_process(args.repeats)
-    warm = warm_inference(50)
+    model = load_model()
+    warm = warm_inference(model, 50)
     result = {
         "patient": PATIENT.name,
-        "n_draws": 1000,
+        "n_draws": model.n_draws,
         "fresh_process_wall_s_median": statistics.median(walls),
         "fresh_process_wall_s_max": max(walls),
         "fresh_process_main_s_median": statistics.median(inner),
         "warm_diagnose_ms_median": 1e3 * statistics.median(warm),
         "warm_diagnose_ms_p95": 1e3 * sorted(warm)[int(0.95 * len(warm)) - 1],
         "heavy_modules_imported": heavy,
+        **compare_pipelines(model, args.pipeline_repeats),
     }
     for k, v in result.items():
         print(f"  {k:35s} {v if not isinstance(v, float) else round(v, 4)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
-    return 0 if not heavy else 1
+    failed = bool(heavy)
+    if args.check_floors:
+        floors = json.loads((HERE / "floors.json").read_text())["diagnose"]
+        for key, floor in floors.items():
+            ok = result[key] >= floor
+            failed |= not ok
+            print(f"  {'ok  ' if ok else 'FAIL'} {key} = {result[key]:.2f} (floor {floor})")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

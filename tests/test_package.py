@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,71 @@ def test_import_is_cheap():
 def test_unknown_attribute_raises():
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         npprob.nonsense  # noqa: B018
+
+
+# -- clinical names live in network.toml, roles in network/variable.py ---------------------
+
+
+def _string_constants(tree: ast.AST) -> list[ast.Constant]:
+    """String constants of a module, docstrings left out (prose may mention anything)."""
+    docstrings = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = body[0] if body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+    ]
+
+
+def _role_named(text: str, target: str, context: set[str]) -> bool:
+    """Whether a string names the target or a context variable (not prose such as
+    "P(neuropathic)"): the name itself, a cohort column built on it, the name quoted, or a
+    context name anywhere (an identifier with an underscore is never prose)."""
+    columns = {target, f"true_{target}", f"label_{target}", f"p_true_{target}", *context}
+    tokens = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    quoted = any(f"'{n}'" in text or f'"{n}"' in text for n in (target, *context))
+    return text in columns or bool(tokens & (columns - {target})) or quoted
+
+
+def test_no_code_names_the_target_or_context_variables():
+    """network.toml gives the target and context roles; code reads the roles, never the names."""
+    from npprob.io.resources import clinical_spec_path
+    from npprob.network.spec import load_spec
+
+    spec = load_spec(clinical_spec_path())
+    target, context = spec.target.name, set(spec.context)
+    assert context  # the clinical network has a context (chronic pain) to check for
+    hits = []
+    for path in SOURCES:
+        for node in _string_constants(ast.parse(path.read_text())):
+            if _role_named(node.value, target, context):
+                hits.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value[:60]!r}")
+    assert hits == []
+    # The check finds what it looks for.
+    assert _role_named(target, target, context)
+    assert _role_named(f"label_{target}", target, context)
+    assert _role_named(f"{sorted(context)[0]} must be present", target, context)
+    assert _role_named(f"'{target}' is latent", target, context)
+    assert not _role_named(f"P({target}) draws", target, context)
+
+
+def test_one_definition_of_which_roles_are_observable():
+    """Only network/variable.py lists roles together (hidden roles, findings, observable)."""
+    from npprob.network import Role
+
+    roles = {r.value for r in Role}
+    listed = []
+    for path in SOURCES:
+        if path.relative_to(SRC).as_posix() == "network/variable.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Tuple | ast.List | ast.Set):
+                words = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+                if len(words) >= 2 and all(isinstance(w, str) and w in roles for w in words):
+                    listed.append(f"{path.relative_to(SRC)}:{node.lineno}: {words}")
+    assert listed == []

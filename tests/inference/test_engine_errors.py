@@ -217,5 +217,5 @@ def test_invalid_on_zero(engine, on_zero):
 
 
 def test_invalid_on_zero_checked_even_without_zero_rows(engine):
-    with pytest.raises(ValueError, match="'raise' or 'nan'"):
+    with pytest.raises(ValueError, match="on_zero must be raise or nan"):
         engine.query(np.full((0, 3), -1, dtype=np.int64), ["rain"], on_zero="warn")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from npprob.errors import EvidenceError, ZeroProbabilityEvidenceError
+from npprob.errors import ZeroProbabilityEvidenceError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="error",
         help="evidence of probability zero: fail naming the rows (default) or write nan",
     )
-    p.add_argument("--threads", type=int, default=None, help="threads for the kernels")
+    p.add_argument(
+        "--threads", dest="n_threads", type=int, default=None, help="threads for the kernels"
+    )
     p.set_defaults(run=run)
 
 
@@ -54,15 +56,13 @@ def run(args: argparse.Namespace) -> int:
     for target in args.target:
         network.index(target)  # unknown names fail before the CSV is read
     batch, ids = read_evidence_csv(args.evidence, network, id_column=args.id_column)
-    if args.threads is not None and args.threads < 1:
-        raise EvidenceError(f"--threads must be at least 1; got {args.threads}.")
     engine = Engine(network)
     try:
         result = engine.query(
             batch,
             args.target,
             on_zero="raise" if args.on_zero == "error" else "nan",
-            n_threads=args.threads,
+            n_threads=args.n_threads,
         )
     except ZeroProbabilityEvidenceError as exc:
         rows = ", ".join(str(r + 1) for r in exc.rows[:10]) + (" ..." if len(exc.rows) > 10 else "")

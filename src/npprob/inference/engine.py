@@ -9,6 +9,7 @@ from typing import Literal
 import numba
 import numpy as np
 
+from npprob._checks import Interval, Options, check_parameters
 from npprob.errors import EvidenceError, NetworkError, ZeroProbabilityEvidenceError
 from npprob.inference import _kernels
 from npprob.inference.layout import ParameterLayout
@@ -17,6 +18,12 @@ from npprob.network.evidence import EvidenceBatch
 from npprob.network.network import Network
 
 __all__ = ["Engine", "QueryResult"]
+
+#: The rules of the query arguments (every query method checks them).
+_QUERY_CONSTRAINTS = {
+    "on_zero": Options(("raise", "nan")),
+    "n_threads": Interval(int, 1, none=True),
+}
 
 EvidenceLike = (
     EvidenceBatch | np.ndarray | Mapping[str, str | None] | Sequence[Mapping[str, str | None]]
@@ -280,8 +287,7 @@ class Engine:
         -------
         QueryResult
         """
-        if on_zero not in ("raise", "nan"):
-            raise ValueError(f"on_zero must be 'raise' or 'nan'; got {on_zero!r}.")
+        check_parameters(_QUERY_CONSTRAINTS, {"on_zero": on_zero, "n_threads": n_threads})
         batch = self.evidence(evidence)
         target_idx = self._target_indices(targets)
         names = self.network.names
@@ -337,8 +343,7 @@ class Engine:
             trailing axes. A variable's CPT family gives the expected
             sufficient statistics of learning with hidden variables.
         """
-        if on_zero not in ("raise", "nan"):
-            raise ValueError(f"on_zero must be 'raise' or 'nan'; got {on_zero!r}.")
+        check_parameters(_QUERY_CONSTRAINTS, {"on_zero": on_zero, "n_threads": n_threads})
         batch = self.evidence(evidence)
         order = self._target_indices(list(variables))
         if not order:
@@ -362,6 +367,7 @@ class Engine:
 
     def log_evidence(self, evidence: EvidenceLike, *, n_threads: int | None = None) -> np.ndarray:
         """Natural log of P(evidence), shape (n_draws, n_patients); ``-inf`` if zero."""
+        check_parameters(_QUERY_CONSTRAINTS, {"n_threads": n_threads})
         batch = self.evidence(evidence)
         _, log_z = self._run(batch.codes, (), 0, n_threads)
         return log_z
