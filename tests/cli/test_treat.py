@@ -78,8 +78,8 @@ def test_factor_flags_override_the_record(capsys) -> None:
         (["--factor", "age=old"], "'age' must be a whole number"),
         (["--factor", "age=200"], "outside 0-120 years"),
         (["--factor", "age"], "--factor expects NAME=VALUE"),
-        (["--harm-weight", "-1"], "harm weight"),
-        (["--evidence", "nice"], "Unknown evidence set 'nice'"),
+        (["--harm-weight", "-1"], "--harm-weight must be at least 0"),
+        (["--evidence", "nice"], "--evidence must be neupsig_2015 or seed_era; got 'nice'"),
     ],
 )
 def test_bad_treatment_input_is_one_line(capsys, args, phrase) -> None:

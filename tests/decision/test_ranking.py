@@ -17,7 +17,7 @@ from npprob.decision import (
 )
 from npprob.decision.utility import RiskDifference
 from npprob.diagnosis import load_model
-from npprob.errors import EvidenceError
+from npprob.errors import EvidenceError, ParameterError
 
 EVIDENCE = load_treatments()
 RULES = load_contraindications(EVIDENCE.drugs)
@@ -205,9 +205,9 @@ def test_bad_arguments_are_refused() -> None:
         rank(1.5)
     with pytest.raises(EvidenceError, match="probabilities"):
         rank(np.array([0.2, np.nan]))
-    with pytest.raises(EvidenceError, match="harm weight"):
+    with pytest.raises(ParameterError, match="harm_weight must be at least 0"):
         rank(0.5, harm_weight=-1)
-    with pytest.raises(EvidenceError, match="Unknown evidence set 'nice'"):
+    with pytest.raises(ParameterError, match="evidence_set must be neupsig_2015 or seed_era"):
         rank(0.5, evidence_set="nice")
     with pytest.raises(EvidenceError, match="unknown patient factor"):
         recommend_treatments(MODEL, PHN, patient_factors={"cardiac": True})
@@ -235,7 +235,7 @@ def test_benefit_shrinkage_scales_benefit_only() -> None:
         assert shrunk[drug_id].expected_benefit == pytest.approx(0.9 * t.expected_benefit)
         assert shrunk[drug_id].expected_harm == pytest.approx(t.expected_harm)
     for bad in (-0.1, 1.0, float("nan")):
-        with pytest.raises(EvidenceError, match="benefit shrinkage"):
+        with pytest.raises(ParameterError, match=r"benefit_shrinkage must be in \[0, 1\)"):
             rank(0.7, benefit_shrinkage=bad)
 
 

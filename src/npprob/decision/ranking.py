@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from npprob._checks import Interval, Options, check_parameters
 from npprob.decision.treatments import (
     Contraindications,
     Drug,
@@ -51,6 +52,14 @@ __all__ = [
 #: Evidence draws per ranking (P(best), SUCRA and intervals), and the allowed range.
 DEFAULT_SAMPLES = 4000
 SAMPLE_RANGE = (200, 100_000)
+
+#: The rules of :func:`rank_treatments`' options (the evidence sets come from the file).
+_RANK_CONSTRAINTS = {
+    "harm_weight": Interval(float, 0.0),
+    "benefit_shrinkage": Interval(float, 0.0, 1.0, closed="left"),
+    "n_samples": Interval(int, *SAMPLE_RANGE),
+    "seed": Interval(int, 0),
+}
 
 #: Line of therapy order for ties (NeuPSIG: 1st, 2nd, 3rd, then not recommended).
 _LINE_ORDER = {1: 0, 2: 1, 3: 2, 0: 3}
@@ -209,29 +218,21 @@ def rank_treatments(
     Raises
     ------
     EvidenceError
-        On probabilities outside [0, 1], a negative or non-finite harm weight,
-        an unknown evidence set or too few samples.
+        On draws that are not probabilities in [0, 1].
+    ParameterError
+        On a negative or non-finite harm weight, a shrinkage outside [0, 1), an
+        unknown evidence set, a number of samples outside 200-100,000 or a
+        negative seed.
     """
     p = np.asarray(p_neuropathic_draws, dtype=float).ravel()
     if p.size == 0 or not np.all(np.isfinite(p)) or p.min() < 0.0 or p.max() > 1.0:
         raise EvidenceError("P(neuropathic) draws must be finite probabilities in [0, 1].")
-    if not np.isfinite(harm_weight) or harm_weight < 0:
-        raise EvidenceError(f"The harm weight must be a finite number >= 0; got {harm_weight!r}.")
-    if not 0.0 <= benefit_shrinkage < 1.0:
-        raise EvidenceError(f"The benefit shrinkage must lie in [0, 1); got {benefit_shrinkage!r}.")
     chosen = evidence.default_evidence if evidence_set is None else evidence_set
-    if chosen not in evidence.evidence_sets:
-        raise EvidenceError(
-            f"Unknown evidence set {chosen!r}; expected one of: "
-            f"{', '.join(evidence.evidence_sets)}."
-        )
-    if not SAMPLE_RANGE[0] <= n_samples <= SAMPLE_RANGE[1]:
-        raise EvidenceError(
-            f"The number of evidence draws must lie in {SAMPLE_RANGE[0]}-{SAMPLE_RANGE[1]}; "
-            f"got {n_samples}."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise EvidenceError(f"The seed must be a non-negative integer; got {seed!r}.")
+    check_parameters(
+        {**_RANK_CONSTRAINTS, "evidence_set": Options(tuple(evidence.evidence_sets))},
+        {"harm_weight": harm_weight, "benefit_shrinkage": benefit_shrinkage,
+         "evidence_set": chosen, "n_samples": n_samples, "seed": seed},
+    )  # fmt: skip
     contexts = patient_contexts(evidence, findings, factors)
     aetiology = findings.get("aetiology")
     rng = np.random.default_rng(np.random.SeedSequence(seed))
