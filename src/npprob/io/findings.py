@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from npprob._checks import format_choices
+from npprob._checks import Options, check_parameters, format_choices
 from npprob.network.evidence import UNOBSERVED
 from npprob.network.network import Network
 from npprob.network.variable import Role, Variable
@@ -224,8 +224,7 @@ def encode_table(
     >>> codes[:, 0].tolist(), problems[0].row
     ([1, 1, -1, -1], 3)
     """
-    if medium not in ("text", "values"):
-        raise ValueError(f"medium must be 'text' or 'values'; got {medium!r}.")
+    check_parameters({"medium": Options(("text", "values"))}, {"medium": medium})
     table = np.empty((len(cells), len(names)), dtype=object)
     for i, row in enumerate(cells):
         table[i, :] = list(row)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from npprob._checks import Interval, check_parameters
 from npprob.errors import DataFileError
 from npprob.io.resources import cohort_settings_path
 from npprob.io.tomlfile import read_toml
@@ -47,8 +48,11 @@ class LabelModel:
         cls, parent: str, accuracy: float, ess: float, source: str = ""
     ) -> LabelModel:
         """Symmetric prior: the label is right with probability ``accuracy`` (``ess`` patients)."""
-        if not 0.5 < accuracy < 1.0 or ess <= 0:
-            raise ValueError(f"Need 0.5 < accuracy < 1 and ess > 0; got {accuracy}, {ess}.")
+        check_parameters(
+            {"accuracy": Interval(float, 0.5, 1.0, closed="neither"),
+             "ess": Interval(float, 0.0, closed="neither")},
+            {"accuracy": accuracy, "ess": ess},
+        )  # fmt: skip
         right, wrong = accuracy * ess, (1.0 - accuracy) * ess
         return cls(parent, np.array([[right, wrong], [wrong, right]]), source)
 
@@ -95,6 +99,5 @@ def clinician_accuracy(agreement: float) -> float:
 
     Solves q**2 + (1 - q)**2 = agreement for q >= 0.5.
     """
-    if not 0.5 <= agreement <= 1.0:
-        raise ValueError(f"agreement must be in [0.5, 1]; got {agreement}.")
+    check_parameters({"agreement": Interval(float, 0.5, 1.0)}, {"agreement": agreement})
     return 0.5 * (1.0 + math.sqrt(2.0 * agreement - 1.0))

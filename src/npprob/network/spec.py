@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from npprob._checks import format_choices, unknown_name_hint
+from npprob._checks import Interval, check_parameters, format_choices, unknown_name_hint
 from npprob.errors import NetworkError
 from npprob.network.network import Network
 from npprob.network.variable import Role, Variable
@@ -54,6 +54,9 @@ __all__ = ["TAGS", "ClinicalSpec", "Source", "dirichlet_draws", "load_spec", "pa
 TAGS = ("F", "F2", "R", "D", "S")
 
 _KINDS = ("table", "noisy_or", "deterministic")
+
+#: The rules of :func:`dirichlet_draws`' size and seed.
+_DRAW_CONSTRAINTS = {"n_draws": Interval(int, 1), "seed": Interval(int, 0)}
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,7 @@ def dirichlet_draws(
     -------
     dict of str to ndarray of shape (n_draws, *cpt_shape)
     """
-    if int(n_draws) < 1:
-        raise ValueError(f"n_draws must be at least 1; got {n_draws}.")
+    check_parameters(_DRAW_CONSTRAINTS, {"n_draws": n_draws, "seed": seed})
     rng = np.random.default_rng(seed)
     draws: dict[str, np.ndarray] = {}
     for name in spec.network.names:
