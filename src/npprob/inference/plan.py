@@ -30,6 +30,7 @@ import numpy as np
 
 from npprob.inference.layout import ParameterLayout
 from npprob.inference.ordering import interaction_graph, weighted_min_fill_order
+from npprob.inference.pruning import ancestral_set
 
 __all__ = ["INPUT_CONST", "INPUT_PARAM", "INPUT_WORK", "Plan", "compile_plan"]
 
@@ -172,15 +173,13 @@ class _Builder:
         target: tuple[int, ...],
         evidence: frozenset[int],
         soft: frozenset[int],
-        ancestors_of: list[set[int]],
+        parents_of: list[tuple[int, ...]],
         slot_of: dict[int, int],
         indicator_slot_of: dict[int, int],
         count_scale: bool,
     ) -> tuple[_Factor, tuple[int, ...]]:
         layout = self.layout
-        keep: set[int] = set()
-        for v in evidence | soft | set(target):
-            keep |= ancestors_of[v]
+        keep = ancestral_set(parents_of, evidence | soft | set(target))
         factors = []
         for v in sorted(keep):
             scope = tuple(u for u in layout.scopes[v] if u not in evidence)
@@ -273,12 +272,7 @@ def compile_plan(
     names = network.names
     index = {n: i for i, n in enumerate(names)}
     n_vars = len(names)
-    ancestors_of: list[set[int]] = []
-    for i, n in enumerate(names):  # topological order: parents are done first
-        anc = {i}
-        for p in network.parents(n):
-            anc |= ancestors_of[index[p]]
-        ancestors_of.append(anc)
+    parents_of = [tuple(index[p] for p in network.parents(n)) for n in names]
 
     slot_of: dict[int, int] = {}
     terms: list[tuple[int, int, int, int]] = []
@@ -308,7 +302,7 @@ def compile_plan(
             raise ValueError("joint targets cannot be hard evidence; make them soft")
         group = tuple(sorted(targets))
         final, order = builder.program(
-            group, evidence, soft, ancestors_of, slot_of, indicator_slot_of, True
+            group, evidence, soft, parents_of, slot_of, indicator_slot_of, True
         )
         orders.append(order)
         size = builder.size(group)
@@ -326,7 +320,7 @@ def compile_plan(
     z_program = hidden_targets[0] if hidden_targets else None
     for t in [z_program, *hidden_targets[1:]]:
         final, order = builder.program(
-            (t,) if t is not None else (), evidence, soft, ancestors_of, slot_of,
+            (t,) if t is not None else (), evidence, soft, parents_of, slot_of,
             indicator_slot_of, t == z_program,
         )  # fmt: skip
         programs[t] = final

@@ -89,7 +89,7 @@ def fit_pymc_marginal(
     label: np.ndarray | None = None,
     label_model: LabelModel | None = None,
     selection: Mapping[str, str] | None = None,
-    conditioned: tuple[str, ...] = ("aetiology",),
+    conditioned: tuple[str, ...] | None = None,
     config: SamplerConfig | None = None,
 ) -> FitResult:
     """NUTS on the marginal likelihood: missing findings and latent variables summed out.
@@ -99,7 +99,7 @@ def fit_pymc_marginal(
     spec : ClinicalSpec
     codes : ndarray of int, shape (n_patients, n_variables)
         Recorded states, -1 where not recorded; every variable left at -1 for
-        all patients (lesion, mechanisms, and ``neuropathic`` without a gold
+        all patients (lesion, mechanisms, and the target without a gold
         standard) is latent.
     label : ndarray of int, shape (n_patients,), optional
         A recorded noisy label of ``label_model.parent`` (0/1, -1 missing).
@@ -108,10 +108,13 @@ def fit_pymc_marginal(
     selection : mapping of str to str, optional
         What every patient was selected on: the specification's context
         (:attr:`~npprob.network.spec.ClinicalSpec.context`).
-    conditioned : tuple of str
+    conditioned : tuple of str, optional
         Root variables the likelihood conditions on (recorded for everyone);
         their distribution gets the exact conjugate update and, with a
-        selection, is turned back into the population's (see Notes).
+        selection, is turned back into the population's (see Notes). With a
+        selection, at most one. Default: the root findings recorded for every
+        patient (:func:`~npprob.learning.problem.default_conditioned`); a root
+        finding recorded for some patients only is refused.
     config : SamplerConfig, optional
 
     Returns
@@ -130,20 +133,19 @@ def fit_pymc_marginal(
     """
 
     from npprob.learning import _arviz_compat as compat
-    from npprob.learning.marginal import (
-        build_marginal_model,
-        orientation_problems,
-        prepare_problem,
-    )
+    from npprob.learning.marginal import build_marginal_model
+    from npprob.learning.orientation import orientation_problems
+    from npprob.learning.problem import prepare_problem
 
     if (label is None) != (label_model is None):
         raise ValueError("Pass both label and label_model, or neither.")
-    if selection and len(conditioned) > 1:
+    if selection and conditioned is not None and len(conditioned) > 1:
         raise ValueError("With a selection, condition on at most one root variable.")
     config = config or SamplerConfig()
     net = spec.network
     t0 = time.perf_counter()
     problem = prepare_problem(net, codes, label=label, selection=selection, conditioned=conditioned)
+    conditioned = problem.conditioned
     model, layout = build_marginal_model(spec, problem, label=label_model)
     # The numba backend compiles this graph in seconds (the C backend takes minutes).
     idata = _sample(model, config, mode="NUMBA")

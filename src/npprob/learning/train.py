@@ -39,6 +39,7 @@ from npprob.io.artifacts import ModelFolder
 from npprob.io.cohort import CohortData
 from npprob.learning.counts import family_counts
 from npprob.learning.fit import FitResult, SamplerConfig
+from npprob.learning.problem import default_conditioned
 from npprob.network.spec import ClinicalSpec
 
 __all__ = ["LABELS", "LIKELIHOODS", "TrainConfig", "TrainedModel", "train"]
@@ -293,25 +294,6 @@ def _check_selection(cohort_card: dict | None) -> None:
             )
 
 
-def _conditioned(spec: ClinicalSpec, codes: np.ndarray, config: TrainConfig, selection) -> tuple:
-    """Root findings the marginal likelihood conditions on."""
-    if config.conditioned is not None:
-        return tuple(config.conditioned)
-    net = spec.network
-    roots = tuple(
-        v.name
-        for v in net.findings
-        if not net.parents(v.name) and (codes[:, net.index(v.name)] >= 0).all()
-    )
-    if selection and len(roots) > 1:
-        raise ParameterError(
-            f"Several root findings are recorded for every patient ({', '.join(roots)}); with a "
-            "selection the likelihood conditions on at most one: choose it with conditioned=.",
-            parameter="conditioned",
-        )
-    return roots
-
-
 def _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config, sampler):
     """pymc-marginal or latent-class on the recorded findings (the truth columns unused)."""
     from npprob.learning.label import LabelModel
@@ -342,9 +324,12 @@ def _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config,
         label_model = LabelModel.from_reference_standard(target.name)
     else:
         label = None
+    conditioned = config.conditioned
+    if conditioned is None:
+        conditioned = default_conditioned(net, codes, selection)
     return fits.fit_pymc_marginal(
         spec, codes, label=label, label_model=label_model, selection=selection or None,
-        conditioned=_conditioned(spec, codes, config, selection), config=sampler,
+        conditioned=tuple(conditioned), config=sampler,
     )  # fmt: skip
 
 
