@@ -124,12 +124,20 @@ def test_npprob_evaluate_writes_json_report_and_figures(cohorts, tmp_path, capsy
     assert [c["cohort"] for c in summary["cohorts"]] == ["clinic", "trait"]
     assert "targets" in summary["cohorts"][0]
     assert "targets" not in summary["cohorts"][1]  # the trait cohort is misspecified on purpose
+    assert {k: c["target"] for k, c in summary["cohorts"][0]["targets"].items()} == {
+        "auc_vs_dn4": ">= 0.05",
+        "auc_vs_logistic_regression": ">= 0",
+        "ece": "<= 0.02",
+        "calibration_slope": "0.9-1.1",
+        "coverage_90": "0.88-0.92",
+    }
     (entry,) = summary["misspecification"]
     assert (entry["cohort"], entry["reference"]) == ("trait", "clinic")
     assert set(entry["methods"]) >= {"npprob", "dn4"}
     report = (out / "report.md").read_text()
     assert "## clinic" in report
     assert "Misspecification" in report
+    assert report.count("Targets (consecutive clinic):") == 1
     assert "| mimics |" in report
     assert summary["cohorts"][0]["hard_cases"]["mimics"]["n"] > 0
     for name in ("clinic_curves.png", "clinic_coverage.png", "trait_curves.png"):

@@ -15,7 +15,7 @@ import pytest
 
 import npprob.learning.conjugate as conjugate
 from npprob.evaluation.sbc import sbc_conjugate, sbc_pymc, small_spec
-from npprob.io.resources import clinical_spec_path
+from npprob.io.resources import clinical_spec_path, sbc_spec_path
 from npprob.network.spec import load_spec
 
 SPEC = load_spec(clinical_spec_path())
@@ -92,6 +92,34 @@ def test_small_spec_prior_keeps_the_latent_class_oriented() -> None:
         contrast = np.take(p, 1, axis=-1) - np.take(p, 0, axis=-1)  # cls is the last parent
         assert np.mean(contrast <= 0) < 0.005, f"f{k}"
     assert draws["cls"][:, 1].mean() == pytest.approx(0.35, abs=0.01)
+
+
+def test_small_spec_is_the_shipped_network_stated_in_its_docstring() -> None:
+    net = SMALL.network
+    assert SMALL.digest == load_spec(sbc_spec_path()).digest
+    assert net.names == ("context", "cls", "f0", "f1", "f2", "f3", "f4")
+    assert [v.role for v in net.variables] == ["history", "latent", *["sign"] * 5]
+    assert net.variable("context").states == ("a", "b")
+    for name in net.names[1:]:
+        assert net.variable(name).states == ("absent", "present")
+    assert net.parents("context") == net.parents("cls") == ()
+    assert [net.parents(f"f{k}") for k in range(4)] == [("cls",)] * 4
+    assert net.parents("f4") == ("context", "cls")
+    np.testing.assert_allclose(net.cpt("cls"), [0.65, 0.35])
+    np.testing.assert_allclose(net.cpt("context"), [0.6, 0.4])
+    for k, (absent, present) in enumerate([(0.1, 0.7), (0.2, 0.8), (0.15, 0.6), (0.05, 0.5)]):
+        np.testing.assert_allclose(net.cpt(f"f{k}")[:, 1], [absent, present])
+    # f4[context, cls, state]: rows a/absent, a/present, b/absent, b/present.
+    np.testing.assert_allclose(net.cpt("f4")[..., 1].ravel(), [0.1, 0.6, 0.3, 0.9])
+    # Dirichlet concentration = ess x the row's probabilities.
+    for name, alpha in SMALL.concentration.items():
+        ess = 10 if name == "context" else 20
+        np.testing.assert_allclose(alpha, ess * net.cpt(name))
+    assert SMALL.fixed == frozenset()
+    assert {(s.source, s.tag, s.reason) for s in SMALL.sources} == {
+        ("sbc", "S", "calibration network")
+    }
+    assert len(SMALL.sources) == 14
 
 
 @pytest.fixture(scope="module")

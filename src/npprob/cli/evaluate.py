@@ -48,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     from npprob.errors import EvidenceError
     from npprob.evaluation.baselines import load_hard_cases, load_tools
     from npprob.evaluation.evaluate import evaluate_cohort, fit_baselines, read_evaluation_cohort
-    from npprob.evaluation.report import check_targets, misspecification, write_report
+    from npprob.evaluation.report import (
+        check_targets,
+        misspecification,
+        targets_apply,
+        write_report,
+    )
 
     thresholds = tuple(args.threshold or (0.3, 0.5))
     if any(not 0.0 < t < 1.0 for t in thresholds):
@@ -71,9 +76,7 @@ def run(args: argparse.Namespace) -> int:
             hard_cases=hard_cases,
         )  # fmt: skip
         result["card"] = cohort.card
-        setting = ((cohort.card or {}).get("setting") or {}).get("name")
-        trait = ((cohort.card or {}).get("options") or {}).get("reporting_trait", 0)
-        if setting == "consecutive_pain_clinic" and not trait:
+        if targets_apply(cohort.card):
             result["targets"] = check_targets(result)
         results.append(result)
         probabilities[cohort.name], truths[cohort.name] = probs, cohort.truth

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from npprob.network.sampling import forward_sample
-from npprob.network.spec import ClinicalSpec, parse_spec
+from npprob.network.spec import ClinicalSpec, load_spec
 
-__all__ = ["SMALL_SPEC_TOML", "SBCResult", "sbc_conjugate", "sbc_pymc", "small_spec"]
+__all__ = ["SBCResult", "sbc_conjugate", "sbc_pymc", "small_spec"]
 
 #: The likelihoods :func:`sbc_pymc` calibrates.
 PYMC_PATHS = ("pymc-complete", "pymc-marginal")
@@ -443,50 +443,6 @@ def _pymc_replication(
     }
 
 
-def _cpt(name: str, parents: list[str], rows: list[tuple[str, float]], ess: float) -> str:
-    """One ``[cpts.name]`` table of :data:`SMALL_SPEC_TOML`."""
-    body = "".join(
-        f'  {{ when = {{ {when} }}, p = {p}, source = "sbc", tag = "S", '
-        f'reason = "calibration network" }},\n'
-        for when, p in rows
-    )
-    listed = ", ".join(f'"{p}"' for p in parents)
-    return f"\n[cpts.{name}]\nparents = [{listed}]\ness = {ess}\nrows = [\n{body}]\n"
-
-
-def _variable(name: str, role: str, states: tuple[str, str]) -> str:
-    return f'\n[variables.{name}]\nrole = "{role}"\nstates = ["{states[0]}", "{states[1]}"]\n'
-
-
-_FINDINGS = [(0.1, 0.7), (0.2, 0.8), (0.15, 0.6), (0.05, 0.5)]
-
-#: TOML text of :func:`small_spec`.
-SMALL_SPEC_TOML = (
-    '[network]\nname = "sbc-latent-class"\n'
-    'description = "Latent-class network for simulation-based calibration of the PyMC paths"\n'
-    + _variable("context", "history", ("a", "b"))
-    + _variable("cls", "latent", ("absent", "present"))
-    + "".join(_variable(f"f{k}", "sign", ("absent", "present")) for k in range(5))
-    + _cpt("context", [], [("", 0.4)], 10)
-    + _cpt("cls", [], [("", 0.35)], 20)
-    + "".join(
-        _cpt(f"f{k}", ["cls"], [('cls = "absent"', lo), ('cls = "present"', hi)], 20)
-        for k, (lo, hi) in enumerate(_FINDINGS)
-    )
-    + _cpt(
-        "f4",
-        ["context", "cls"],
-        [
-            ('context = "a", cls = "absent"', 0.1),
-            ('context = "a", cls = "present"', 0.6),
-            ('context = "b", cls = "absent"', 0.3),
-            ('context = "b", cls = "present"', 0.9),
-        ],
-        20,
-    )
-)
-
-
 def small_spec() -> ClinicalSpec:
     """A small latent-class network for SBC of the PyMC paths (14 free parameters).
 
@@ -504,6 +460,9 @@ def small_spec() -> ClinicalSpec:
     intended labelling, and :func:`~npprob.learning.marginal.orientation_problems`
     checks every finding's contrast chain by chain.
 
+    The network is the shipped file ``models/sbc_latent_class.toml``
+    (:func:`npprob.io.resources.sbc_spec_path`).
+
     Returns
     -------
     ClinicalSpec
@@ -516,4 +475,6 @@ def small_spec() -> ClinicalSpec:
     >>> [v.name for v in spec.network.variables if v.role == "latent"]
     ['cls']
     """
-    return parse_spec(SMALL_SPEC_TOML, name="sbc-latent-class")
+    from npprob.io.resources import sbc_spec_path
+
+    return load_spec(sbc_spec_path())

@@ -6,11 +6,14 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = [
+    "acceptance_path",
     "baselines_path",
     "clinical_spec_path",
     "cohort_settings_path",
     "models_dir",
+    "neupsig_path",
     "patient_schema_path",
+    "sbc_spec_path",
 ]
 
 
@@ -37,3 +40,18 @@ def cohort_settings_path() -> Path:
 def baselines_path() -> Path:
     """The shipped bedside-tool definitions (``models/baselines.toml``)."""
     return models_dir() / "baselines.toml"
+
+
+def neupsig_path() -> Path:
+    """The shipped NeuPSIG 2016 grading rules (``models/neupsig.toml``)."""
+    return models_dir() / "neupsig.toml"
+
+
+def acceptance_path() -> Path:
+    """The shipped evaluation acceptance targets (``models/acceptance.toml``)."""
+    return models_dir() / "acceptance.toml"
+
+
+def sbc_spec_path() -> Path:
+    """The latent-class network of simulation-based calibration (``models/sbc_latent_class.toml``)."""
+    return models_dir() / "sbc_latent_class.toml"
