@@ -15,6 +15,7 @@ __all__ = [
     "atomic_write_text",
     "diagnosis_csv_rows",
     "format_diagnosis",
+    "format_evaluation",
     "format_treatments",
     "rows_to_csv",
 ]
@@ -144,6 +145,27 @@ def diagnosis_csv_rows(answer, *, top: int = 8) -> list[list[str]]:
             ]
         )  # fmt: skip
     return rows
+
+
+def format_evaluation(summary) -> str:
+    """One line per evaluated cohort (npprob, DN4 and logistic regression), and its targets."""
+    lines = []
+    for result in summary["cohorts"]:
+        m = result["methods"]
+        line = (
+            f"{result['cohort']}: npprob AUC {m['npprob']['truth']['auc']:.3f}, "
+            f"ECE {m['npprob']['truth']['ece']:.3f}; DN4 AUC {m['dn4']['auc_raw']:.3f}; "
+            f"logistic regression AUC {m['logistic_regression']['truth']['auc']:.3f}"
+        )
+        if "coverage" in result:
+            line += f"; 90% interval coverage {result['coverage']['0.9']:.3f}"
+        lines.append(line)
+        if "targets" in result:
+            missed = [k for k, c in result["targets"].items() if not c["met"]]
+            lines.append(
+                f"  targets missed: {', '.join(missed)}" if missed else "  all targets met"
+            )
+    return "".join(f"{line}\n" for line in lines)
 
 
 def rows_to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -12,11 +12,14 @@ against the latent truth and against the recorded (noisy) label.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from npprob.errors import EvidenceError
+from npprob._checks import Interval, check_parameters
+from npprob.errors import EvidenceError, ParameterError
 from npprob.evaluation.baselines import SCREEN_FALSE_POSITIVES, ScreeningTool, score_all
 from npprob.evaluation.metrics import net_benefit, probability_metrics
 from npprob.io.cohort import CohortData
@@ -25,6 +28,8 @@ from npprob.network.network import Network
 
 __all__ = [
     "COVERAGE_LEVELS",
+    "Evaluation",
+    "evaluate",
     "evaluate_cohort",
     "findings_matrix",
     "fit_baselines",
@@ -234,3 +239,98 @@ def _subgroups(net, cohort, probabilities, usable) -> dict[str, object]:
             }
         out[state] = entry
     return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every number of an evaluation, and the probabilities behind the figures.
+
+    Attributes
+    ----------
+    summary : dict
+        ``model``, ``train_cohort``, ``thresholds``, ``cohorts`` (one result of
+        :func:`evaluate_cohort` per cohort, with its card and, where they apply,
+        the acceptance ``targets``) and ``misspecification``.
+    probabilities, truths : dict
+        Per cohort name, each method's probabilities and the latent truth.
+    """
+
+    summary: dict
+    probabilities: dict[str, dict[str, np.ndarray]]
+    truths: dict[str, np.ndarray]
+
+    def write(self, out_dir: str | os.PathLike[str], *, plots: bool = True) -> list[Path]:
+        """``evaluation.json``, ``report.md`` and the figures (see :func:`write_report`)."""
+        from npprob.evaluation.report import write_report
+
+        return write_report(self.summary, self.probabilities, self.truths, out_dir, plots=plots)
+
+
+def evaluate(
+    model,
+    cohorts: Sequence[str | os.PathLike[str]],
+    train_cohort: str | os.PathLike[str],
+    *,
+    thresholds: Sequence[float] = (0.3, 0.5),
+    seed: int = 0,
+    progress: Callable[[int], object] | None = None,
+) -> Evaluation:
+    """npprob against the bedside tools and baselines fitted on ``train_cohort``.
+
+    Parameters
+    ----------
+    model : DiagnosticModel
+    cohorts : sequence of path
+        Held-out cohorts written by ``npprob simulate`` (their folders' names
+        must differ: they name the results).
+    train_cohort : path
+        The cohort the logistic-regression and naive-Bayes baselines learn from.
+    thresholds : sequence of float, default=(0.3, 0.5)
+        Probability thresholds for sensitivity and specificity, each in (0, 1).
+    seed : int, default=0
+        Seed of the cross-validated recalibration folds.
+    progress : callable, optional
+        Called with the number of cohorts done.
+
+    Returns
+    -------
+    Evaluation
+    """
+    from npprob.evaluation.baselines import load_hard_cases, load_tools
+    from npprob.evaluation.report import check_targets, misspecification, targets_apply
+
+    thresholds = tuple(thresholds)
+    rule = Interval(float, 0.0, 1.0, closed="neither")
+    for value in thresholds:
+        check_parameters({"threshold": rule}, {"threshold": value})
+    check_parameters({"seed": Interval(int, 0)}, {"seed": seed})
+    net = model.network
+    tools, hard_cases = load_tools(net), load_hard_cases(net)
+    train = read_evaluation_cohort(train_cohort, net)
+    fitted = fit_baselines(net, train.codes, train.label, seed=seed)
+    held_out = [read_evaluation_cohort(path, net) for path in cohorts]
+    names = [c.name for c in held_out]
+    if len(set(names)) != len(names):
+        raise ParameterError(
+            f"Cohort names (their folders) must differ; got {names}.", parameter="cohort"
+        )
+    results, probabilities, truths = [], {}, {}
+    for cohort in held_out:
+        result, probs = evaluate_cohort(
+            model, cohort, tools, fitted, thresholds=thresholds, seed=seed, hard_cases=hard_cases
+        )
+        result["card"] = cohort.card
+        if targets_apply(cohort.card):
+            result["targets"] = check_targets(result)
+        results.append(result)
+        probabilities[cohort.name], truths[cohort.name] = probs, cohort.truth
+        if progress is not None:
+            progress(len(results))
+    summary = {
+        "model": model.info(),
+        "train_cohort": str(train_cohort),
+        "thresholds": list(thresholds),
+        "cohorts": results,
+        "misspecification": misspecification(results),
+    }
+    return Evaluation(summary, probabilities, truths)
