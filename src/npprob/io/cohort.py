@@ -22,7 +22,7 @@ import numpy as np
 from npprob.errors import EvidenceError, ParameterError
 from npprob.io.artifacts import sha256_file
 from npprob.io.findings import encode_table
-from npprob.io.records import _checked_header, _csv_records, _read_text
+from npprob.io.records import _checked_header, _csv_records, _read_text, _whole_rows
 from npprob.network.network import Network
 from npprob.network.variable import Role
 
@@ -193,14 +193,7 @@ def read_cohort_data(
         p = p / "cohort.csv"
     records = _csv_records(_read_text(p, "cohort"), str(p), physical_lines=True)
     header = _checked_header(records[0][1], str(p), records[0][0])
-    data = records[1:]
-    for row, (line, cells) in enumerate(data):
-        if len(cells) != len(header):
-            raise EvidenceError(
-                f"{p}:{line}: data row {row + 1} has {len(cells)} cells; the header has "
-                f"{len(header)}.",
-                row=row,
-            )
+    data = _whole_rows(records[1:], header, str(p))
     position = {h: k for k, h in enumerate(header)}
 
     def column(name: str) -> list[str]:

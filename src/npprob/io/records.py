@@ -76,14 +76,7 @@ def parse_evidence_csv(
                 f"{unknown_name_hint(h, network.names)}",
                 variable=h,
             )
-    data = records[1:]
-    for row, (line, cells) in enumerate(data):
-        if len(cells) != len(header):
-            raise EvidenceError(
-                f"{name}:{line}: data row {row + 1} has {len(cells)} cells; "
-                f"the header has {len(header)}.",
-                row=row,
-            )
+    data = _whole_rows(records[1:], header, name)
     names = [h for h in header if h != id_column]
     positions = [header.index(h) for h in names]
     codes, problems = encode_table(network, names, [[c[k] for k in positions] for _, c in data])
@@ -192,6 +185,20 @@ def _csv_records(
     if not records:
         raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
     return records
+
+
+def _whole_rows(
+    data: list[tuple[int, list[str]]], header: Sequence[str], name: str
+) -> list[tuple[int, list[str]]]:
+    """The data records, each checked to have one cell per header column."""
+    for row, (line, cells) in enumerate(data):
+        if len(cells) != len(header):
+            raise EvidenceError(
+                f"{name}:{line}: data row {row + 1} has {len(cells)} cells; "
+                f"the header has {len(header)}.",
+                row=row,
+            )
+    return data
 
 
 def _checked_header(header: Sequence[str], name: str, line: int) -> list[str]:
