@@ -65,9 +65,8 @@ def main(argv=None) -> int:
         codes = small.truth.copy()
         observable = small.recorded.codes >= 0
         # Complete latent truth, recorded findings with their gaps: missing leaves marginalised.
-        roles = [v.role for v in spec.network.variables]
-        for j, role in enumerate(roles):
-            if role in ("history", "lesion_evidence", "sign", "symptom"):
+        for j, var in enumerate(spec.network.variables):
+            if var.is_finding:
                 codes[~observable[:, j], j] = -1
         counts = family_counts(spec.network, codes)
         t0 = time.perf_counter()
@@ -96,9 +95,9 @@ def _marginal_problem(spec, setting, n: int, seed: int):
     cohort = simulate(spec, setting, n, seed, SimulationOptions(label="clinician", mcar=0.1))
     problem = prepare_problem(
         spec.network, cohort.recorded.codes, label=cohort.label,
-        selection={"chronic_pain": "present"},
+        selection=spec.context,
     )  # fmt: skip
-    return cohort, problem, LabelModel.from_accuracy("neuropathic", 0.877, 20)
+    return cohort, problem, LabelModel.from_accuracy(spec.target.name, 0.877, 20)
 
 
 def _flat_point(spec, layout):
@@ -128,7 +127,7 @@ def _enumeration_graph(spec, log_flat, layout, problem):
     codes = np.column_stack([problem.codes, problem.label]).astype(np.int64)
     col = {n: i for i, n in enumerate(net.names)} | {LABEL: len(net.names)}
     card = {v.name: len(v.states) for v in net.variables} | {LABEL: 2}
-    has_children = {p for n in net.names for p in net.parents(n)} | {"neuropathic"}
+    has_children = {p for n in net.names for p in net.parents(n)} | {spec.target.name}
     latent = [
         n for n in net.names
         if n in has_children and n != "aetiology" and (codes[:, col[n]] < 0).any()
@@ -142,7 +141,7 @@ def _enumeration_graph(spec, log_flat, layout, problem):
     families = [
         (n, [*net.parents(n), n]) for n in net.names if n not in ("aetiology", "mixed_pain")
     ]
-    for name, family in [*families, (LABEL, ["neuropathic", LABEL])]:
+    for name, family in [*families, (LABEL, [spec.target.name, LABEL])]:
         strides = np.cumprod([1, *[card[m] for m in family][::-1]])[:-1][::-1]
         index = np.full((len(codes), len(configs)), layout.offset[name], dtype=np.int64)
         missing = np.zeros(len(codes), dtype=bool)
@@ -190,7 +189,7 @@ def gradient_benchmark(spec, setting) -> dict[str, object]:
         def elimination(log_flat, problem=problem, weights=weights):
             rows = flat_log_evidence(
                 net, log_flat, layout, problem.codes, skip=["aetiology"],
-                label=("neuropathic", problem.label),
+                label=(spec.target.name, problem.label),
             )  # fmt: skip
             return pt.dot(weights, rows)
 
@@ -221,9 +220,9 @@ def latent_class_benchmark(spec, setting, n: int, draws: int) -> dict[str, objec
     config = SamplerConfig(draws=draws, tune=draws, chains=4, cores=2, seed=1)
     fit = fit_pymc_marginal(
         spec, cohort.recorded.codes, label=cohort.label, label_model=label_model,
-        selection={"chronic_pain": "present"}, config=config,
+        selection=spec.context, config=config,
     )  # fmt: skip
-    truth = cohort.truth[:, spec.network.index("neuropathic")]
+    truth = cohort.truth[:, spec.network.index(spec.target.name)]
     return {
         "latent_class_n": n,
         "latent_class_fit_seconds": fit.seconds,
