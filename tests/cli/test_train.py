@@ -439,3 +439,29 @@ def test_a_bad_label_value_exits_2_naming_the_row(clinician_cohort, tmp_path, ca
     assert "data row 8" in line
     assert "label_neuropathic" in line
     assert not (tmp_path / "models" / "badlabel").exists()
+
+
+# -- where the model folder goes --------------------------------------------------------
+
+
+def test_default_out_is_models_name_under_the_working_directory(cohort_csv, tmp_path, monkeypatch):
+    from npprob.io.resources import models_dir
+
+    shipped_before = sorted(p.name for p in models_dir().iterdir())
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--cohort", str(cohort_csv), "--name", "here", "--draws", "5", "--no-netcdf"]
+    assert main(args) == 0
+    assert (tmp_path / "models" / "here" / CHECKSUMS).is_file()
+    assert sorted(p.name for p in models_dir().iterdir()) == shipped_before  # package untouched
+    # The name finds it again from the same working directory.
+    assert load_model("here").n_draws == 5
+
+
+def test_out_names_the_folder(cohort_csv, tmp_path):
+    out = tmp_path / "deep" / "folder"
+    args = ["train", "--cohort", str(cohort_csv), "--name", "n1", "--draws", "5", "--out", str(out)]
+    assert main([*args, "--no-netcdf"]) == 0
+    arrays, card = read_model_dir(out)
+    assert card["name"] == "n1"
+    assert card["spec_content_sha256"] == SPEC.content_digest
+    assert load_model(str(out)).n_draws == 5
