@@ -462,6 +462,7 @@ def test_out_names_the_folder(cohort_csv, tmp_path):
     args = ["train", "--cohort", str(cohort_csv), "--name", "n1", "--draws", "5", "--out", str(out)]
     assert main([*args, "--no-netcdf"]) == 0
     arrays, card = read_model_dir(out)
+    assert set(arrays) == set(SPEC.network.names)
     assert card["name"] == "n1"
     assert card["spec_content_sha256"] == SPEC.content_digest
     assert load_model(str(out)).n_draws == 5
