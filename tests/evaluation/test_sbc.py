@@ -67,11 +67,11 @@ def test_bad_sizes_are_refused() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"likelihood": "conjugate"}, "likelihood must be one of"),
+        ({"likelihood": "conjugate"}, "likelihood must be pymc-complete or pymc-marginal"),
         ({"n_replications": 0}, "at least 1"),
         ({"jobs": 0}, "at least 1"),
         ({"n_draws": 99, "chains": 2, "draws": 40}, "cannot be thinned"),
-        ({"missing": 1.0}, "missing must lie"),
+        ({"missing": 1.0}, r"missing must be in \[0, 1\)"),
         ({"latent": ("nope",)}, "Unknown latent"),
     ],
 )

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from npprob._checks import Options, check_parameters
 from npprob.diagnosis.neupsig import neupsig_grade
 from npprob.diagnosis.result import Diagnosis, FindingEffect
 from npprob.errors import (
     EvidenceError,
     ModelFileError,
     NetworkError,
-    ParameterError,
     ZeroProbabilityEvidenceError,
 )
 from npprob.inference.engine import Engine
@@ -252,10 +252,7 @@ class DiagnosticModel:
         -------
         list of Diagnosis (or None for skipped patients)
         """
-        if on_zero not in ("raise", "skip"):
-            raise ParameterError(
-                parameter="on_zero", requirement="must be one of raise or skip", value=on_zero
-            )
+        check_parameters({"on_zero": Options(("raise", "skip"))}, {"on_zero": on_zero})
         batch = self.with_context(batch)
         ids = list(ids) if ids is not None else [None] * batch.n_patients
         out: list[Diagnosis | None] = []

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from npprob._checks import Interval, Options, check_parameters
+from npprob.errors import ParameterError
 from npprob.network.sampling import forward_sample
 from npprob.network.spec import ClinicalSpec, load_spec
 
@@ -170,10 +172,17 @@ def _p_values(ranks: np.ndarray, n_draws: int, n_bins: int) -> np.ndarray:
     )
 
 
-def _check_sizes(**sizes: int) -> None:
-    bad = [f"{k} = {v}" for k, v in sizes.items() if v < 1]
-    if bad:
-        raise ValueError(f"Sizes must all be at least 1; got {', '.join(bad)}.")
+#: The rules of the SBC runners' arguments.
+_CONSTRAINTS = {
+    **dict.fromkeys(
+        ("n_replications", "n_patients", "n_draws", "n_bins", "chains", "draws", "cores", "jobs"),
+        Interval(int, 1),
+    ),
+    "likelihood": Options(PYMC_PATHS),
+    "missing": Interval(float, 0.0, 1.0, closed="left"),
+    "tune": Interval(int, 0),
+    "seed": Interval(int, 0),
+}
 
 
 def sbc_conjugate(
@@ -206,9 +215,8 @@ def sbc_conjugate(
     from npprob.learning.conjugate import posterior_draws
     from npprob.learning.counts import family_counts
 
-    _check_sizes(
-        n_replications=n_replications, n_patients=n_patients, n_draws=n_draws, n_bins=n_bins
-    )
+    check_parameters(_CONSTRAINTS, {"n_replications": n_replications, "n_patients": n_patients,
+                                     "n_draws": n_draws, "n_bins": n_bins, "seed": seed})  # fmt: skip
     net = spec.network
     names, selectors = _free_parameters(spec)
     root = np.random.SeedSequence(seed)
@@ -314,23 +322,26 @@ def sbc_pymc(
         On an unknown likelihood, sizes below 1, fewer NUTS draws than
         ``n_draws``, ``missing`` outside [0, 1), or unknown latent variables.
     """
-    if likelihood not in PYMC_PATHS:
-        raise ValueError(f"likelihood must be one of {PYMC_PATHS}; got {likelihood!r}.")
-    _check_sizes(
-        n_replications=n_replications, n_patients=n_patients, n_draws=n_draws, n_bins=n_bins,
-        chains=chains, draws=draws, cores=cores, jobs=jobs,
+    check_parameters(
+        _CONSTRAINTS,
+        {"likelihood": likelihood, "n_replications": n_replications, "n_patients": n_patients,
+         "n_draws": n_draws, "n_bins": n_bins, "chains": chains, "draws": draws, "cores": cores,
+         "jobs": jobs, "missing": missing, "tune": tune, "seed": seed},
     )  # fmt: skip
     n_total = chains * draws
     if n_total < n_draws:
-        raise ValueError(f"chains * draws = {n_total} NUTS draws cannot be thinned to {n_draws}.")
-    if not 0.0 <= missing < 1.0:
-        raise ValueError(f"missing must lie in [0, 1); got {missing}.")
+        raise ParameterError(
+            f"chains * draws = {n_total} NUTS draws cannot be thinned to {n_draws}.",
+            parameter="n_draws",
+        )
     net = spec.network
     if latent is None:
         latent = tuple(v.name for v in net.variables if v.role == "latent")
     unknown = [n for n in latent if n not in net]
     if unknown:
-        raise ValueError(f"Unknown latent variable(s): {', '.join(unknown)}.")
+        raise ParameterError(
+            f"Unknown latent variable(s): {', '.join(unknown)}.", parameter="latent"
+        )
     names, selectors = _free_parameters(spec)
     task = _PyMCTask(
         spec=spec,
