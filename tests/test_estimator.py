@@ -291,3 +291,18 @@ def _prior_sd(name: str) -> float:
     from npprob.network.spec import load_spec
 
     return float(load_spec(clinical_spec_path()).prior_draws(400, 0)[name].std(axis=0).mean())
+
+
+def test_missing_values_of_any_kind_and_a_fresh_seed(cohort) -> None:
+    # pandas' NA, NaN and None are all "not recorded"; random_state=None draws a seed.
+    X, y = cohort
+    rows = X.iloc[:6].copy().astype(object)
+    rows.loc[0, "burning"] = pd.NA
+    rows.loc[1, "burning"] = np.nan
+    rows.loc[2, "burning"] = None
+    clf = NpprobClassifier("pretrained", random_state=None).fit(rows, y[:6])
+    assert clf.seed_ is None  # nothing is sampled for a pretrained model
+    without = rows.assign(burning=np.nan)
+    np.testing.assert_allclose(
+        clf.predict_proba(rows)[:3], clf.predict_proba(without)[:3], rtol=1e-12
+    )

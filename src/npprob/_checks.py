@@ -112,8 +112,9 @@ class Interval:
         if self.kind is int and not isinstance(value, numbers.Integral):
             return "must be a whole number"
         v = float(value)
-        if math.isnan(v) or (self.kind is float and math.isinf(v) and self.high is None):
-            return "must be a finite number" if self.low is None else self.requirement()
+        if not math.isfinite(v):
+            bounded = self.low is not None and self.high is not None
+            return self.requirement() if bounded else "must be a finite number"
         low_ok = self.low is None or (
             v >= self.low if self.closed in ("both", "left") else v > self.low
         )

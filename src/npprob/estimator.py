@@ -135,8 +135,9 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
     threshold : float, default=0.5
         ``predict`` calls neuropathic when the probability reaches it.
         ``predict_proba`` is never affected.
-    random_state : int, default=0
-        Seed of the sampler (the same seed gives the same probabilities).
+    random_state : int or None, default=0
+        Seed of the sampler (the same seed gives the same probabilities); None
+        draws a fresh seed, recorded in ``seed_``.
 
     Attributes
     ----------
@@ -150,6 +151,8 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         Learned CPT draws, ``(n_draws, *cpt_shape)`` (None for ``"pretrained"``).
     diagnostics_ : dict or None
         r-hat, ESS and divergences of the fit (None for ``"pretrained"``).
+    seed_ : int or None
+        The seed the fit used (None for ``"pretrained"``).
     model_ : DiagnosticModel
         The compiled model that answers (rebuilt when the estimator is unpickled;
         unpickling fails if a pretrained folder has changed since ``fit``).
@@ -201,7 +204,7 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         "chains": Interval(int, 1),
         "target_accept": Interval(float, 0.0, 1.0, closed="neither"),
         "threshold": Interval(float, 0.0, 1.0),
-        "random_state": Interval(int, 0),
+        "random_state": Interval(int, 0, none=True),
         "selected_on_chronic_pain": Options((False, True)),
     }
 
@@ -251,7 +254,7 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         spec = _load_spec()
         codes = self._encode(spec.network, values)
         if self.method == "pretrained":
-            self.draws_, self.diagnostics_ = None, None
+            self.draws_, self.diagnostics_, self.seed_ = None, None, None
         else:
             self.draws_, self.diagnostics_ = self._learn(spec, codes, label)
         # Built now (a pretrained folder's checksums and specification are checked here),
@@ -263,13 +266,24 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
     def _learn(self, spec, codes: np.ndarray, label: np.ndarray):
         from npprob.io.cohort import CohortData
         from npprob.learning import TrainConfig, train
+        from npprob.learning.problem import default_conditioned
 
         marginal = self.method == "marginal"
+        # None asks for a fresh seed, as in scikit-learn; it is recorded so the fit can be redone.
+        self.seed_ = (
+            int(np.random.SeedSequence().generate_state(1)[0])
+            if self.random_state is None
+            else int(self.random_state)
+        )
+        selection = spec.context if self.selected_on_chronic_pain else None
         config = TrainConfig(
             name="NpprobClassifier", label="truth" if marginal else "noisy",
             draws=self.draws * self.chains, chain_draws=self.draws, tune=self.tune,
-            chains=self.chains, target_accept=self.target_accept, seed=self.random_state,
+            chains=self.chains, target_accept=self.target_accept, seed=self.seed_,
             selected=self.selected_on_chronic_pain,
+            # A table may leave the history out for some patients: condition only on the
+            # root findings every row records, and sum the others out.
+            conditioned=default_conditioned(spec.network, codes, selection),
         )  # fmt: skip
         trained = train(
             spec,

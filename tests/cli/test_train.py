@@ -466,3 +466,35 @@ def test_out_names_the_folder(cohort_csv, tmp_path):
     assert card["name"] == "n1"
     assert card["spec_content_sha256"] == SPEC.content_digest
     assert load_model(str(out)).n_draws == 5
+
+
+def test_a_history_missing_for_some_patients_is_refused_by_the_marginal_likelihood(
+    clinician_cohort, tmp_path, capsys
+):
+    # The likelihood conditions on the recorded aetiology; blanks in it are a data problem
+    # to fix, not something to sum out silently.
+    import pandas as pd
+
+    frame = pd.read_csv(clinician_cohort, dtype=str, keep_default_na=False)
+    frame = frame.drop(columns=[c for c in frame if c.startswith("true_")])
+    frame.loc[[3, 9], "aetiology"] = ""
+    bad = tmp_path / "gaps" / "cohort.csv"
+    bad.parent.mkdir()
+    frame.to_csv(bad, index=False)
+    status = main(train_args(bad, tmp_path / "models", "gaps", "--likelihood", "latent-class"))
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert "'aetiology' is missing in 2 patient(s)" in one_line_error(err)
+    assert not (tmp_path / "models" / "gaps").exists()
+
+
+def test_the_shipped_default_model_is_not_replaced_by_accident(cohort_csv, capsys):
+    from npprob.io.resources import models_dir
+
+    shipped = models_dir() / "default"
+    before = (shipped / CHECKSUMS).read_bytes()
+    args = ["train", "--cohort", str(cohort_csv), "--name", "default", "--draws", "5",
+            "--out", str(shipped), "--no-netcdf"]  # fmt: skip
+    assert main(args) == 2
+    assert "shipped with npprob" in one_line_error(capsys.readouterr().err)
+    assert (shipped / CHECKSUMS).read_bytes() == before

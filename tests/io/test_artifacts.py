@@ -342,11 +342,21 @@ def test_the_content_digest_decides_when_the_card_has_one(default_copy):
     rewrite_card(default_copy, spec_sha256=spec.digest, spec_content_sha256=other)
     with pytest.raises(ModelFileError, match="different network specification"):
         load_model(str(default_copy))
-    # The same content under another text (comments, roles, descriptions) is accepted.
+    # The same content under another text (comments, finding roles, descriptions) is accepted.
     rewrite_card(default_copy, spec_sha256=other, spec_content_sha256=spec.content_digest)
     model = load_model(str(default_copy))
     assert model.info()["spec_sha256"] == other  # the text the model was trained on
     assert model.info()["spec_content_sha256"] == spec.content_digest
+
+
+def test_a_card_of_an_earlier_text_of_the_same_specification_loads(default_copy):
+    # Cards written before the content digest name the text they were trained on; the
+    # specification lists its earlier texts with the same content.
+    spec = load_spec(clinical_spec_path())
+    assert spec.earlier_digests
+    rewrite_card(default_copy, spec_content_sha256=None, spec_sha256=spec.earlier_digests[0])
+    model = load_model(str(default_copy))
+    assert model.info()["spec_sha256"] == spec.earlier_digests[0]
 
 
 def test_a_card_without_a_content_digest_needs_the_same_text(default_copy):

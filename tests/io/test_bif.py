@@ -1072,3 +1072,23 @@ def test_read_bif_string_rejects_bytes() -> None:
 def test_missing_file_raises_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_bif(tmp_path / "absent.bif")
+
+
+def test_positive_property_sets_and_keeps_the_positive_state() -> None:
+    text = SMALL.replace("variable A {", "variable A { property positive = a1;")
+    net = read_bif_string(text)
+    assert net.variable("A").positive == "a1"
+    assert read_bif_string(bif_string(net)).variable("A").positive == "a1"
+    with pytest.raises(BIFSyntaxError, match="positive state 'maybe'"):
+        read_bif_string(SMALL.replace("variable A {", "variable A { property positive = maybe;"))
+
+
+def test_the_clinical_network_keeps_its_roles_through_bif() -> None:
+    from npprob.io.resources import clinical_spec_path
+    from npprob.network.spec import load_spec
+
+    net = load_spec(clinical_spec_path()).network
+    again = read_bif_string(bif_string(net))
+    assert again.variables == net.variables  # names, states, roles, positive states
+    assert again.target.name == net.target.name
+    assert [v.name for v in again.context] == [v.name for v in net.context]

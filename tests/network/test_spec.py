@@ -503,3 +503,80 @@ rows = [{ when = "default", p = 0.5, source = "X 2000", tag = "F" }]
 """
     with raises("cycle"):
         parse_spec(text)
+
+
+# -- roles, positive states and the content digest -------------------------------------
+
+#: VALID with a target (effect) and a context (late), each with its positive state.
+ROLES = mutate(
+    mutate(VALID, '[variables.effect]\nstates', '[variables.effect]\nrole = "target"\npositive = "present"\nstates'),
+    '[variables.late]\nstates', '[variables.late]\nrole = "context"\npositive = "present"\nstates',
+)  # fmt: skip
+
+
+def test_target_context_and_positive_states_are_read_from_the_spec():
+    spec = parse_spec(ROLES)
+    assert spec.target.name == "effect"
+    assert spec.target.positive_index == 1
+    assert spec.context == {"late": "present"}
+    assert [v.name for v in spec.network.findings] == ["cause", "grade"]
+    assert {v.name for v in spec.network.observable} == {"cause", "grade", "late"}
+    no_target = parse_spec(VALID)
+    assert no_target.context == {}
+    with pytest.raises(NetworkError, match="declares 0 target variables"):
+        _ = no_target.target
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "phrase"),
+    [
+        ('[variables.grade]\n', '[variables.grade]\nrole = "context"\n', "needs 'positive'"),
+        ('role = "context"\npositive = "present"\n', 'role = "context"\npositive = "maybe"\n',
+         "positive state 'maybe' is not one of"),
+        ('role = "history"', 'role = "histroy"', "unknown role 'histroy'"),
+        ('[variables.grade]\n', '[variables.grade]\nrole = "target"\npositive = "low"\n',
+         "2 variables have role 'target'"),
+    ],
+)  # fmt: skip
+def test_bad_roles_and_positive_states_are_refused(old, new, phrase):
+    with pytest.raises(NetworkError, match=re.escape(phrase)):
+        parse_spec(mutate(ROLES, old, new))
+
+
+def test_absent_present_states_say_which_is_positive():
+    spec = parse_spec(mutate(ROLES, 'role = "target"\npositive = "present"\n', 'role = "target"\n'))
+    assert spec.target.positive is None
+    assert spec.target.states[spec.target.positive_index] == "present"
+
+
+def test_content_digest_follows_the_model_not_the_words():
+    spec = parse_spec(ROLES)
+    same = [
+        ROLES + "\n# a comment\n",  # comments
+        mutate(ROLES, 'name = "toy"', 'name = "toy, renamed"'),  # metadata
+        mutate(ROLES, 'role = "history"', 'role = "sign"'),  # the kind of finding
+        mutate(ROLES, 'reason = "both hold"', 'reason = "both components hold"'),  # a reason
+    ]
+    for text in same:
+        other = parse_spec(text)
+        assert other.digest != spec.digest
+        assert other.content_digest == spec.content_digest
+    different = [
+        mutate(ROLES, "p = 0.3,", "p = 0.31,"),  # a probability
+        mutate(ROLES, "ess = 10", "ess = 11"),  # the prior's weight
+        mutate(ROLES, 'role = "target"\npositive = "present"', 'role = "target"\npositive = "absent"'),
+        mutate(ROLES, 'role = "context"\npositive = "present"\n', ""),  # no context
+        mutate(ROLES, 'role = "history"', 'role = "latent"'),  # a finding made hidden
+    ]  # fmt: skip
+    for text in different:
+        assert parse_spec(text).content_digest != spec.content_digest
+
+
+def test_earlier_text_digests_are_checked():
+    earlier = "a" * 64
+    text = mutate(
+        ROLES, 'version = "0.0.1"', f'version = "0.0.1"\nearlier_text_sha256 = ["{earlier}"]'
+    )
+    assert parse_spec(text).earlier_digests == (earlier,)
+    with pytest.raises(NetworkError, match="earlier_text_sha256"):
+        parse_spec(mutate(text, earlier, "not a digest"))

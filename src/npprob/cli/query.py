@@ -41,7 +41,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="evidence of probability zero: fail naming the rows (default) or write nan",
     )
     p.add_argument(
-        "--threads", dest="n_threads", type=int, default=None, help="threads for the kernels"
+        "--threads",
+        dest="n_threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads for the kernels",
     )
     p.set_defaults(run=run)
 

@@ -67,6 +67,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="write DIR/NAME instead of ./models/NAME (ignored with --out)",
     )  # fmt: skip
     p.add_argument("--no-netcdf", action="store_true", help="skip the ArviZ netCDF file")
+    p.add_argument(
+        "--replace-shipped", action="store_true",
+        help="allow replacing a model shipped with npprob (models/default in a checkout)",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         target_accept=args.target_accept, seed=args.seed,
     )  # fmt: skip
     out = args.out or (args.models_dir or Path("models")) / args.name
-    ModelFolder(out).check_replaceable()
+    ModelFolder(out).check_replaceable(replace_shipped=args.replace_shipped)
     spec = load_spec(clinical_spec_path())
     cohort = read_cohort_data(args.cohort, spec.network)
     trained = train(spec, cohort, likelihood=args.likelihood, config=config)
@@ -93,6 +97,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"npprob train: diagnostics failed: {problem}", file=sys.stderr)
         print("npprob train: no model written.", file=sys.stderr)
         return 1
-    trained.save(out, netcdf=not args.no_netcdf)
+    trained.save(out, netcdf=not args.no_netcdf, replace_shipped=args.replace_shipped)
     print(f"wrote {out}: {trained.n_draws} draws, likelihood {trained.likelihood}")
     return 0

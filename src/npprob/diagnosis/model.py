@@ -25,7 +25,7 @@ from npprob.errors import (
     ZeroProbabilityEvidenceError,
 )
 from npprob.inference.engine import Engine
-from npprob.io.artifacts import ModelFolder
+from npprob.io.artifacts import SHIPPED_MODELS, ModelFolder
 from npprob.io.findings import decode_codes
 from npprob.io.patient_record import PatientRecord
 from npprob.io.patients import PatientTable
@@ -48,7 +48,7 @@ COMPONENTS = {
 BATCH_CHUNK = 256
 
 #: Folder name of the shipped trained model.
-DEFAULT_MODEL = "default"
+DEFAULT_MODEL = SHIPPED_MODELS[0]
 
 #: Draws taken from the specification's prior when no trained model exists.
 PRIOR_DRAWS = 1000
@@ -184,8 +184,18 @@ class DiagnosticModel:
         bad = self.context_problems(batch.codes)
         if len(bad):
             first = self.network.context[0].name
-            rows = f" (rows {bad.tolist()[:10]}, 0-based)" if batch.n_patients > 1 else ""
-            raise EvidenceError(f"{self.context_message()}{rows}.", variable=first, row=int(bad[0]))
+            if batch.n_patients > 1:
+                where = f" (rows {bad.tolist()[:10]}, 0-based)"
+            else:
+                given = {
+                    v.name: v.states[batch.codes[0, self.network.index(v.name)]]
+                    for v in self.network.context
+                    if batch.codes[0, self.network.index(v.name)] >= 0
+                }
+                where = "; got " + ", ".join(f"{k} = {s!r}" for k, s in given.items())
+            raise EvidenceError(
+                f"{self.context_message()}{where}.", variable=first, row=int(bad[0])
+            )
         codes = batch.codes.copy()
         for var in self.network.context:
             codes[:, self.network.index(var.name)] = var.positive_index

@@ -34,6 +34,7 @@ from npprob.network.spec import ClinicalSpec
 __all__ = [
     "CHECKSUMS",
     "RESERVED_NAMES",
+    "SHIPPED_MODELS",
     "ModelFolder",
     "read_model_dir",
     "sha256_file",
@@ -142,6 +143,9 @@ def read_model_dir(directory: str | os.PathLike[str]) -> tuple[dict[str, np.ndar
 #: Names no trained model may take (``prior`` is the specification's own prior).
 RESERVED_NAMES = frozenset({"prior", ".", ".."})
 
+#: Model folders shipped with the package (in its models folder); the first is the default.
+SHIPPED_MODELS = ("default",)
+
 
 class ModelFolder:
     """A trained model's folder: ``draws.npz``, ``card.json``, extra files, ``SHA256SUMS``.
@@ -215,17 +219,32 @@ class ModelFolder:
             f"Unknown model '{name}'; available: {', '.join(['prior', *available])}."
         )
 
-    def check_replaceable(self) -> None:
-        """Raise unless the folder is free or holds a model (which :meth:`save` replaces).
+    def is_shipped(self) -> bool:
+        """Whether the folder is a model shipped with the package (:data:`SHIPPED_MODELS`).
+
+        In a source checkout the package's models folder is the repository's
+        ``models/``, so ``./models/default`` there is the shipped model.
+        """
+        shipped = {(models_dir() / name).resolve() for name in SHIPPED_MODELS}
+        return self.is_model() and self.path.resolve() in shipped
+
+    def check_replaceable(self, *, replace_shipped: bool = False) -> None:
+        """Raise unless the folder is free or holds a model that :meth:`save` may replace.
 
         Raises
         ------
         ModelFileError
-            When the path exists and is not a model folder.
+            When the path exists and is not a model folder, or is a shipped model
+            and ``replace_shipped`` is False.
         """
         if self.path.exists() and not self.is_model():
             raise ModelFileError(
                 f"'{self.path}' exists and is not a model folder; choose another name."
+            )
+        if self.is_shipped() and not replace_shipped:
+            raise ModelFileError(
+                f"'{self.path}' is a model shipped with npprob; choose another --out (or pass "
+                "--replace-shipped to retrain it on purpose)."
             )
 
     def read(self) -> tuple[dict[str, np.ndarray], dict]:
@@ -236,9 +255,10 @@ class ModelFolder:
         """The CPT draws, checked against ``spec``, and the card.
 
         A folder fits ``spec`` when its card's ``spec_content_sha256`` equals
-        the specification's content digest (the same variables, states, parents
-        and prior), or, for cards written before that key, when its
-        ``spec_sha256`` equals the specification's text digest.
+        the specification's content digest (the same variables, states,
+        parents, prior, target and context), or, for cards written before that
+        key, when its ``spec_sha256`` is the specification's text digest or one
+        of its :attr:`~npprob.network.spec.ClinicalSpec.earlier_digests`.
 
         Returns
         -------
@@ -253,12 +273,24 @@ class ModelFolder:
         """
         arrays, card = self.read()
         content = card.get("spec_content_sha256")
-        fits = content == spec.content_digest if content else card.get("spec_sha256") == spec.digest
+        if content:
+            fits, kind, recorded, current = (
+                content == spec.content_digest,
+                "content",
+                content,
+                spec.content_digest,
+            )
+        else:
+            recorded = str(card.get("spec_sha256"))
+            fits, kind, current = (
+                recorded in (spec.digest, *spec.earlier_digests),
+                "text",
+                spec.digest,
+            )
         if not fits:
-            recorded = str(content or card.get("spec_sha256"))
             raise ModelFileError(
                 f"Model '{self.path}' was trained on a different network specification "
-                f"(spec SHA-256 {recorded[:12]}..., current {spec.digest[:12]}...); "
+                f"({kind} SHA-256 {recorded[:12]}..., current {current[:12]}...); "
                 "retrain it with npprob train."
             )
         draws = {}
@@ -280,6 +312,7 @@ class ModelFolder:
         card: Mapping[str, object],
         *,
         extra: Mapping[str, Callable[[Path], None]] | None = None,
+        replace_shipped: bool = False,
     ) -> Path:
         """Write the folder atomically: built under a temporary name beside it, then swapped in.
 
@@ -293,13 +326,17 @@ class ModelFolder:
             Further files: name to a function writing that file at the path it
             is given (covered by the checksums).
 
+        replace_shipped : bool, default=False
+            Allow replacing a model shipped with the package.
+
         Raises
         ------
         ModelFileError
-            When the path exists and is not a model folder (it is never replaced).
+            When the path exists and is not a model folder, or is a shipped model
+            and ``replace_shipped`` is False (it is never replaced then).
         """
         out = self.path
-        self.check_replaceable()
+        self.check_replaceable(replace_shipped=replace_shipped)
         out.parent.mkdir(parents=True, exist_ok=True)
         # A failure leaves nothing half-written: the old folder stays until the new one is whole.
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

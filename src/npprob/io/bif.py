@@ -110,6 +110,7 @@ _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]
 _COUNT_RE = re.compile(r"[1-9][0-9]{0,8}")
 
 _ROLE_RE = re.compile(r"role\s*=\s*(.*)", re.DOTALL | re.IGNORECASE)
+_POSITIVE_RE = re.compile(r"positive\s*=\s*(.*)", re.DOTALL | re.IGNORECASE)
 
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 
@@ -187,6 +188,7 @@ class _VariableDecl:
     count_line: int  # line of the N in '[ N ]'
     count: int
     role: str = _DEFAULT_ROLE
+    positive: str | None = None
 
 
 @dataclass(slots=True)
@@ -345,6 +347,7 @@ class _Parser:
         opening = self.expect_punct("{", f"'{{' to open the block of variable '{name.text}'")
         decl: _VariableDecl | None = None
         role = _DEFAULT_ROLE
+        positive: str | None = None
         while True:
             tok = self.peek()
             if self.is_punct(tok, "}"):
@@ -360,9 +363,13 @@ class _Parser:
                     )
                 decl = self.type_declaration(name)
             elif self.is_keyword(tok, "property"):
-                m = _ROLE_RE.fullmatch(self.property())
+                text = self.property()
+                m = _ROLE_RE.fullmatch(text)
                 if m:
                     role = _unquote(m.group(1).strip())
+                m = _POSITIVE_RE.fullmatch(text)
+                if m:
+                    positive = _unquote(m.group(1).strip())
             elif tok.kind == "eof":
                 self.fail(
                     f"'}}' to close the block of variable '{name.text}' opened on line "
@@ -379,6 +386,14 @@ class _Parser:
                 variable=name.text,
             )
         decl.role = role
+        if positive is not None and positive not in [s.text for s in decl.states]:
+            raise BIFSyntaxError(
+                f"variable '{name.text}': positive state {positive!r} is not one of its states",
+                line=name.line,
+                path=self.path,
+                variable=name.text,
+            )
+        decl.positive = positive
         return decl
 
     def type_declaration(self, name: _Name) -> _VariableDecl:
@@ -577,7 +592,9 @@ def _build_network(
                 vname,
             )
         try:
-            variables.append(Variable(vname, tuple(s.text for s in decl.states), role=decl.role))
+            variables.append(
+                Variable(vname, tuple(s.text for s in decl.states), decl.role, decl.positive)
+            )
         except NetworkError as exc:  # e.g. an empty quoted name ""
             error(str(exc), decl.name.line, vname)
         decls[vname] = decl
@@ -1004,6 +1021,9 @@ def bif_string(network: Network) -> str:
         out.append(f"  type discrete [ {v.cardinality} ] {{ {states} }};")
         if v.role != _DEFAULT_ROLE:
             out.append(f"  property role = {_format_name(v.role, f'role of {v.name!r}')};")
+        if v.positive is not None:
+            positive = _format_name(v.positive, f"positive state of {v.name!r}")
+            out.append(f"  property positive = {positive};")
         out.append("}")
     for v in network.variables:
         name = _format_name(v.name, "variable name")

@@ -119,13 +119,6 @@ class CohortData:
             codes[known] = self.hidden[known]
         return codes
 
-    def has_hidden_truth(self) -> bool:
-        """Whether every non-derived hidden variable's truth is known for every patient."""
-        if self.hidden is None:
-            return False
-        hidden = [i for i, v in enumerate(self.network.variables) if not v.observable]
-        return bool(len(hidden)) and bool((self.hidden[:, hidden] >= 0).all())
-
     def take(self, rows: np.ndarray) -> CohortData:
         """The sub-cohort of the given rows."""
 
@@ -199,6 +192,16 @@ def read_cohort_data(
     def column(name: str) -> list[str]:
         return [cells[position[name]] for _, cells in data]
 
+    for var in network.variables:
+        if not var.observable and var.name in position:
+            where = f"{TRUTH_PREFIX}{var.name}"
+            if var.role == Role.TARGET:
+                where = f"{label_column(network)} (a recorded call) or {where} (the truth)"
+            raise EvidenceError(
+                f"{p}:{records[0][0]}: column '{var.name}' names a hidden variable; a cohort "
+                f"gives it as {where}.",
+                variable=var.name,
+            )
     recorded = [v.name for v in network.observable if v.name in position]
     codes, problems = encode_table(network, recorded, [[c[position[n]] for n in recorded]
                                                          for _, c in data])  # fmt: skip

@@ -94,10 +94,10 @@ def json_type(value: object) -> str:
 def unobservable_problem(variable: Variable, what: str = "finding") -> str:
     """Why a hidden variable cannot be given (``what`` names the key or column)."""
     if variable.role == Role.TARGET:
-        kind = "the target, a latent variable npprob infers,"
+        kind = "the target (a latent variable npprob infers)"
     else:
-        kind = f"a {variable.role} variable and"
-    return f"{what} {short(variable.name)} is {kind} cannot be observed (leave it out)"
+        kind = f"a {variable.role} variable"
+    return f"{what} {short(variable.name)} is {kind} and cannot be observed (leave it out)"
 
 
 # -- one cell ----------------------------------------------------------------------------
@@ -165,11 +165,22 @@ def value_code(variable: Variable, value: object) -> tuple[int, str | None]:
     )
 
 
+def _missing(value: object) -> bool:
+    """None, NaN, or a pandas missing-value scalar (``pd.NA``, ``pd.NaT``)."""
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating):
+        return math.isnan(value)
+    kind = type(value)
+    return kind.__module__.startswith("pandas") and kind.__name__ in ("NAType", "NaTType")
+
+
 def _table_value_code(
     variable: Variable, value: object, integer_codes: bool
 ) -> tuple[int, str | None]:
-    """:func:`value_code` for table cells: NaN is missing, integer codes where allowed."""
-    if isinstance(value, float | np.floating) and math.isnan(value):
+    """:func:`value_code` for table cells: NaN and pandas' NA are missing, integer codes where
+    allowed."""
+    if _missing(value):
         return UNOBSERVED, None
     numeric = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
         value, bool | np.bool_
@@ -254,7 +265,7 @@ def encode_table(
         codes[:, network.index(name)] = lookup[inverse] if len(lookup) else UNOBSERVED
         bad = [u for u, (_, problem) in enumerate(results) if problem is not None]
         for i in np.flatnonzero(np.isin(inverse, bad)) if bad else ():
-            value = column[i].strip() if medium == "text" else column[i]
+            value = str(column[i]).strip() if medium == "text" else column[i]
             problems.append(CellProblem(int(i), k, name, value, results[inverse[i]][1], expected))
     problems.sort(key=lambda p: (p.row, p.column))
     return codes, problems
@@ -264,8 +275,8 @@ def _value_key(value: object) -> object:
     """A dictionary key for a table value: booleans apart from numbers, NaN as one key."""
     if isinstance(value, bool | np.bool_):
         return ("bool", bool(value))
-    if isinstance(value, float | np.floating) and math.isnan(value):
-        return ("nan",)
+    if _missing(value):
+        return ("missing",)
     try:
         hash(value)
     except TypeError:

@@ -251,15 +251,19 @@ class PatientRecord:
         codes = self.codes.copy()
         for key, value in findings.items():
             if key not in observable:
-                if key in self.network:
+                if isinstance(key, str) and key in self.network:
                     raise EvidenceError(
                         unobservable_problem(self.network.variable(key)) + ".", variable=key
                     )
                 raise EvidenceError(
-                    f"unknown finding {short(key)}{_hint(key, observable)}.", variable=key
+                    f"unknown finding {short(key)}{_hint(str(key), observable)}.",
+                    variable=str(key),
                 )
             var = observable[key]
-            code, problem = text_code(var, str(value)) if text else value_code(var, value)
+            if text and value is not None:
+                code, problem = text_code(var, str(value))
+            else:
+                code, problem = value_code(var, value)
             if problem is not None:
                 raise EvidenceError(f"{problem}.", variable=key)
             codes[self.network.index(key)] = code

@@ -39,7 +39,6 @@ from npprob.io.artifacts import ModelFolder
 from npprob.io.cohort import CohortData
 from npprob.learning.counts import family_counts
 from npprob.learning.fit import FitResult, SamplerConfig
-from npprob.learning.problem import default_conditioned
 from npprob.network.spec import ClinicalSpec
 
 __all__ = ["LABELS", "LIKELIHOODS", "TrainConfig", "TrainedModel", "train"]
@@ -86,7 +85,9 @@ class TrainConfig:
         (chronic pain), as in every clinic cohort; the selection is modelled.
     conditioned : tuple of str, optional
         Root findings the marginal likelihood conditions on (exact conjugate
-        update); default: the root findings recorded for every patient.
+        update); default: the root findings recorded for every patient, and a
+        root finding recorded for some patients only is refused (see
+        :func:`~npprob.learning.problem.prepare_problem`).
     """
 
     name: str = "model"
@@ -150,14 +151,41 @@ class TrainedModel:
         """Number of posterior draws."""
         return int(next(iter(self.draws.values())).shape[0])
 
-    def save(self, path: str | os.PathLike[str], *, netcdf: bool = True) -> Path:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        netcdf: bool = True,
+        failed: bool = False,
+        replace_shipped: bool = False,
+    ) -> Path:
         """Write the model folder (atomically, with checksums): draws, card, ``posterior.nc``.
+
+        Parameters
+        ----------
+        path : path
+        netcdf : bool, default=True
+            Also write the ArviZ posterior as ``posterior.nc``.
+        failed : bool, default=False
+            Write even when the diagnostics failed (the card says they did).
+        replace_shipped : bool, default=False
+            Allow replacing a model shipped with the package (see
+            :meth:`~npprob.io.artifacts.ModelFolder.save`).
 
         Raises
         ------
+        ParameterError
+            When the diagnostics failed and ``failed`` is False.
         ModelFileError
-            When ``path`` exists and is not a model folder (it is never replaced).
+            When ``path`` exists and is not a model folder, or is a shipped model
+            and ``replace_shipped`` is False (it is never replaced then).
         """
+        if not self.ok and not failed:
+            raise ParameterError(
+                "The fit failed its diagnostics (" + "; ".join(self.problems) + "); nothing was "
+                "written. Pass failed=True to write it anyway.",
+                parameter="failed",
+            )
         extra = {}
         if netcdf:
 
@@ -167,7 +195,9 @@ class TrainedModel:
                 compat.write_netcdf(compat.to_inference_data(self.draws), target)
 
             extra["posterior.nc"] = write_netcdf
-        return ModelFolder(path).save(self.draws, self.card, extra=extra)
+        return ModelFolder(path).save(
+            self.draws, self.card, extra=extra, replace_shipped=replace_shipped
+        )
 
 
 def train(
@@ -239,13 +269,12 @@ def train(
         fit = _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config, sampler)
     draws = fit.draws
     total = next(iter(draws.values())).shape[0]
-    if fit.diagnostics is None or fit.diagnostics.ok:
-        if total > config.draws:
-            keep = np.unique(np.linspace(0, total - 1, config.draws).round().astype(int))
-            draws = {k: v[keep] for k, v in draws.items()}
-        if likelihood in _COMPLETE and selection:
-            # Every cohort patient is in the context: the learned CPTs describe that population.
-            draws = fits.fix_selection(spec, draws, selection)
+    if total > config.draws:
+        keep = np.unique(np.linspace(0, total - 1, config.draws).round().astype(int))
+        draws = {k: v[keep] for k, v in draws.items()}
+    if likelihood in _COMPLETE and selection:
+        # Every cohort patient is in the context: the learned CPTs describe that population.
+        draws = fits.fix_selection(spec, draws, selection)
     if likelihood in _COMPLETE:
         selection_note = {**selection, "handled_by": "fixed in the trained CPTs"}
     else:
@@ -324,12 +353,12 @@ def _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config,
         label_model = LabelModel.from_reference_standard(target.name)
     else:
         label = None
-    conditioned = config.conditioned
-    if conditioned is None:
-        conditioned = default_conditioned(net, codes, selection)
+    # None leaves the choice to prepare_problem, which refuses a root finding recorded for
+    # some patients only (most likely a data problem) instead of silently summing it out.
+    conditioned = None if config.conditioned is None else tuple(config.conditioned)
     return fits.fit_pymc_marginal(
         spec, codes, label=label, label_model=label_model, selection=selection or None,
-        conditioned=tuple(conditioned), config=sampler,
+        conditioned=conditioned, config=sampler,
     )  # fmt: skip
 
 

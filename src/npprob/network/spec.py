@@ -46,7 +46,7 @@ import numpy as np
 from npprob._checks import Interval, check_parameters, format_choices, unknown_name_hint
 from npprob.errors import NetworkError
 from npprob.network.network import Network
-from npprob.network.variable import Role, Variable
+from npprob.network.variable import AFFIRMATIVE_STATES, Role, Variable
 
 __all__ = ["TAGS", "ClinicalSpec", "Source", "dirichlet_draws", "load_spec", "parse_spec"]
 
@@ -91,9 +91,11 @@ class ClinicalSpec:
         SHA-256 of the specification text.
     content_digest : str
         SHA-256 of what a trained model depends on: variables, states, parents,
-        the prior means and concentrations (not roles, descriptions, sources or
-        comments). A model trained under one specification fits another with
-        the same content digest.
+        the prior means and concentrations, which variable is the target and
+        which the context (with their positive states), and which are hidden
+        (not the finding roles, descriptions, sources or comments). A model
+        trained under one specification fits another with the same content
+        digest.
     """
 
     network: Network
@@ -103,6 +105,13 @@ class ClinicalSpec:
     meta: dict[str, Any] = field(default_factory=dict)
     digest: str = ""
     content_digest: str = ""
+
+    @property
+    def earlier_digests(self) -> tuple[str, ...]:
+        """Text digests of earlier versions with the same content (``[network]
+        earlier_text_sha256``): models whose cards predate the content digest
+        and name one of them fit this specification."""
+        return tuple(self.meta.get("earlier_text_sha256", ()))
 
     @property
     def target(self) -> Variable:
@@ -198,6 +207,12 @@ def parse_spec(text: str, *, name: str = "<spec>") -> ClinicalSpec:
         raise NetworkError(f"{name}: invalid TOML: {exc}.") from None
     _check_keys(data, {"network", "variables", "cpts"}, name, required={"variables", "cpts"})
     meta = dict(data.get("network", {}))
+    earlier = meta.get("earlier_text_sha256", [])
+    if not isinstance(earlier, list) or not all(
+        isinstance(d, str) and len(d) == 64 and all(c in "0123456789abcdef" for c in d)
+        for d in earlier
+    ):
+        raise NetworkError(f"{name}: earlier_text_sha256 must be a list of SHA-256 hex digests.")
     variables = _parse_variables(data["variables"], name)
     by_name = {v.name: v for v in variables}
     cpt_specs = data["cpts"]
@@ -267,10 +282,21 @@ def parse_spec(text: str, *, name: str = "<spec>") -> ClinicalSpec:
 
 
 def _content_digest(network: Network, concentration: Mapping[str, np.ndarray]) -> str:
-    """SHA-256 of names, states, parents, prior means and concentrations, in network order."""
+    """SHA-256 of what a trained model's meaning depends on, in network order.
+
+    Names, states, parents, prior means and concentrations, and each variable's
+    part in training and diagnosis: the target and the context with their
+    positive states (they decide the selection, the label's orientation and
+    the reported probability), hidden or observable. Finding roles (history,
+    sign, ...), descriptions, sources and comments are left out.
+    """
     h = hashlib.sha256()
     for v in network.variables:
-        h.update(repr((v.name, v.states, network.parents(v.name))).encode())
+        if v.role in (Role.TARGET, Role.CONTEXT):
+            part = f"{v.role}:{v.states[v.positive_index]}"
+        else:
+            part = "observable" if v.observable else "hidden"
+        h.update(repr((v.name, v.states, network.parents(v.name), part)).encode())
         h.update(np.ascontiguousarray(network.cpt(v.name), dtype="<f8").tobytes())
         alpha = concentration.get(v.name)
         h.update(b"fixed" if alpha is None else np.ascontiguousarray(alpha, "<f8").tobytes())
@@ -318,7 +344,9 @@ def _parse_variables(table: Any, name: str) -> list[Variable]:
                 variable=var,
             )
         positive = body.get("positive")
-        if positive is None and role in (Role.TARGET, Role.CONTEXT):
+        named = len(states) == 2 and any(s.lower() in AFFIRMATIVE_STATES for s in states)
+        if positive is None and role in (Role.TARGET, Role.CONTEXT) and not named:
+            # Two states named like absent/present say which is which; others must be told.
             raise NetworkError(
                 f"{where}: a {role} variable needs 'positive', the state meaning its condition "
                 "holds.",

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from npprob.errors import NetworkError
 
-__all__ = ["HIDDEN_ROLES", "Role", "Variable"]
+__all__ = ["AFFIRMATIVE_STATES", "HIDDEN_ROLES", "Role", "Variable"]
 
 
 class Role(StrEnum):
@@ -41,7 +41,7 @@ class Role(StrEnum):
 HIDDEN_ROLES = frozenset({Role.TARGET, Role.LATENT, Role.DERIVED})
 
 #: State names that say which state of a two-state variable is the affirmative one.
-_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "present", "positive", "pos", "1"})
+AFFIRMATIVE_STATES = frozenset({"true", "t", "yes", "y", "present", "positive", "pos", "1"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "absent", "negative", "neg", "0"})
 
 
@@ -127,7 +127,7 @@ class Variable:
         first, second = self.states
         if self.positive is not None:
             return (second, first) if self.positive == first else (first, second)
-        if first.lower() in _TRUE_WORDS and second.lower() in _FALSE_WORDS:
+        if first.lower() in AFFIRMATIVE_STATES and second.lower() in _FALSE_WORDS:
             return (second, first)
         return (first, second)
 
