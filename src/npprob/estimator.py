@@ -18,7 +18,6 @@ scikit-learn's tools.
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from collections.abc import Sequence
@@ -432,12 +431,10 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         return encode_findings(net, self.findings_, values)
 
 
-@functools.cache
 def _load_spec():
-    from npprob.io.resources import clinical_spec_path
-    from npprob.network.spec import load_spec
+    from npprob.io.resources import clinical_spec
 
-    return load_spec(clinical_spec_path())
+    return clinical_spec()
 
 
 def _check_findings(names, n_columns: int) -> tuple[str, ...]:

@@ -68,10 +68,9 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``npprob simulate``."""
     from npprob.cli._output import ProgressBar
     from npprob.cohorts import SimulationOptions, get_setting, load_settings, simulate, write_cohort
-    from npprob.io.resources import clinical_spec_path
-    from npprob.network.spec import load_spec
+    from npprob.io.resources import clinical_spec
 
-    spec = load_spec(clinical_spec_path())
+    spec = clinical_spec()
     setting = get_setting(load_settings(spec.network), args.setting)
     options = SimulationOptions(
         mcar=args.mcar,

@@ -78,9 +78,8 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``npprob train``."""
     from npprob.io.artifacts import ModelFolder
     from npprob.io.cohort import read_cohort_data
-    from npprob.io.resources import clinical_spec_path
+    from npprob.io.resources import clinical_spec
     from npprob.learning import TrainConfig, train
-    from npprob.network.spec import load_spec
 
     config = TrainConfig(
         name=ModelFolder.check_name(args.name), label=args.label, draws=args.draws,
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     out = args.out or (args.models_dir or Path("models")) / args.name
     ModelFolder(out).check_replaceable(replace_shipped=args.replace_shipped)
-    spec = load_spec(clinical_spec_path())
+    spec = clinical_spec()
     cohort = read_cohort_data(args.cohort, spec.network)
     trained = train(spec, cohort, likelihood=args.likelihood, config=config)
     if not trained.ok:

@@ -9,8 +9,7 @@ import numpy as np
 from npprob.cohorts.simulate import Cohort
 from npprob.io.cohort import TRUTH_PREFIX, read_cohort_data, write_cohort_data
 from npprob.io.cohort import cohort_frame as data_frame
-from npprob.io.resources import clinical_spec_path
-from npprob.network.spec import load_spec
+from npprob.io.resources import clinical_spec
 
 __all__ = ["TRUTH_PREFIX", "cohort_frame", "read_cohort", "read_label", "write_cohort"]
 
@@ -56,6 +55,6 @@ def read_label(path: str | os.PathLike[str], network=None) -> np.ndarray | None:
 
     ``network`` defaults to the shipped clinical network (its target names the column).
     """
-    net = network if network is not None else load_spec(clinical_spec_path()).network
+    net = network if network is not None else clinical_spec().network
     label = read_cohort_data(path, net, truth=False).label
     return None if label is None else label.astype(np.int16)

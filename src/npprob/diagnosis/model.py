@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -29,9 +28,9 @@ from npprob.io.artifacts import SHIPPED_MODELS, ModelFolder
 from npprob.io.findings import decode_codes
 from npprob.io.patient_record import PatientRecord
 from npprob.io.patients import PatientTable
-from npprob.io.resources import clinical_spec_path, models_dir
+from npprob.io.resources import clinical_spec, models_dir
 from npprob.network.evidence import EvidenceBatch
-from npprob.network.spec import ClinicalSpec, load_spec
+from npprob.network.spec import ClinicalSpec
 
 __all__ = ["MECHANISMS", "DiagnosticModel", "TableDiagnosis", "diagnose", "load_model"]
 
@@ -459,7 +458,7 @@ def load_model(
         When a model folder is missing, fails its checksums, cannot be read,
         or was trained on a different network specification.
     """
-    spec = load_spec(Path(spec_path) if spec_path is not None else clinical_spec_path())
+    spec = clinical_spec(spec_path)
     if name is None:
         shipped = ModelFolder(models_dir() / DEFAULT_MODEL)
         if not shipped.is_model():

@@ -37,7 +37,7 @@ import numpy as np
 from npprob.errors import DataFileError
 from npprob.io.tomlfile import read_toml
 from npprob.network import Network
-from npprob.network.spec import TAGS, load_spec
+from npprob.network.spec import TAGS
 
 __all__ = [
     "CRITERIA",
@@ -158,11 +158,11 @@ def _shipped_rules() -> NeuPSIGRules:
 
 def _read_rules(path: str | os.PathLike[str] | None, network: Network | None) -> NeuPSIGRules:
     # Looked up at each call, so a test can point the shipped path elsewhere.
-    from npprob.io.resources import clinical_spec_path, neupsig_path
+    from npprob.io.resources import clinical_spec, neupsig_path
 
     p = Path(path) if path is not None else neupsig_path()
     if network is None:
-        network = load_spec(clinical_spec_path()).network
+        network = clinical_spec().network
     data = read_toml(p, "NeuPSIG rules file")
     table = data.get("criteria")
     if not isinstance(table, dict):

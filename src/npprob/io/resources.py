@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from importlib import resources
 from pathlib import Path
+
+from npprob.network.spec import ClinicalSpec, load_spec
 
 __all__ = [
     "acceptance_path",
     "baselines_path",
+    "clinical_spec",
     "clinical_spec_path",
     "cohort_settings_path",
     "models_dir",
@@ -25,6 +30,25 @@ def models_dir() -> Path:
 def clinical_spec_path() -> Path:
     """Path of the shipped clinical network specification (``network.toml``)."""
     return models_dir() / "network.toml"
+
+
+def clinical_spec(path: str | os.PathLike[str] | None = None) -> ClinicalSpec:
+    """The clinical specification (default: the shipped one), parsed once per process.
+
+    A model, the NeuPSIG rules and the estimator all need it; parsing is cached
+    per file and its modification time, so an edited file is read again.
+    """
+    p = Path(path) if path is not None else clinical_spec_path()
+    try:
+        stamp = p.stat().st_mtime_ns
+    except OSError:
+        return load_spec(p)  # reports the unreadable file
+    return _parsed_spec(str(p.resolve()), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_spec(path: str, stamp: int) -> ClinicalSpec:
+    return load_spec(path)
 
 
 def patient_schema_path() -> Path:
