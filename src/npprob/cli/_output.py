@@ -10,6 +10,9 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from npprob._text import probability_text
+from npprob.decision.ranking import DISCLAIMER, INTERVAL_EXCLUDES
+
 __all__ = [
     "DIAGNOSIS_CSV_COLUMNS",
     "atomic_write_text",
@@ -76,53 +79,105 @@ def format_diagnosis(d, *, top: int = 8) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _interval(low: float, high: float, fmt: str = "{:g}") -> str:
+    return f"{fmt.format(low)} to {fmt.format(high)}"
+
+
+def _number_needed(value: float, interval: tuple[float, float], tag: str) -> str:
+    return f"{value:g} ({interval[0]:g}-{interval[1]:g}) [{tag}]"
+
+
+def _dose_line(dosing: dict[str, str]) -> str:
+    parts = [
+        f"{key.replace('_', ' ')}: {text}"
+        for key, text in dosing.items()
+        if key not in ("source", "tag")
+    ]
+    tag = f" [{dosing['tag']}]" if "tag" in dosing else ""
+    return "; ".join(parts) + tag
+
+
 def format_treatments(ranking) -> str:
-    """A clinician-facing treatment list: ranked drugs, then excluded and not indicated."""
+    """A clinician-facing treatment list: the ranked drugs with why, dose and evidence, then
+    the drugs left out and why, the condition's advice, and what the numbers leave out."""
     shrink = (
         f", benefits shrunk by {ranking.benefit_shrinkage:.0%}" if ranking.benefit_shrinkage else ""
     )
     lines = [
-        f"Treatments (evidence {ranking.evidence_set}, harm weight {ranking.harm_weight:g}, "
-        f"P(neuropathic) {ranking.p_neuropathic:.2f}{shrink}): guideline first choices for the "
-        "condition first, then by expected net benefit",
-        "  net benefit = extra patients with >= 50 % relief minus weighted adverse-event "
-        "dropouts, per patient treated",
+        f"Treatments (P(neuropathic) {probability_text(ranking.p_neuropathic)}, evidence "
+        f"{ranking.evidence_set}, harm weight {ranking.harm_weight:g}{shrink})",
+        f"  Order: {ranking.order}.",
+        "  Net benefit = extra patients with >= 50 % relief minus weighted adverse-event "
+        "dropouts and long-term harms, per patient treated.",
     ]
+    if ranking.condition:
+        g = ranking.condition["guideline"]
+        lines.append(
+            f"  Condition rules: {ranking.condition['description']}, {g['text']} [{g['tag']}]."
+        )
     if not ranking.patient_factors:
         lines.append(
             "  No patient factors given: contraindications were not checked (add them under "
             "'patient_factors' or with --factor)."
         )
+    if ranking.overrides:
+        lines.append(f"  Overridden by the clinician: {', '.join(ranking.overrides)}.")
+    if ranking.most_likely_not_neuropathic:
+        lines += [
+            "",
+            f"The pain is most likely NOT neuropathic (P(neuropathic) "
+            f"{probability_text(ranking.p_neuropathic)}). The drugs below treat a neuropathic "
+            "component; they are not the answer for this patient:",
+        ]
+        lines += [f"  - {n.text} [{n.tag}]" for n in ranking.scope_notes]
     lines.append("")
     if ranking.ranked:
-        width = max(len(t.id) for t in ranking.ranked)
+        width = max(len(t.short_name or t.id) for t in ranking.ranked)
         lines.append(
-            f"  {'#':>2}  {'drug':<{width}}  {'net':>6}  {'95% interval':>16}  "
-            f"{'P(best)':>7}  {'SUCRA':>5}  line  notes"
+            f"  {'#':>2}  {'drug':<{width}}  {'net benefit (95% interval)':<30}  {'P(best)':>7}  "
+            "NNT / NNH used [tag]"
         )
         for t in ranking.ranked:
             low, high = t.net_benefit_interval
-            notes = [t.first_choice] if t.first_choice else []
-            notes += [f"{f.severity.replace('_', ' ')}: {f.reason}" for f in t.flags]
-            line = "-" if t.line == 0 else str(t.line)
+            net = f"{t.expected_net_benefit:+.3f} ({_interval(low, high, '{:+.3f}')})"
             lines.append(
-                f"  {t.rank:>2}  {t.id:<{width}}  {t.expected_net_benefit:+.3f}  "
-                f"{low:+.3f} to {high:+.3f}  {t.p_best:>7.2f}  {t.sucra:>5.2f}  {line:>4}  "
-                + ("; ".join(notes) if notes else "")
+                f"  {t.rank:>2}  {t.short_name or t.id:<{width}}  {net:<30}  "
+                f"{probability_text(t.p_best):>7}  NNT {_number_needed(t.nnt, t.nnt_interval, t.nnt_tag)}"
+                f", NNH {_number_needed(t.nnh, t.nnh_interval, t.nnh_tag)}"
             )
+            pad = " " * 8
+            lines.append(f"{pad}why: {t.why}")
+            for f in t.flags:
+                lines.append(f"{pad}{f.severity.replace('_', ' ')}: {f.reason} [{f.tag}]")
+            if t.long_term_harms:
+                lines.append(
+                    f"{pad}long-term harms counted: {', '.join(t.long_term_harms)} "
+                    f"(expected {t.expected_long_term_harm:.3f})"
+                )
+            if t.dosing:
+                lines.append(f"{pad}dose: {_dose_line(t.dosing)}")
     else:
         lines.append("  No drug can be ranked for this patient.")
+    condition = ranking.condition["description"] if ranking.condition else "this condition"
     for title, items in (
-        ("Excluded (absolute contraindication)", ranking.excluded),
+        ("Excluded (absolute contraindication; never given)", ranking.excluded),
+        (f"Not recommended for {condition} (an override ranks them)", ranking.not_recommended),
+        ("Insufficient evidence (not ranked)", ranking.insufficient_evidence),
         ("Not indicated", ranking.not_indicated),
     ):
         if items:
             lines += ["", f"{title}:"]
-            lines += [f"  {t.id}: {'; '.join(t.reasons)}" for t in items]
+            for t in items:
+                sources = f" (source: {'; '.join(t.sources)})" if t.sources else ""
+                lines.append(f"  {t.short_name or t.id}: {'; '.join(t.reasons)}{sources}")
+    if ranking.prompts:
+        lines += ["", "Also:"]
+        lines += [f"  - {q.text} ({q.source}) [{q.tag}]" for q in ranking.prompts]
     lines += [
         "",
-        "Pooled trial NNTs and NNHs, indirect comparisons through placebo; adverse-event "
-        "dropouts miss rare serious harms beyond the flagged ones. Not a prescription.",
+        "Tags: F found in the source, R recalled (unverified), D derived or a design choice.",
+        INTERVAL_EXCLUDES,
+        DISCLAIMER,
     ]
     return "\n".join(lines) + "\n"
 

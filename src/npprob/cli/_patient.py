@@ -41,11 +41,17 @@ def add_patient_arguments(p: argparse.ArgumentParser, *, csv: bool = False) -> N
 
 
 def add_treatment_options(p: argparse.ArgumentParser) -> None:
-    """Patient factors, harm weight, benefit shrinkage, evidence set, samples, seed."""
+    """Patient factors, overrides, harm weight, benefit shrinkage, evidence set, samples, seed."""
     p.add_argument(
         "--factor", action="append", default=[], metavar="NAME=VALUE",
         help="a patient factor (true/false or a whole number, e.g. age=70); repeat for several "
         "(added to, or overriding, the record's patient_factors)",
+    )  # fmt: skip
+    p.add_argument(
+        "--override", action="append", default=[], metavar="DRUG",
+        help="rank DRUG normally despite a strong relative contraindication or the condition's "
+        "guideline (the output says it was overridden); repeat for several; absolute "
+        "contraindications cannot be overridden (also 'treatment_overrides' in the record)",
     )  # fmt: skip
     p.add_argument(
         "--harm-weight", "--lambda", dest="harm_weight", type=float, default=None,
@@ -104,4 +110,7 @@ def read_record(args: argparse.Namespace, network):
     record = record.with_findings(findings, text=True)
     if factors:
         record = record.with_factors({k: factor_from_text(v) for k, v in factors.items()})
+    overrides = [d.strip() for d in getattr(args, "override", []) if d.strip()]
+    if overrides:
+        record = record.with_overrides(overrides)
     return record

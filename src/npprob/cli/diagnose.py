@@ -25,7 +25,10 @@ from npprob.errors import ParameterError
 
 #: Flags that apply to one patient (JSON) only, by kind, and those of a CSV cohort only.
 _ONE_PATIENT = (
-    ((("--finding", "finding"), ("--factor", "factor")), "patient options"),
+    (
+        (("--finding", "finding"), ("--factor", "factor"), ("--override", "override")),
+        "patient options",
+    ),
     (TREATMENT_OPTIONS, "treatment options"),
 )
 _COHORT = (("--out", "out"), ("--strict", "strict"))
@@ -84,13 +87,18 @@ def run(args: argparse.Namespace) -> int:
     ranking = None
     if args.no_treatments:
         # Checked anyway: a misspelt factor should not pass silently.
-        from npprob.decision import parse_patient_factors, treatment_files
+        from npprob.decision import parse_overrides, parse_patient_factors, treatment_files
 
-        parse_patient_factors(record.patient_factors, treatment_files()[1].factors)
+        evidence, contraindications = treatment_files()
+        parse_patient_factors(record.patient_factors, contraindications.factors)
+        parse_overrides(record.treatment_overrides, evidence.drugs)
     else:
         from npprob.decision import recommend
 
-        ranking = recommend(diagnosis, record.patient_factors, **treatment_options(args))
+        ranking = recommend(
+            diagnosis, record.patient_factors, model=model,
+            overrides=record.treatment_overrides, **treatment_options(args),
+        )  # fmt: skip
     if args.json:
         out = diagnosis.to_dict()
         if ranking is not None:

@@ -22,11 +22,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "treat",
         help="rank treatments by expected net benefit for one patient",
         description=(
-            "Ranks the drugs of models/treatments.toml for one patient by expected net "
-            "benefit: P(neuropathic) draws x absolute benefit (1/NNT) in neuropathic and "
-            "non-neuropathic pain, minus lambda x adverse-event risk (1/NNH) raised by the "
-            "patient's contraindications. Absolutely contraindicated drugs are listed apart "
-            "with the reason. A research tool, not a medical device."
+            "Ranks the drugs of models/treatments.toml for one patient. Safety gates first: "
+            "absolute contraindications exclude a drug, the condition's guideline can advise "
+            "against it, drugs with inconclusive evidence are listed apart, and a strong "
+            "relative contraindication puts a drug last unless overridden (--override). Then "
+            "by line of therapy (NeuPSIG 2015 or the condition's guideline) and expected net "
+            "benefit: P(neuropathic) draws x absolute benefit (1/NNT) minus lambda x "
+            "adverse-event and long-term harms. A research tool, not a medical device."
         ),
     )
     add_patient_arguments(p)
@@ -44,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     record = read_record(args, model.network)
     diagnosis = diagnose(record, model, explain=False)
-    ranking = recommend(diagnosis, record.patient_factors, **treatment_options(args))
+    ranking = recommend(
+        diagnosis, record.patient_factors, model=model, overrides=record.treatment_overrides,
+        **treatment_options(args),
+    )  # fmt: skip
     if args.json:
         sys.stdout.write(json.dumps({"treatments": ranking.to_dict()}, indent=2) + "\n")
     else:

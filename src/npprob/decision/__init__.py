@@ -1,14 +1,17 @@
-"""Treatment ranking: expected benefit from NNT minus contraindication-weighted harm.
+"""Treatment ranking: safety gates, guideline lines, then expected net benefit.
 
 Data flows one way: posterior draws of P(neuropathic) (from a diagnostic model)
 and the treatments and contraindications files go in; a ranked, explained list
 comes out. See :mod:`npprob.decision.ranking` for the formula.
 """
 
+from npprob.decision.conditions import ConditionRules, condition_rules, load_condition_rules
 from npprob.decision.factors import (
+    OVERRIDES_KEY,
     RECORD_KEY,
     factor_from_text,
     factors_schema,
+    parse_overrides,
     parse_patient_factors,
 )
 from npprob.decision.ranking import (
@@ -29,17 +32,22 @@ from npprob.decision.treatments import (
 )
 
 __all__ = [
+    "OVERRIDES_KEY",
     "RECORD_KEY",
+    "ConditionRules",
     "Contraindications",
     "Flag",
     "RankedTreatment",
     "TreatmentEvidence",
     "TreatmentRanking",
     "UnrankedTreatment",
+    "condition_rules",
     "factor_from_text",
     "factors_schema",
+    "load_condition_rules",
     "load_contraindications",
     "load_treatments",
+    "parse_overrides",
     "parse_patient_factors",
     "patient_contexts",
     "rank_treatments",

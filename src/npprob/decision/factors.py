@@ -9,17 +9,19 @@ in the factor's range.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from npprob._checks import closest_names
 from npprob.decision.treatments import Factor
 from npprob.errors import EvidenceError
-from npprob.io.patients import PATIENT_FACTORS_KEY
+from npprob.io.patient_record import OVERRIDES_KEY, PATIENT_FACTORS_KEY
 
 __all__ = [
+    "OVERRIDES_KEY",
     "RECORD_KEY",
     "factor_from_text",
     "factors_schema",
+    "parse_overrides",
     "parse_patient_factors",
     "patient_record_schema_text",
 ]
@@ -71,6 +73,12 @@ def parse_patient_factors(raw: object, definitions: Mapping[str, Factor]) -> dic
         if factor is None:
             problems.append(f"unknown patient factor {name!r}" + _did_you_mean(name, definitions))
             continue
+        if factor.type == "count":
+            problems.append(
+                f"patient factor {name!r} is counted from {', '.join(factor.counts)}; "
+                "set those instead"
+            )
+            continue
         if value is None:
             continue
         if factor.type == "boolean":
@@ -106,7 +114,57 @@ def parse_patient_factors(raw: object, definitions: Mapping[str, Factor]) -> dic
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise EvidenceError("; ".join(problems[:5]) + more + ".", variable=RECORD_KEY)
+    for name, factor in definitions.items():
+        if factor.type == "count":
+            out[name] = sum(out.get(c) is True for c in factor.counts)
     return out
+
+
+def parse_overrides(raw: object, drugs: Collection[str]) -> tuple[str, ...]:
+    """Check a record's treatment overrides: drug ids the clinician chose to rank normally.
+
+    Parameters
+    ----------
+    raw : object
+        The value of ``"treatment_overrides"`` (None when the record has none), or
+        the ``--override`` flags.
+    drugs : collection of str
+        The drug ids of the treatments file.
+
+    Returns
+    -------
+    tuple of str
+        The drug ids, each once, in the order given.
+
+    Raises
+    ------
+    EvidenceError
+        For a value that is not a list of strings, or an unknown drug (close ids
+        suggested).
+
+    Examples
+    --------
+    >>> parse_overrides(["carbamazepine", "carbamazepine"], ["carbamazepine", "tca"])
+    ('carbamazepine',)
+    """
+    if raw is None:
+        return ()
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, (list, tuple)):
+        raise EvidenceError(
+            f"'{OVERRIDES_KEY}' must be a list of drug ids; got {_show(raw)}.",
+            variable=OVERRIDES_KEY,
+        )
+    problems = []
+    for item in raw:
+        if not isinstance(item, str):
+            problems.append(f"an override must be a drug id (text); got {_show(item)}")
+        elif item not in drugs:
+            close = closest_names(item, list(drugs))
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)})" if close else ""
+            problems.append(f"unknown drug {item!r} in '{OVERRIDES_KEY}'{hint}")
+    if problems:
+        raise EvidenceError("; ".join(problems[:5]) + ".", variable=OVERRIDES_KEY)
+    return tuple(dict.fromkeys(raw))
 
 
 def factor_from_text(text: str) -> object:
@@ -150,6 +208,8 @@ def factors_schema(definitions: Mapping[str, Factor]) -> dict[str, object]:
     """JSON Schema of the ``"patient_factors"`` object."""
     properties: dict[str, object] = {}
     for name, factor in definitions.items():
+        if factor.type == "count":
+            continue
         if factor.type == "boolean":
             properties[name] = {"description": factor.description, "type": ["boolean", "null"]}
         else:
@@ -179,9 +239,22 @@ def patient_record_schema_text(network) -> str:
     from npprob.decision.treatments import treatment_files
     from npprob.io.schema import schema_text
 
-    _, contraindications = treatment_files()
+    evidence, contraindications = treatment_files()
+    overrides = {
+        "description": (
+            "Drugs the clinician chose to rank normally despite a strong relative "
+            "contraindication or a guideline against them in the condition; the output "
+            "says so. Absolute contraindications cannot be overridden."
+        ),
+        "type": "array",
+        "items": {"enum": list(evidence.drugs)},
+        "uniqueItems": True,
+    }
     return schema_text(
         network,
         title="npprob patient record",
-        extra_properties={RECORD_KEY: factors_schema(contraindications.factors)},
+        extra_properties={
+            RECORD_KEY: factors_schema(contraindications.factors),
+            OVERRIDES_KEY: overrides,
+        },
     )

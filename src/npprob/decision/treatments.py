@@ -15,7 +15,7 @@ import functools
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ __all__ = [
     "Drug",
     "Effect",
     "Factor",
+    "LongTermHarm",
     "Rule",
     "TreatmentEvidence",
     "load_contraindications",
@@ -65,6 +66,30 @@ class ConditionEffect:
 
 
 @dataclass(frozen=True)
+class LongTermHarm:
+    """A harm of long-term use that short trials' dropout NNHs miss (misuse, overdose, falls).
+
+    ``nnh`` is the number of patients treated for one such harm (its reciprocal
+    is the risk over about a year of use); ``weight`` says how many adverse-event
+    dropouts one such harm is worth. With ``factor`` it applies only to patients
+    with that factor (integer factors from ``minimum``), otherwise to everyone.
+    """
+
+    name: str
+    nnh: Effect
+    weight: float
+    factor: str | None = None
+    minimum: int | None = None
+    note: str = ""
+
+    def applies(self, factors: Mapping[str, object]) -> bool:
+        """Whether the harm counts for a patient with these (checked) factors."""
+        if self.factor is None:
+            return True
+        return _factor_holds(factors.get(self.factor), self.minimum)
+
+
+@dataclass(frozen=True)
 class Drug:
     """One treatment and its evidence."""
 
@@ -82,6 +107,18 @@ class Drug:
     conditions: tuple[ConditionEffect, ...]
     price: str | None = None
     dosing_burden: str | None = None
+    short_name: str = ""
+    source: str = ""
+    tag: str = ""
+    dosing: Mapping[str, str] = field(default_factory=dict)
+    nociplastic_nnt: Effect | None = None
+    long_term_harms: tuple[LongTermHarm, ...] = ()
+    evidence_group: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name to print: the short name, else the full name."""
+        return self.short_name or self.name
 
     def condition(self, aetiology: str | None, evidence_set: str) -> ConditionEffect | None:
         """The condition-specific entry for an aetiology within an evidence set, if any."""
@@ -102,11 +139,20 @@ class TreatmentEvidence:
     first_choice: Mapping[str, Mapping[str, object]]
     path: Path
     first_choice_min_p: float = 0.5
+    condition_variable: str = "aetiology"
+    nociplastic_variable: str | None = None
+    tiered_sets: tuple[str, ...] = ()
+    lines: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Factor:
-    """A patient factor: boolean, or integer with a unit and range."""
+    """A patient factor: boolean, integer with a unit and range, or a count of other factors.
+
+    A ``count`` factor is never given: it is the number of the factors in
+    ``counts`` that are true for the patient (for example how many serotonergic
+    drugs the patient already takes).
+    """
 
     name: str
     description: str
@@ -115,11 +161,26 @@ class Factor:
     minimum: int | None = None
     maximum: int | None = None
     implies: tuple[str, ...] = ()
+    counts: tuple[str, ...] = ()
+
+
+def _factor_holds(value: object, minimum: int | None) -> bool:
+    """A boolean factor that is true, or an integer factor at or above ``minimum``."""
+    if isinstance(value, (bool, np.bool_)):
+        return minimum is None and bool(value)
+    if minimum is not None and isinstance(value, (int, np.integer)):
+        return int(value) >= minimum
+    return False
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A contraindication: drugs, the factor that fires it, severity, reason."""
+    """A contraindication: drugs, the factor that fires it, severity, reason.
+
+    ``requires`` lists further boolean factors that must all be true, ``unless``
+    boolean factors any of which stops the rule (for example HLA-B*15:02 excludes
+    carbamazepine unless the patient has taken it safely before).
+    """
 
     drugs: tuple[str, ...]
     factor: str
@@ -128,15 +189,16 @@ class Rule:
     source: str
     tag: str
     minimum: int | None = None
+    requires: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
 
     def fires(self, factors: Mapping[str, object]) -> bool:
         """Whether the patient's factors trigger this rule."""
-        value = factors.get(self.factor)
-        if isinstance(value, (bool, np.bool_)):
-            return self.minimum is None and bool(value)
-        if self.minimum is not None and isinstance(value, (int, np.integer)):
-            return int(value) >= self.minimum
-        return False
+        if not _factor_holds(factors.get(self.factor), self.minimum):
+            return False
+        if not all(factors.get(name) is True for name in self.requires):
+            return False
+        return not any(factors.get(name) is True for name in self.unless)
 
 
 @dataclass(frozen=True)
@@ -240,6 +302,26 @@ def load_treatments(path: str | os.PathLike[str] | None = None) -> TreatmentEvid
                     evidence_sets=_condition_sets(c, sets, at),
                 )
             )
+        harms = []
+        for k, h in enumerate(body.get("long_term_harm", [])):
+            at = f"{where}, long_term_harm {k + 1}"
+            weight = h.get("weight")
+            if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+                raise ModelFileError(f"{at}: 'weight' must be a finite number >= 0.")
+            harms.append(
+                LongTermHarm(
+                    name=str(h.get("name", "")),
+                    nnh=_effect(h, "nnh", at, h.get("source", ""), h.get("tag", "")),
+                    weight=float(weight),
+                    factor=h.get("factor"),
+                    minimum=h.get("minimum"),
+                    note=str(h.get("note", "")),
+                )
+            )
+        dosing = body.get("dosing", {})
+        if not isinstance(dosing, Mapping):
+            raise ModelFileError(f"{where}: 'dosing' must be a table.")
+        npl = body.get("nociplastic")
         drugs[key] = Drug(
             id=key,
             name=str(body["name"]),
@@ -257,6 +339,17 @@ def load_treatments(path: str | os.PathLike[str] | None = None) -> TreatmentEvid
             conditions=tuple(conditions),
             price=body.get("price"),
             dosing_burden=body.get("dosing_burden"),
+            short_name=str(body.get("short_name", "")),
+            source=str(body.get("source", "")),
+            tag=str(body.get("tag", "")),
+            dosing={str(k): str(v) for k, v in dosing.items()},
+            nociplastic_nnt=None
+            if npl is None
+            else _effect(
+                npl, "nnt", f"{where}, nociplastic", npl.get("source", ""), npl.get("tag", "")
+            ),
+            long_term_harms=tuple(harms),
+            evidence_group=str(body.get("evidence_group", body["drug_class"])),
         )
     if not drugs:
         raise ModelFileError(f"{p}: no [drugs.*] tables.")
@@ -268,9 +361,22 @@ def load_treatments(path: str | os.PathLike[str] | None = None) -> TreatmentEvid
     min_p = data.get("ranking", {}).get("first_choice_min_p_neuropathic", 0.5)
     if not isinstance(min_p, (int, float)) or not 0.0 <= min_p <= 1.0:
         raise ModelFileError(f"{p}: [ranking] first_choice_min_p_neuropathic must be in [0, 1].")
+    tiered = tuple(meta.get("tiered_evidence_sets", ()))
+    if set(tiered) - set(sets):
+        raise ModelFileError(f"{p}: [meta] tiered_evidence_sets names unknown sets.")
+    lines = {}
+    for key, label in data.get("lines", {}).items():
+        try:
+            lines[int(key)] = str(label)
+        except ValueError:
+            raise ModelFileError(f"{p}: [lines] keys are line numbers; got {key!r}.") from None
     return TreatmentEvidence(
-        drugs, sets, default, data.get("contexts", {}), first_choice, p, float(min_p)
-    )
+        drugs, sets, default, data.get("contexts", {}), first_choice, p, float(min_p),
+        condition_variable=str(meta.get("condition_variable", "aetiology")),
+        nociplastic_variable=meta.get("nociplastic_variable"),
+        tiered_sets=tiered,
+        lines=lines,
+    )  # fmt: skip
 
 
 def load_contraindications(
@@ -300,8 +406,8 @@ def load_contraindications(
     factors = {}
     for name, body in data.get("factors", {}).items():
         kind = body.get("type")
-        if kind not in ("boolean", "integer"):
-            raise ModelFileError(f"{p}: factor '{name}' type must be boolean or integer.")
+        if kind not in ("boolean", "integer", "count"):
+            raise ModelFileError(f"{p}: factor '{name}' type must be boolean, integer or count.")
         factors[name] = Factor(
             name,
             str(body.get("description", "")),
@@ -310,11 +416,19 @@ def load_contraindications(
             body.get("minimum"),
             body.get("maximum"),
             tuple(body.get("implies", ())),
+            tuple(body.get("counts", ())),
         )
     for name, factor in factors.items():
         unknown = sorted(set(factor.implies) - set(factors))
         if unknown or (factor.implies and factor.type != "boolean"):
             raise ModelFileError(f"{p}: factor '{name}' implies unknown or non-boolean {unknown}.")
+        counted = [factors.get(c) for c in factor.counts]
+        if (factor.type == "count") != bool(factor.counts) or any(
+            c is None or c.type != "boolean" for c in counted
+        ):
+            raise ModelFileError(
+                f"{p}: factor '{name}': count factors (only) list boolean factors in 'counts'."
+            )
     rules = []
     for k, body in enumerate(data.get("rules", [])):
         where = f"{p}: rule {k + 1}"
@@ -326,8 +440,12 @@ def load_contraindications(
         if body.get("severity") not in SEVERITIES:
             raise ModelFileError(f"{where}: severity must be one of {list(SEVERITIES)}.")
         factor = factors[body["factor"]]
-        if (factor.type == "integer") != ("minimum" in body):
-            raise ModelFileError(f"{where}: integer factors (only) need a 'minimum'.")
+        if (factor.type in ("integer", "count")) != ("minimum" in body):
+            raise ModelFileError(f"{where}: integer and count factors (only) need a 'minimum'.")
+        for key in ("requires", "unless"):
+            bad = [n for n in body.get(key, ()) if getattr(factors.get(n), "type", "") != "boolean"]
+            if bad:
+                raise ModelFileError(f"{where}: '{key}' names unknown or non-boolean {bad}.")
         rules.append(
             Rule(
                 tuple(body["drugs"]),
@@ -337,8 +455,20 @@ def load_contraindications(
                 str(body.get("source", "")),
                 str(body.get("tag", "")),
                 body.get("minimum"),
+                tuple(body.get("requires", ())),
+                tuple(body.get("unless", ())),
             )
         )
+    for drug in drugs.values():
+        for harm in drug.long_term_harms:
+            known = factors.get(harm.factor) if harm.factor is not None else None
+            if harm.factor is not None and (
+                known is None or (known.type != "boolean") != (harm.minimum is not None)
+            ):
+                raise ModelFileError(
+                    f"{p}: drug '{drug.id}' long-term harm '{harm.name}' names unknown factor "
+                    f"{harm.factor!r} (or lacks the minimum an integer factor needs)."
+                )
     return Contraindications(factors, severity, tuple(rules), p)
 
 

@@ -79,7 +79,11 @@ class RiskDifference:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` draws on the probability scale."""
-        return 1.0 / (1.0 + np.exp(-self._logits(rng.standard_normal(n))))
+        return self.at(rng.standard_normal(n))
+
+    def at(self, z: np.ndarray) -> np.ndarray:
+        """The values at standard-normal quantiles ``z`` (common random numbers)."""
+        return 1.0 / (1.0 + np.exp(-self._logits(np.asarray(z, dtype=float))))
 
 
 def net_benefit(
@@ -89,13 +93,14 @@ def net_benefit(
     ari: np.ndarray,
     *,
     harm_multiplier: float,
-    serious_harm_risk: float,
+    serious_harm_risk: float | np.ndarray,
     harm_weight: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Benefit, harm and net benefit (extra responders minus weighted harms per patient).
 
     benefit = p * ARR_NP + (1 - p) * ARR_nonNP;
-    harm = harm_weight * (ARI * harm_multiplier + serious_harm_risk);
+    harm = harm_weight * (ARI * harm_multiplier + serious_harm_risk), where the
+    serious-harm risk may be a draw per sample (long-term harms);
     net = benefit - harm. Arrays broadcast (draws).
     """
     p = np.asarray(p_neuropathic, dtype=float)

@@ -324,6 +324,26 @@ class DiagnosticModel:
             out[:, rows] = result.marginal(target.name)[..., target.positive_index]
         return out
 
+    def p_draws_if_not_target(self, batch: EvidenceBatch, variable: str) -> np.ndarray:
+        """P(variable positive | findings, context, target absent) for every draw and patient.
+
+        What treatment ranking needs to split the non-neuropathic effect between
+        a nociplastic and a nociceptive component; one engine pass.
+
+        Returns
+        -------
+        ndarray, shape (n_draws, n_patients)
+            NaN where the findings and an absent target have probability zero.
+        """
+        batch = self.with_context(batch)
+        target = self.spec.target
+        codes = batch.codes.copy()
+        negative = next(i for i in range(len(target.states)) if i != target.positive_index)
+        codes[:, self.network.index(target.name)] = negative
+        var = self.network.variable(variable)
+        result = self.engine.query(EvidenceBatch(self.network, codes), [variable], on_zero="nan")
+        return result.marginal(variable)[..., var.positive_index]
+
     def _reported(self) -> dict[str, str]:
         """Diagnosis fields and the variables answering them, the target first."""
         return {

@@ -9,7 +9,8 @@ A record's keys are the network's observable variables (see
 :attr:`~npprob.network.Variable.observable`), the metadata keys ``"id"``,
 ``"comment"`` and ``"notes"`` (strings), ``"$schema"`` (a string, ignored) and
 ``"patient_factors"`` (comorbidities, co-medication, age; checked by the
-decision layer against its own definitions).
+decision layer against its own definitions) and ``"treatment_overrides"`` (drug
+ids, also checked by the decision layer).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from npprob.network.variable import Variable
 
 __all__ = [
     "METADATA_KEYS",
+    "OVERRIDES_KEY",
     "PATIENT_FACTORS_KEY",
     "RESERVED_KEYS",
     "SCHEMA_KEY",
@@ -50,6 +52,10 @@ METADATA_KEYS = ("id", "comment", "notes")
 #: Key of a record's patient factors (comorbidities, co-medication, age): used
 #: by treatment ranking, never by diagnosis.
 PATIENT_FACTORS_KEY = "patient_factors"
+
+#: Key of a record's treatment overrides (drug ids the clinician chose to rank
+#: normally despite a strong relative contraindication): used by treatment ranking only.
+OVERRIDES_KEY = "treatment_overrides"
 
 #: Lets an editor find the record's schema; accepted and not returned.
 SCHEMA_KEY = "$schema"
@@ -160,6 +166,10 @@ class PatientRecord:
         decision layer checks it.
     metadata : mapping, optional
         ``"id"``, ``"comment"``, ``"notes"`` and any further keys a reader kept.
+    treatment_overrides : object, optional
+        The record's ``"treatment_overrides"`` as given (None when absent): drug
+        ids to rank normally despite a strong relative contraindication; the
+        decision layer checks them.
 
     Examples
     --------
@@ -179,6 +189,7 @@ class PatientRecord:
     codes: np.ndarray
     patient_factors: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    treatment_overrides: Any = None
 
     def __post_init__(self) -> None:
         codes = np.array(self.codes, dtype=np.int64, copy=True).reshape(-1)
@@ -226,10 +237,11 @@ class PatientRecord:
                 f"{type(record).__name__}."
             )
         codes, metadata = record_codes(
-            record, network, name=name, extra_keys=(PATIENT_FACTORS_KEY,)
+            record, network, name=name, extra_keys=(PATIENT_FACTORS_KEY, OVERRIDES_KEY)
         )
         factors = metadata.pop(PATIENT_FACTORS_KEY, None)
-        return cls(network, codes, factors, metadata)
+        overrides = metadata.pop(OVERRIDES_KEY, None)
+        return cls(network, codes, factors, metadata, overrides)
 
     @classmethod
     def empty(cls, network: Network) -> PatientRecord:
@@ -269,6 +281,17 @@ class PatientRecord:
             codes[self.network.index(key)] = code
         return replace(self, codes=codes)
 
+    def with_overrides(self, overrides: Iterable[str]) -> PatientRecord:
+        """A copy whose treatment overrides are the record's with ``overrides`` added.
+
+        A record whose overrides are not a list keeps them as they are, so the
+        decision layer reports the malformed value.
+        """
+        current = self.treatment_overrides
+        if current is None or isinstance(current, list):
+            return replace(self, treatment_overrides=[*(current or []), *overrides])
+        return self
+
     def with_factors(self, factors: Mapping[str, object]) -> PatientRecord:
         """A copy whose patient factors are the record's with ``factors`` added or replaced.
 
@@ -302,4 +325,6 @@ class PatientRecord:
         out.update(self.findings)
         if self.patient_factors is not None:
             out[PATIENT_FACTORS_KEY] = self.patient_factors
+        if self.treatment_overrides is not None:
+            out[OVERRIDES_KEY] = self.treatment_overrides
         return out

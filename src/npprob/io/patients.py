@@ -36,6 +36,7 @@ from npprob.errors import EvidenceError
 from npprob.io.findings import encode_table, json_type, short, unobservable_problem
 from npprob.io.patient_record import (
     METADATA_KEYS,
+    OVERRIDES_KEY,
     PATIENT_FACTORS_KEY,
     PatientRecord,
     join_problems,
@@ -280,14 +281,15 @@ def read_patient_json(
 def parse_patient_record(text: str, network: Network, *, name: str = "<stdin>") -> PatientRecord:
     """One patient record from JSON text, patient factors included.
 
-    The same rules as :func:`parse_patient_json`; ``"patient_factors"`` is
-    kept as given for the decision layer to check.
+    The same rules as :func:`parse_patient_json`; ``"patient_factors"`` and
+    ``"treatment_overrides"`` are kept as given for the decision layer to check.
     """
     batch, metadata = parse_patient_json(
-        text, network, name=name, extra_keys=(PATIENT_FACTORS_KEY,)
+        text, network, name=name, extra_keys=(PATIENT_FACTORS_KEY, OVERRIDES_KEY)
     )
     factors = metadata.pop(PATIENT_FACTORS_KEY, None)
-    return PatientRecord(network, batch.codes[0], factors, metadata)
+    overrides = metadata.pop(OVERRIDES_KEY, None)
+    return PatientRecord(network, batch.codes[0], factors, metadata, overrides)
 
 
 def read_patient_record(source: str | os.PathLike[str], network: Network) -> PatientRecord:
