@@ -19,6 +19,7 @@ SRC = Path(npprob.__file__).resolve().parent
 LAYERS = {
     "errors": 0,
     "_checks": 0,
+    "_text": 0,
     "network": 1,
     "io": 2,
     "inference": 3,

@@ -2,7 +2,9 @@
 refactor (``tests/fixtures/diagnose_before``), except for keys it added.
 
 The refactor changed how a patient travels (one record, two engine passes, treatments ranked
-from the diagnosis's own draws) but no number: the values are compared exactly.
+from the diagnosis's own draws) but no number: the diagnosis values are compared exactly. The
+treatment list changed on purpose since (safety gates, guideline lines, long-term harms), so
+for it only the keys are kept: every key the saved output had is still there.
 """
 
 from __future__ import annotations
@@ -41,6 +43,24 @@ def differences(before: object, after: object, where: str = "") -> list[str]:
     )
 
 
+def key_losses(before: dict, after: dict) -> list[str]:
+    """Keys of the saved treatment list (and of its drug entries) missing from the new one."""
+    lost = [k for k in before if k not in after]
+    for group in ("ranked", "excluded", "not_indicated"):
+        old_keys = {k for entry in before.get(group, []) for k in entry}
+        new_keys = {k for entry in after.get(group, []) for k in entry}
+        if after.get(group):
+            lost += [f"{group}.{k}" for k in sorted(old_keys - new_keys)]
+    return lost
+
+
+def test_key_losses_finds_a_dropped_key():
+    assert key_losses({"ranked": [{"nnt": 1}], "seed": 0}, {"ranked": [{"nnh": 1}]}) == [
+        "seed",
+        "ranked.nnt",
+    ]
+
+
 def test_every_example_has_a_saved_output():
     assert {p.stem for p in EXAMPLES} == {p.stem for p in BEFORE.glob("*.json")}
     assert len(EXAMPLES) >= 8
@@ -51,7 +71,9 @@ def test_diagnose_json_is_unchanged_but_for_added_keys(capsys, path):
     assert main(["diagnose", str(path), "--json"]) == 0
     after = json.loads(capsys.readouterr().out)
     before = json.loads((BEFORE / f"{path.stem}.json").read_text(encoding="utf-8"))
+    saved_treatments = before.pop("treatments")
     assert differences(before, after) == []
+    assert key_losses(saved_treatments, after["treatments"]) == []
     # The check can fail: a changed number or a dropped key is found.
     assert differences(before, {**after, "p_neuropathic": after["p_neuropathic"] + 1e-15})
     assert differences(before, {k: v for k, v in after.items() if k != "explanation"})

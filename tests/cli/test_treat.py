@@ -52,16 +52,18 @@ def test_text_output_lists_ranked_and_excluded(capsys) -> None:
     status, out, _ = run(capsys, "diagnose", str(CARDIAC))
     assert status == 0
     assert "P(neuropathic pain component)" in out
-    assert "guideline first choices for the condition first, then by expected net benefit" in out
+    assert "Order: absolute contraindications" in out
     assert "No patient factors given" not in out
-    assert "Excluded (absolute contraindication):" in out
-    assert "tca: Cardiac conduction disorder" in out
+    assert "Excluded (absolute contraindication; never given):" in out
+    assert "Amitriptyline or nortriptyline (TCA): Cardiac conduction disorder" in out
+    assert "research tool, not a medical device" in out
     status, out, _ = run(capsys, "treat", str(PHN))
     assert "No patient factors given: contraindications were not checked" in out
     status, out, _ = run(capsys, "treat", str(PHN), "--factor", "maoi_use=true")
     assert status == 0
     assert "P(neuropathic pain component)" not in out
-    assert "duloxetine: " in out  # excluded with its reason
+    assert "Duloxetine (SNRI): MAOI" in out  # excluded with its reason
+    assert "research tool, not a medical device" in out
 
 
 def test_factor_flags_override_the_record(capsys) -> None:

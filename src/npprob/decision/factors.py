@@ -115,8 +115,9 @@ def parse_patient_factors(raw: object, definitions: Mapping[str, Factor]) -> dic
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise EvidenceError("; ".join(problems[:5]) + more + ".", variable=RECORD_KEY)
     for name, factor in definitions.items():
-        if factor.type == "count":
-            out[name] = sum(out.get(c) is True for c in factor.counts)
+        count = sum(out.get(c) is True for c in factor.counts) if factor.type == "count" else 0
+        if count:
+            out[name] = count
     return out
 
 
