@@ -2,14 +2,17 @@
 
 Run ``python3 benchmarks/bench_treat.py``. Measures, for the example patients:
 - latency of ``rank_treatments`` (14 drugs, 400 posterior draws, 4,000 evidence
-  draws; median of repeats);
+  draws, condition rules and the nociplastic split; median of repeats), and of the
+  ranking's numerical work as it was before the safety gates and guideline lines
+  (``previous_ranking``), interleaved in the same process: their ratio;
 - latency of ``recommend_treatments`` end to end (file loading, P(neuropathic)
   draws from the shipped model, ranking);
 - the same ranking summaries (P(best), SUCRA, interval) computed by a plain
   Python loop over draws, the way a first implementation would, on the same
   random numbers; its agreement with the vectorised result and the speed ratio.
-With ``--check-floors`` the exit status is 1 when the ratio falls below
-``treat.speedup_vs_loop`` in ``benchmarks/floors.json`` (ratios, not seconds).
+With ``--check-floors`` the exit status is 1 when the loop ratio falls below
+``treat.speedup_vs_loop`` or the latency ratio rises above
+``treat.max_latency_ratio_vs_previous`` in ``benchmarks/floors.json`` (ratios, not seconds).
 Writes ``benchmarks/results/treat.json``.
 """
 
@@ -63,6 +66,39 @@ def vector_summaries(net_samples: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def previous_ranking(p_draws, findings, factors, evidence, rules, n_samples=4000, seed=0):
+    """The ranking's numerical work as it was before the safety gates and guideline lines.
+
+    The baseline of the latency ratio: per drug, the rules that fire, three effect
+    distributions sampled with the drug's own seed, net benefit per draw, its interval; then
+    P(best) and SUCRA by double argsort. Kept frozen here so that CI can check that the
+    clinical rules added since cost at most ``treat.max_latency_ratio_vs_previous`` times it.
+    """
+    from npprob.decision.utility import RiskDifference, net_benefit
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    p_samples = p_draws[rng.integers(0, p_draws.size, n_samples)]
+    children = np.random.SeedSequence([seed, 1]).spawn(len(evidence.drugs))
+    nets = []
+    for child, (drug_id, drug) in zip(children, evidence.drugs.items(), strict=True):
+        fired = [r for r in rules.rules if drug_id in r.drugs and r.fires(factors)]
+        if any(r.severity == "absolute" for r in fired) or drug.scope != "all":
+            continue
+        m = float(np.prod([rules.severity[r.severity]["harm_multiplier"] for r in fired]))
+        chosen = evidence.default_evidence
+        effects = [RiskDifference.from_number_needed(e) for e in
+                   (drug.nnt[chosen], drug.non_neuropathic_nnt, drug.nnh[chosen])]  # fmt: skip
+        sub = np.random.default_rng(child)
+        _ = [e.mean() for e in effects]
+        _, _, net = net_benefit(p_samples, *(e.sample(n_samples, sub) for e in effects),
+                                harm_multiplier=m, serious_harm_risk=0.0, harm_weight=1.0)  # fmt: skip
+        np.quantile(net, [0.025, 0.975])
+        nets.append(net)
+    net_samples = np.stack(nets, axis=1)
+    ranks = np.argsort(np.argsort(-net_samples, axis=1, kind="stable"), axis=1) + 1
+    return (ranks == 1).mean(axis=0), (ranks.shape[1] - ranks.mean(axis=0)) / (ranks.shape[1] - 1)
+
+
 def timed(fn, repeats: int) -> list[float]:
     out = []
     for _ in range(repeats):
@@ -81,6 +117,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from npprob.decision import (
+        condition_rules,
         load_contraindications,
         load_treatments,
         rank_treatments,
@@ -95,19 +132,28 @@ def main(argv=None) -> int:
     records = [{k: v for k, v in r.items() if k not in ("id", "comment")} for r in patients]
     recommend_treatments(model, records[0])  # warm caches (numba plans, files)
 
-    rank_ms, recommend_ms = [], []
+    conditions = condition_rules(
+        tuple(evidence.drugs), tuple(model.network.variable(evidence.condition_variable).states)
+    )
+    rank_ms, previous_ms, recommend_ms = [], [], []
     for record in records:
         findings = {k: v for k, v in record.items() if k != "patient_factors"}
-        draws = model.p_neuropathic_draws(model.evidence(findings))[:, 0]
+        batch = model.evidence(findings)
+        draws = model.p_neuropathic_draws(batch)[:, 0]
+        split = model.p_draws_if_not_target(batch, evidence.nociplastic_variable)[:, 0]
         factors = record.get("patient_factors") or {}
         factors = {k: v for k, v in factors.items() if v is not None}
-        rank_ms += [
-            t * 1e3
-            for t in timed(
-                lambda d=draws, f=findings, x=factors: rank_treatments(d, f, x, evidence, rules),
-                args.repeats,
-            )
-        ]
+
+        def new(d=draws, f=findings, x=factors, q=split):
+            rank_treatments(d, f, x, evidence, rules, conditions=conditions, p_nociplastic_draws=q)
+
+        def old(d=draws, f=findings, x=factors):
+            previous_ranking(d, f, x, evidence, rules)
+
+        # Interleaved, so that machine load hits both alike.
+        for _ in range(args.repeats):
+            rank_ms.append(timed(new, 1)[0] * 1e3)
+            previous_ms.append(timed(old, 1)[0] * 1e3)
         recommend_ms += [t * 1e3 for t in timed(lambda r=record: recommend_treatments(model, r), 5)]
 
     rng = np.random.default_rng(0)
@@ -123,6 +169,11 @@ def main(argv=None) -> int:
     results = {
         "patients": len(records),
         "rank_treatments_ms": {"median": statistics.median(rank_ms), "max": max(rank_ms)},
+        "previous_ranking_ms": {
+            "median": statistics.median(previous_ms),
+            "max": max(previous_ms),
+        },
+        "latency_ratio_vs_previous": statistics.median(rank_ms) / statistics.median(previous_ms),
         "recommend_treatments_ms": {
             "median": statistics.median(recommend_ms),
             "max": max(recommend_ms),
@@ -140,10 +191,16 @@ def main(argv=None) -> int:
         print("bench_treat: the loop and the vectorised summaries disagree", file=sys.stderr)
         return 1
     if args.check_floors:
-        floor = json.loads(args.floors.read_text())["treat"]["speedup_vs_loop"]
+        limits = json.loads(args.floors.read_text())["treat"]
+        floor = limits["speedup_vs_loop"]
         if results["speedup_vs_loop"] < floor:
             print(f"bench_treat: speedup {results['speedup_vs_loop']:.1f} below {floor}",
                   file=sys.stderr)  # fmt: skip
+            return 1
+        ceiling = limits["max_latency_ratio_vs_previous"]
+        if results["latency_ratio_vs_previous"] > ceiling:
+            print(f"bench_treat: ranking takes {results['latency_ratio_vs_previous']:.2f}x the "
+                  f"previous ranking, above {ceiling}", file=sys.stderr)  # fmt: skip
             return 1
     return 0
 

@@ -485,3 +485,16 @@ def test_the_first_choice_threshold_comes_from_the_file(tmp_path) -> None:
     assert all(t.order_line > 0 for t in ranking.ranked)
     assert ranking.ranked[0].id not in ("lidocaine_topical", "capsaicin_8pct")
     assert_ordered(ranking)
+
+
+def test_ties_share_p_best_and_get_average_ranks() -> None:
+    from npprob.decision.ranking import rank_summaries
+
+    # By hand: ranks per row (1.5, 1.5, 3), (1, 2.5, 2.5), (2, 2, 2); the best shared.
+    net = np.array([[1.0, 1.0, 0.0], [2.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    p_best, sucra = rank_summaries(net)
+    assert p_best.tolist() == pytest.approx([(0.5 + 1 + 1 / 3) / 3, (0.5 + 1 / 3) / 3, 1 / 9])
+    assert sucra.tolist() == pytest.approx([0.75, 0.5, 0.25])
+    # Two identical columns split P(best) evenly whatever their order.
+    twins = np.random.default_rng(0).normal(size=(1000, 1)).repeat(2, axis=1)
+    assert rank_summaries(twins)[0].tolist() == [0.5, 0.5]

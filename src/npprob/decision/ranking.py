@@ -475,10 +475,16 @@ def rank_summaries(net_samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p_best = (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
     if n == 1:
         return p_best, np.ones(1)
-    # Average rank (1 = highest): 1 + (number strictly higher) + (ties other than itself) / 2.
-    higher = (net[:, None, :] > net[:, :, None]).sum(axis=2)
-    ties = (net[:, None, :] == net[:, :, None]).sum(axis=2) - 1
-    ranks = 1.0 + higher + ties / 2.0
+    # Rank 1 = highest net benefit; rows with ties get average ranks.
+    order = np.argsort(-net, axis=1, kind="stable")
+    ranks = np.empty(net.shape)
+    np.put_along_axis(ranks, order, np.arange(1.0, n + 1.0)[None, :], axis=1)
+    ordered = np.take_along_axis(net, order, axis=1)
+    tied = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
+    if tied.size:
+        from scipy.stats import rankdata
+
+        ranks[tied] = rankdata(-net[tied], method="average", axis=1)
     sucra = (n - ranks.mean(axis=0)) / (n - 1)
     return p_best, sucra
 
