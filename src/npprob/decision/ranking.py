@@ -553,7 +553,8 @@ def _line(drug: Drug, s: _Setting) -> tuple[int, str | None, tuple[str, str] | N
     entry = drug.condition(s.state, s.evidence_set)
     first_choice = None
     if entry is not None and entry.first_choice:
-        first_choice = f"guideline first choice for {s.rule.description if s.rule else s.state}"
+        where = s.rule.description if s.rule else str(s.state).replace("_", " ")
+        first_choice = f"guideline first choice for {where}"
     for ctx, body in s.evidence.first_choice.items():
         if s.contexts.get(ctx) and drug.id in body.get("drugs", ()):
             first_choice = f"first choice for {body.get('description', ctx)}"
