@@ -236,7 +236,9 @@ def test_scenario(sc: Scenario) -> None:
     absolute = {d for d, rules in fired.items() if any(r.severity == "absolute" for r in rules)}
     assert absolute.isdisjoint(ranked), sc.guideline
     assert absolute == {t.id for t in ranking.excluded}
-    strong = {d for d, rules in fired.items() if any(r.severity == "strong_relative" for r in rules)}
+    strong = {
+        d for d, rules in fired.items() if any(r.severity == "strong_relative" for r in rules)
+    }
     for position, t in enumerate(ranking.ranked):
         if t.id in strong and t.id not in sc.overrides:
             assert t.needs_override
@@ -315,3 +317,16 @@ def test_duloxetine_and_venlafaxine_share_their_draws() -> None:
     assert d.nnh == v.nnh
     # Their nets differ only through the non-neuropathic effect: nearly the same interval.
     assert d.net_benefit_interval == pytest.approx(v.net_benefit_interval, abs=0.02)
+
+
+def test_an_override_against_the_guideline_ranks_after_the_guidelines_options() -> None:
+    # Overriding EAN 2019 for a TCA in trigeminal neuralgia ranks it, never as a first
+    # choice, after every drug the guideline offers (even those with a lower net benefit).
+    ranking = recommend_treatments(MODEL, TN, overrides=["tca"], n_samples=400)
+    ranked = ranked_ids(ranking)
+    tca = next(t for t in ranking.ranked if t.id == "tca")
+    assert tca.overridden
+    assert tca.first_choice is None
+    offered = CBZ_OXC | {"lamotrigine", "gabapentin", "pregabalin", "botulinum_toxin_a"}
+    assert all(ranked.index(d) < ranked.index("tca") for d in offered & set(ranked))
+    assert "EAN 2019" in tca.line_label

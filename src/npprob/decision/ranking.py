@@ -97,6 +97,8 @@ _RANK_CONSTRAINTS = {
 
 #: Line of therapy order for ties in the legacy order (1st, 2nd, 3rd, then not graded).
 _LINE_ORDER = {1: 0, 2: 1, 3: 2, 4: 3, 0: 4}
+#: Line used for a drug ranked against its condition's guideline (a clinician's override).
+_AGAINST_LINE = 5
 _DEFAULT_LINE_LABELS = {
     0: "guideline first choice",
     1: "first line",
@@ -398,7 +400,11 @@ def rank_treatments(
             )  # fmt: skip
             continue
         line, first_choice, gap = _line(drug, setting)
-        if gap is not None and not (overridden and advice is not None):
+        if advice is not None:
+            # Overridden against the condition's guideline: ranked, but after every drug
+            # the guideline offers, and never as a first choice.
+            line, first_choice, gap = _AGAINST_LINE if setting.tiered else drug.line, None, None
+        if gap is not None:
             reason, source = gap
             insufficient.append(
                 UnrankedTreatment(drug_id, drug.name, (reason,), flags, drug.label, (source,))
@@ -510,6 +516,8 @@ class _Setting:
     factors: Mapping[str, object]
 
     def line_label(self, line: int, from_rule: bool) -> str:
+        if line == _AGAINST_LINE and self.rule is not None:
+            return f"advised against by {self.rule.guideline.text}: after the guideline's options"
         if from_rule and self.rule is not None:
             word = _DEFAULT_LINE_LABELS.get(line, f"line {line}")
             return f"{word} in {self.rule.description} ({self.rule.guideline.text})"
