@@ -73,7 +73,7 @@ class Scenario:
     not_neuropathic: bool = False
 
 
-def s(id, guideline, findings, **kw) -> Scenario:  # noqa: A002
+def s(id, guideline, findings, **kw) -> Scenario:
     sets = {k: frozenset(v) for k, v in kw.items() if isinstance(v, (set, frozenset))}
     rest = {k: v for k, v in kw.items() if k not in sets}
     return Scenario(id, guideline, findings, **sets, **rest)
