@@ -257,10 +257,6 @@ def test_impossible_findings_are_reported_not_ranked() -> None:
         def p_neuropathic_draws(self, batch):
             return np.full((10, batch.n_patients), np.nan)
 
-        def target_and_split_draws(self, batch, variable):
-            nan = self.p_neuropathic_draws(batch)
-            return nan, nan
-
     with pytest.raises(EvidenceError, match="probability zero"):
         recommend_treatments(ZeroProbabilityModel(), PHN)
 

@@ -141,18 +141,13 @@ def recommend_treatments(
     factors = patient_factors if patient_factors is not None else rec.patient_factors
     chosen = overrides if overrides is not None else rec.treatment_overrides
     batch = model.evidence(rec)
-    variable = _nociplastic_variable(model, options.get("treatments_path"))
-    if variable is None:
-        draws, split = model.p_neuropathic_draws(batch)[:, 0], None
-    else:
-        # One engine pass for both (the patient, and the patient with the target absent).
-        both, split = model.target_and_split_draws(batch, variable)
-        draws, split = both[:, 0], _defined(split[:, 0])
+    draws = model.p_neuropathic_draws(batch)[:, 0]
     if not np.isfinite(draws).all():
         raise EvidenceError(
             "The findings have probability zero under the model (they contradict each "
             "other); no treatment can be ranked."
         )
+    split = _nociplastic_split(model, batch, options.get("treatments_path"))
     return _ranking(draws, decode_codes(model.network, batch.codes[0]), factors, chosen, split,
                     model.info(), network=model.network, **options)  # fmt: skip
 
@@ -164,17 +159,14 @@ def _nociplastic_variable(model, treatments_path) -> str | None:
     return variable if variable is not None and variable in model.network else None
 
 
-def _defined(split: np.ndarray) -> np.ndarray:
-    # Undefined where P(not neuropathic) is zero; the split then has no weight.
-    return np.where(np.isfinite(split), split, 0.5)
-
-
 def _nociplastic_split(model, batch, treatments_path) -> np.ndarray | None:
     """P(nociplastic | findings, not neuropathic) per draw (0.5 where undefined), or None."""
     variable = _nociplastic_variable(model, treatments_path)
     if variable is None:
         return None
-    return _defined(model.p_draws_if_not_target(batch, variable)[:, 0])
+    split = model.p_draws_if_not_target(batch, variable)[:, 0]
+    # Undefined where P(not neuropathic) is zero; the split then has no weight.
+    return np.where(np.isfinite(split), split, 0.5)
 
 
 def _ranking(

@@ -335,34 +335,14 @@ class DiagnosticModel:
         ndarray, shape (n_draws, n_patients)
             NaN where the findings and an absent target have probability zero.
         """
-        return self.target_and_split_draws(batch, variable, with_target=False)[1]
-
-    def target_and_split_draws(
-        self, batch: EvidenceBatch, variable: str, *, with_target: bool = True
-    ) -> tuple[np.ndarray | None, np.ndarray]:
-        """P(target | findings) and P(variable | findings, target absent), in one engine pass.
-
-        Returns
-        -------
-        p_target : ndarray of shape (n_draws, n_patients), or None without ``with_target``
-            As :meth:`p_neuropathic_draws`.
-        p_split : ndarray, shape (n_draws, n_patients)
-            As :meth:`p_draws_if_not_target`.
-        """
         batch = self.with_context(batch)
         target = self.spec.target
-        clamped = batch.codes.copy()
+        codes = batch.codes.copy()
         negative = next(i for i in range(len(target.states)) if i != target.positive_index)
-        clamped[:, self.network.index(target.name)] = negative
-        rows = np.concatenate([batch.codes, clamped]) if with_target else clamped
-        names = list(dict.fromkeys([target.name, variable]))
-        result = self.engine.query(EvidenceBatch(self.network, rows), names, on_zero="nan")
-        split = result.marginal(variable)[..., self.network.variable(variable).positive_index]
-        if not with_target:
-            return None, split
-        n = batch.n_patients
-        p_target = result.marginal(target.name)[:, :n, target.positive_index]
-        return p_target, split[:, n:]
+        codes[:, self.network.index(target.name)] = negative
+        var = self.network.variable(variable)
+        result = self.engine.query(EvidenceBatch(self.network, codes), [variable], on_zero="nan")
+        return result.marginal(variable)[..., var.positive_index]
 
     def _reported(self) -> dict[str, str]:
         """Diagnosis fields and the variables answering them, the target first."""
