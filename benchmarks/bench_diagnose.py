@@ -88,7 +88,7 @@ def two_passes(model, text: str) -> dict:
 
     record = parse_patient_record(text, model.network)
     diagnosis = diagnose(record, model)
-    ranking = recommend(diagnosis, record.patient_factors)
+    ranking = recommend(diagnosis, record.patient_factors, model=model)
     return {"p": diagnosis.p_neuropathic, "first": ranking.ranked[0].id}
 
 
@@ -96,7 +96,12 @@ def three_passes(model, text: str) -> dict:
     """The replaced pipeline, step for step: the record as a dict turned into codes for the
     targets, again with the full record inside the leave-one-out pass, and again for the
     treatments' own P(neuropathic) draws."""
-    from npprob.decision import parse_patient_factors, rank_treatments, treatment_files
+    from npprob.decision import (
+        condition_rules,
+        parse_patient_factors,
+        rank_treatments,
+        treatment_files,
+    )
     from npprob.diagnosis.model import MECHANISMS
     from npprob.io.findings import decode_codes
 
@@ -118,22 +123,30 @@ def three_passes(model, text: str) -> dict:
     model.engine.query(np.array(rows), [target.name])  # pass 2, the full record included
     draws = model.p_neuropathic_draws(model.evidence(record))[:, 0]  # conversion 2, pass 3
     evidence, contraindications = treatment_files()
+    # The nociplastic split and the condition rules, as the ranking has them now.
+    split = model.p_draws_if_not_target(batch, evidence.nociplastic_variable)[:, 0]
+    states = model.network.variable(evidence.condition_variable).states
     ranking = rank_treatments(
         draws, decode_codes(model.network, batch.codes[0]),
         parse_patient_factors(factors, contraindications.factors), evidence, contraindications,
+        conditions=condition_rules(tuple(evidence.drugs), tuple(states)),
+        p_nociplastic_draws=np.where(np.isfinite(split), split, 0.5),
     )  # fmt: skip
     return {"p": float(p_full.mean()), "first": ranking.ranked[0].id}
 
 
 def engine_two_passes(model, batch) -> None:
-    """The engine work of one patient now: targets with draws, then the explanation."""
+    """The engine work of one patient now: targets with draws, then the explanation (and the
+    treatments' nociplastic split, which both pipelines need)."""
     model.diagnose_batch(batch)
+    model.p_draws_if_not_target(batch, "nociplastic")
 
 
 def engine_three_passes(model, batch) -> None:
     """The same plus the pass the treatments made for their own draws (the full record's
     second evaluation inside the explanation pass is left out: the ratio is conservative)."""
     model.diagnose_batch(batch)
+    model.p_draws_if_not_target(batch, "nociplastic")
     model.p_neuropathic_draws(batch)
 
 
