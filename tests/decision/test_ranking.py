@@ -45,8 +45,9 @@ def ids(ranking):
 
 def assert_ordered(ranking) -> None:
     """The documented order, checked from the printed fields: override-needing drugs last,
-    positive expected net benefit first, then (tiered sets) line, then net benefit."""
-    keys = [(t.needs_override, t.expected_net_benefit <= 0, t.order_line, -t.expected_net_benefit)
+    then (tiered sets) by line, within a line positive expected net benefit first, then net
+    benefit."""
+    keys = [(t.needs_override, t.order_line, t.expected_net_benefit <= 0, -t.expected_net_benefit)
             for t in ranking.ranked]  # fmt: skip
     assert ranking.tiered
     assert keys == sorted(keys)
@@ -297,10 +298,33 @@ def raw_fired(drug_id, factors):
             fires = value is True
         if fires:
             out.append(rule)
-    return out
+    # A severe factor's rule replaces its implied milder factor's rule (one harm counted once).
+    order = ("absolute", "strong_relative", "caution")
+    implies = {n: tomllib.loads(RULES.path.read_text())["factors"][n].get("implies", [])
+               for n in {r["factor"] for r in out}}  # fmt: skip
+    return [m for m in out if not any(
+        m["factor"] in implies[r["factor"]] and order.index(r["severity"]) <= order.index(m["severity"])
+        for r in out)]  # fmt: skip
 
 
 RAW_DRUGS = tomllib.loads(EVIDENCE.path.read_text())["drugs"]
+
+
+def capped_mean(table, multiplier):
+    """E[min(multiplier x 1/NNH, 1)] by adaptive integration over the two-piece logit-normal
+    built from the file's NNH and interval (independent of npprob's quadrature)."""
+    from scipy import integrate, stats
+    from scipy.special import expit, logit
+
+    z = stats.norm.ppf(0.975)
+    mu = logit(1 / table["nnh"])
+    # Spread below and above the median: the interval's bounds are the 2.5 % and 97.5 % points.
+    low, high = (mu - logit(1 / table["nnh_ci"][1])) / z, (logit(1 / table["nnh_ci"][0]) - mu) / z
+
+    def f(x):
+        return min(multiplier * expit(mu + (low if x < 0 else high) * x), 1.0) * stats.norm.pdf(x)
+
+    return integrate.quad(f, -12, 0)[0] + integrate.quad(f, 0, 12)[0]
 
 
 def raw_long_term(drug_id, factors):
@@ -337,12 +361,12 @@ def test_exclusions_and_harm_match_the_file_read_independently(chosen, age) -> N
             continue
         if drug_id not in ranked:
             continue
-        multiplier = np.prod([RAW_SEVERITY[r["severity"]]["harm_multiplier"] for r in fired])
-        serious = sum(RAW_SEVERITY[r["severity"]]["serious_harm_risk"] for r in fired)
-        plain = {t.id: t for t in rank(0.8, PHN, {}, harm_weight=1.3).ranked}[drug_id]
-        ari = plain.expected_harm / 1.3 - raw_long_term(drug_id, {})  # E[ARI] without a flag
-        expected = 1.3 * (ari * multiplier + serious + raw_long_term(drug_id, factors))
-        assert ranked[drug_id].expected_harm == pytest.approx(expected)
+        harming = [r for r in fired if "benefit_multiplier" not in r]
+        multiplier = np.prod([RAW_SEVERITY[r["severity"]]["harm_multiplier"] for r in harming])
+        serious = sum(RAW_SEVERITY[r["severity"]]["serious_harm_risk"] for r in harming)
+        ari = capped_mean(RAW_DRUGS[drug_id]["evidence"]["neupsig_2015"], multiplier)
+        expected = 1.3 * (ari + serious + raw_long_term(drug_id, factors))
+        assert ranked[drug_id].expected_harm == pytest.approx(expected, rel=1e-6)
         assert len(ranked[drug_id].flags) == len(fired)
 
 
@@ -433,12 +457,11 @@ def test_posterior_uncertainty_of_p_widens_the_interval(tmp_path) -> None:
 
 def test_a_first_choice_with_no_net_benefit_does_not_lead() -> None:
     ranking = recommend_treatments(MODEL, TN, harm_weight=12.0)
-    nets = [t.expected_net_benefit for t in ranking.ranked]
-    positive = [n > 0 for n in nets]
-    # Drugs with a positive expected net benefit come before every other.
-    assert positive == sorted(positive, reverse=True)
-    if any(positive):
-        assert ranking.ranked[0].expected_net_benefit > 0
+    # A first choice whose expected net benefit is not positive falls back to its own line.
+    for t in ranking.ranked:
+        if t.first_choice is not None and t.expected_net_benefit <= 0:
+            assert t.order_line > 0
+    assert ranking.ranked[0].order_line > 0 or ranking.ranked[0].expected_net_benefit > 0
     assert_ordered(ranking)
 
 

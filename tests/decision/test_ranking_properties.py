@@ -57,16 +57,31 @@ def parse(raw):
     return parse_patient_factors(raw, RULES.factors)
 
 
+SEVERITY_ORDER = ("absolute", "strong_relative", "caution")
+
+
 def fired(drug_id, factors):
-    """Indices of the rules of the file that fire for this drug and these (parsed) factors."""
-    return frozenset(
-        k for k, r in enumerate(RULES.rules) if drug_id in r.drugs and r.fires(factors)
-    )
+    """Indices of the rules of the file that fire for this drug and these (parsed) factors,
+    without a milder factor's rule when a rule of a severe factor implying it fires and is
+    at least as severe (the file's `implies`: one harm counted once)."""
+    on = [k for k, r in enumerate(RULES.rules) if drug_id in r.drugs and r.fires(factors)]
+    kept = []
+    for k in on:
+        mild = RULES.rules[k]
+        if not any(
+            mild.factor in RULES.factors[RULES.rules[j].factor].implies
+            and SEVERITY_ORDER.index(RULES.rules[j].severity) <= SEVERITY_ORDER.index(mild.severity)
+            for j in on
+        ):
+            kept.append(k)
+    return frozenset(kept)
 
 
 def expected_flags(drug_id, factors):
     rules = [RULES.rules[k] for k in sorted(fired(drug_id, factors))]
-    return tuple(Flag(r.severity, r.factor, r.reason, r.source, r.tag) for r in rules)
+    return tuple(
+        Flag(r.severity, r.factor, r.reason, r.source, r.tag, r.benefit_multiplier) for r in rules
+    )
 
 
 def strong_fires(drug_id, factors):

@@ -87,6 +87,18 @@ def _number_needed(value: float, interval: tuple[float, float], tag: str) -> str
     return f"{value:g} ({interval[0]:g}-{interval[1]:g}) [{tag}]"
 
 
+def _nnt_used(t) -> str:
+    """The NNTs the benefit weighed: the neuropathic one, or each component with its share."""
+    shown = [e for e in t.efficacy_used if e["weight"] >= 0.1]
+    # The first component is neuropathic pain: alone, it is the NNT of the table.
+    if not shown or shown == t.efficacy_used[:1]:
+        return f"NNT {_number_needed(t.nnt, t.nnt_interval, t.nnt_tag)}"
+    return "NNT " + " + ".join(
+        f"{e['weight']:.2f} x {e['component']} {_number_needed(e['nnt'], e['nnt_interval'], e['tag'])}"
+        for e in shown
+    )
+
+
 def _dose_line(dosing: dict[str, str]) -> str:
     parts = [
         f"{key.replace('_', ' ')}: {text}"
@@ -120,16 +132,44 @@ def format_treatments(ranking) -> str:
             "  No patient factors given: contraindications were not checked (add them under "
             "'patient_factors' or with --factor)."
         )
-    if ranking.overrides:
-        lines.append(f"  Overridden by the clinician: {', '.join(ranking.overrides)}.")
+    applied = [t.id for t in ranking.ranked if t.overridden]
+    if applied:
+        lines.append(f"  Overridden by the clinician: {', '.join(applied)}.")
+    refused = sorted(set(ranking.overrides) - set(applied))
+    if refused:
+        lines.append(
+            f"  Override requested but not applied (nothing to override, or an absolute "
+            f"contraindication): {', '.join(refused)}."
+        )
+    if not ranking.tiered:
+        lines.append(
+            f"  Evidence set {ranking.evidence_set}: the optimistic 1995-2005 profile of the "
+            "seed review, ranked by net benefit; not current guideline lines."
+        )
     if ranking.most_likely_not_neuropathic:
+        guided = bool(ranking.condition) and any(
+            "in " + ranking.condition["description"] in t.line_label for t in ranking.ranked
+        )
+        below = (
+            "The drugs below are ranked by their effect in this condition and "
+            f"{ranking.condition['guideline']['text']}'s lines; the care outside the list comes "
+            "first:"
+            if guided
+            else "The drugs below treat a neuropathic component; they are not the answer for "
+            "this patient:"
+        )
         lines += [
             "",
             f"The pain is most likely NOT neuropathic (P(neuropathic) "
-            f"{probability_text(ranking.p_neuropathic)}). The drugs below treat a neuropathic "
-            "component; they are not the answer for this patient:",
+            f"{probability_text(ranking.p_neuropathic)}). {below}",
         ]
         lines += [f"  - {n.text} [{n.tag}]" for n in ranking.scope_notes]
+    if ranking.ranked and all(t.needs_override for t in ranking.ranked):
+        lines += [
+            "",
+            "Every ranked drug needs a specialist's override for this patient: see the flags, "
+            "and the advice at the end.",
+        ]
     lines.append("")
     if ranking.ranked:
         width = max(len(t.short_name or t.id) for t in ranking.ranked)
@@ -142,7 +182,7 @@ def format_treatments(ranking) -> str:
             net = f"{t.expected_net_benefit:+.3f} ({_interval(low, high, '{:+.3f}')})"
             lines.append(
                 f"  {t.rank:>2}  {t.short_name or t.id:<{width}}  {net:<30}  "
-                f"{probability_text(t.p_best):>7}  NNT {_number_needed(t.nnt, t.nnt_interval, t.nnt_tag)}"
+                f"{probability_text(t.p_best):>7}  {_nnt_used(t)}"
                 f", NNH {_number_needed(t.nnh, t.nnh_interval, t.nnh_tag)}"
             )
             pad = " " * 8

@@ -59,6 +59,8 @@ class ConditionRule:
         The guideline itself (its text is its short name).
     lines : dict of str to int
         Line of therapy of some drugs in this condition (1 first line, ...).
+    line_names : dict of int to str
+        What the guideline calls its lines (e.g. CanPain's grades), when not "first line" ...
     against : dict of str to Statement
         Drugs the guideline advises against in this condition, with the reason.
     indicated : tuple of str
@@ -82,6 +84,7 @@ class ConditionRule:
     indicated_unless_false: str | None = None
     others: str = "ranked"
     prompts: tuple[Statement, ...] = ()
+    line_names: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,10 @@ def load_condition_rules(
         both = sorted(set(against) & set(lines))
         if both:
             raise ModelFileError(f"{where}: drugs both given a line and advised against: {both}.")
+        try:
+            line_names = {int(k): str(v) for k, v in body.get("line_names", {}).items()}
+        except ValueError:
+            raise ModelFileError(f"{where}: 'line_names' keys are line numbers.") from None
         others = body.get("others", "ranked")
         if others not in _OTHERS:
             raise ModelFileError(f"{where}: 'others' must be one of {_OTHERS}.")
@@ -200,6 +207,7 @@ def load_condition_rules(
                 indicated=_drugs(body.get("indicated", []), drugs, f"{where}, indicated"),
                 indicated_unless_false=body.get("indicated_unless_false"),
                 others=others,
+                line_names=line_names,
                 prompts=tuple(
                     _statement(q, f"{where}, prompt {j + 1}")
                     for j, q in enumerate(body.get("prompts", []))

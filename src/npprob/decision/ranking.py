@@ -27,12 +27,14 @@ Before any number is compared:
    ranked by a derived NNT.
 
 Order of the ranked drugs: drugs with a strong relative contraindication that
-the clinician did not override come last (*needs specialist override*); then
-drugs with a positive expected net benefit before the others; then, in a
-tiered set, by line of therapy (guideline first choice for the condition, first,
-second, third, fourth line) and within a line by expected net benefit; in the
-other sets (the seed-era profile) guideline first choices first and then by
-expected net benefit. Expected values are exact (quadrature), so the order does
+the clinician did not override come last (*needs specialist override*); then,
+in a tiered set, by line of therapy (guideline first choice for the condition
+when its expected net benefit is positive, first, second, third, fourth line,
+and last a drug overridden against its condition's guideline), within a line
+drugs with a positive expected net benefit first, then by expected net benefit;
+in the other sets (the seed-era profile) drugs with a positive expected net
+benefit first, guideline first choices before the others, then by expected net
+benefit. Expected values are exact (quadrature), so the order does
 not depend on the seed; the 95 % interval, P(best) and SUCRA come from seeded
 draws, shared by drugs of one evidence group (a class) so that drugs with the
 same evidence do not split P(best) by noise.
@@ -49,6 +51,7 @@ from npprob._checks import Interval, Options, check_parameters
 from npprob._text import probability_text
 from npprob.decision.conditions import ConditionRule, ConditionRules, Statement
 from npprob.decision.treatments import (
+    SEVERITIES,
     Contraindications,
     Drug,
     Rule,
@@ -100,7 +103,7 @@ _LINE_ORDER = {1: 0, 2: 1, 3: 2, 4: 3, 0: 4}
 #: Line used for a drug ranked against its condition's guideline (a clinician's override).
 _AGAINST_LINE = 5
 _DEFAULT_LINE_LABELS = {
-    0: "guideline first choice",
+    0: "not graded",
     1: "first line",
     2: "second line",
     3: "third line",
@@ -117,6 +120,7 @@ class Flag:
     reason: str
     source: str
     tag: str
+    benefit_multiplier: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class RankedTreatment:
     needs_override: bool = False
     overridden: bool = False
     dosing: dict[str, str] = field(default_factory=dict)
+    efficacy_used: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -209,14 +214,18 @@ class TreatmentRanking:
             "absolute contraindications, drugs outside their indication, drugs the condition's "
             "guideline advises against"
             + (" and drugs with inconclusive evidence" if self.tiered else "")
-            + " are listed apart; drugs needing a specialist override come last; then drugs "
-            "with a positive expected net benefit first"
+            + " are listed apart; drugs needing a specialist override come last"
         )
         if self.tiered:
-            return head + "; then by line of therapy, and by expected net benefit within a line"
+            return (
+                head + "; then by line of therapy (a first choice leads only with a positive "
+                "expected net benefit); within a line, drugs with a positive expected net "
+                "benefit first, then by expected net benefit"
+            )
         return (
-            head + "; then guideline first choices for the condition (when P(neuropathic) >= "
-            f"{self.first_choice_min_p}), then by expected net benefit"
+            head + "; then drugs with a positive expected net benefit first; guideline first "
+            f"choices for the condition (when P(neuropathic) >= {self.first_choice_min_p}) "
+            "before the others, then by expected net benefit"
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -378,7 +387,7 @@ def rank_treatments(
 
     candidates, excluded, not_indicated, against, insufficient = [], [], [], [], []
     for drug_id, drug in evidence.drugs.items():
-        fired = [r for r in contraindications.rules if drug_id in r.drugs and r.fires(factors)]
+        fired = _fired(drug_id, contraindications, factors)
         flags = tuple(_flag(r) for r in fired)
         overridden = drug_id in overrides
         absolute = [f for f in flags if f.severity == "absolute"]
@@ -519,7 +528,7 @@ class _Setting:
         if line == _AGAINST_LINE and self.rule is not None:
             return f"advised against by {self.rule.guideline.text}: after the guideline's options"
         if from_rule and self.rule is not None:
-            word = _DEFAULT_LINE_LABELS.get(line, f"line {line}")
+            word = self.rule.line_names.get(line) or _DEFAULT_LINE_LABELS.get(line, f"line {line}")
             return f"{word} in {self.rule.description} ({self.rule.guideline.text})"
         return self.evidence.lines.get(line, _DEFAULT_LINE_LABELS.get(line, f"line {line}"))
 
@@ -531,8 +540,28 @@ def _probabilities(draws: np.ndarray, what: str) -> np.ndarray:
     return x
 
 
+def _fired(drug_id: str, contraindications: Contraindications,
+           factors: Mapping[str, object]) -> list[Rule]:  # fmt: skip
+    """The drug's rules that fire; a severe factor's rule replaces the rule of a milder factor
+    it implies when it is at least as severe (severe renal impairment's dose rule, not both),
+    so one harm is counted once."""
+    fired = [r for r in contraindications.rules if drug_id in r.drugs and r.fires(factors)]
+    rank = {name: k for k, name in enumerate(SEVERITIES)}
+
+    def replaced(milder: Rule) -> bool:
+        return any(
+            milder.factor in contraindications.factors[r.factor].implies
+            and rank[r.severity] <= rank[milder.severity]
+            for r in fired
+            if r.factor in contraindications.factors
+        )
+
+    return [r for r in fired if not replaced(r)]
+
+
 def _flag(rule: Rule) -> Flag:
-    return Flag(rule.severity, rule.factor, rule.reason, rule.source, rule.tag)
+    return Flag(rule.severity, rule.factor, rule.reason, rule.source, rule.tag,
+                rule.benefit_multiplier)  # fmt: skip
 
 
 def _unranked(drug: Drug, reasons: tuple[str, ...], flags: tuple[Flag, ...],
@@ -561,11 +590,17 @@ def _line(drug: Drug, s: _Setting) -> tuple[int, str | None, tuple[str, str] | N
     entry = drug.condition(s.state, s.evidence_set)
     first_choice = None
     if entry is not None and entry.first_choice:
-        where = s.rule.description if s.rule else str(s.state).replace("_", " ")
-        first_choice = f"guideline first choice for {where}"
+        if s.rule is not None:
+            g = s.rule.guideline
+            first_choice = f"first choice for {s.rule.description} ({g.text}) [{g.tag}]"
+        else:
+            # No guideline rule for the condition: the entry's own source decides the tag.
+            where = str(s.state).replace("_", " ")
+            first_choice = f"first choice for {where} (seed review) [{entry.nnt.tag}]"
     for ctx, body in s.evidence.first_choice.items():
         if s.contexts.get(ctx) and drug.id in body.get("drugs", ()):
-            first_choice = f"first choice for {body.get('description', ctx)}"
+            tag = f" [{body['tag']}]" if body.get("tag") else ""
+            first_choice = f"first choice for {body.get('description', ctx)}{tag}"
     if not s.tiered:
         return drug.line, first_choice, None
     if first_choice is not None and s.leads:
@@ -618,19 +653,23 @@ def _evaluate(drug: Drug, s: _Setting, flags: tuple[Flag, ...], line: int,
     arr_npl = RiskDifference.from_number_needed(drug.nociplastic_nnt or drug.non_neuropathic_nnt)
     ari = RiskDifference.from_number_needed(nnh)
     harms = [h for h in drug.long_term_harms if h.applies(s.factors)]
-    multiplier, serious = 1.0, 0.0
+    multiplier, serious, kept = 1.0, 0.0, 1.0
     severity = s.contraindications.severity
     for f in flags:
+        if f.benefit_multiplier is not None:
+            # Lost analgesia (e.g. a CYP2D6 poor metaboliser on tramadol), not more harm.
+            kept *= f.benefit_multiplier
+            continue
         multiplier *= float(severity[f.severity]["harm_multiplier"])
         serious += float(severity[f.severity]["serious_harm_risk"])
     long_term = [(RiskDifference.from_number_needed(h.nnh), h.weight) for h in harms]
     e_long = sum(w * d.mean() for d, w in long_term)
     kw = {"harm_multiplier": multiplier, "harm_weight": s.harm_weight}
-    scale = s.benefit_scale
+    scale = s.benefit_scale * kept
     e_np, e_noc, e_npl = scale * arr_np.mean(), scale * arr_noc.mean(), scale * arr_npl.mean()
     w_noc = 1.0 - s.p_mean - s.w_nociplastic
     benefit = s.p_mean * e_np + s.w_nociplastic * e_npl + w_noc * e_noc
-    harm = s.harm_weight * (ari.mean() * multiplier + serious + e_long)
+    harm = s.harm_weight * (ari.mean(multiplier) + serious + e_long)
     net = benefit - harm
     # Draws in a fixed order from the evidence group's seed: drugs of one group share them.
     n = len(s.p_samples)
@@ -653,6 +692,9 @@ def _evaluate(drug: Drug, s: _Setting, flags: tuple[Flag, ...], line: int,
         break_even = 0.0
     low, high = np.quantile(net_samples, [0.025, 0.975])
     strong = any(f.severity == "strong_relative" for f in flags)
+    if line == 0 and first_choice is not None and net <= 0:
+        # A first choice leads only when it is expected to do more good than harm.
+        line = max(drug.line, 1)
     from_rule = s.rule is not None and drug.id in s.rule.lines and line == s.rule.lines[drug.id]
     return {
         "id": drug.id,
@@ -677,6 +719,7 @@ def _evaluate(drug: Drug, s: _Setting, flags: tuple[Flag, ...], line: int,
         "short_name": drug.label,
         "order_line": line,
         "line_label": first_choice if line == 0 and first_choice else s.line_label(line, from_rule),
+        "efficacy_used": _efficacy_used(s, nnt, drug, benefit_kept=kept),
         "nnt_tag": nnt.tag,
         "nnh_tag": nnh.tag,
         "expected_long_term_harm": float(s.harm_weight * e_long),
@@ -689,13 +732,29 @@ def _evaluate(drug: Drug, s: _Setting, flags: tuple[Flag, ...], line: int,
     }
 
 
+def _efficacy_used(s: _Setting, nnt, drug: Drug, *, benefit_kept: float) -> list[dict]:
+    """The NNTs the expected benefit weighed, each with its weight (share of patients)."""
+    w_noc = max(1.0 - s.p_mean - s.w_nociplastic, 0.0)
+    parts = [
+        ("neuropathic pain", s.p_mean, nnt),
+        ("nociplastic pain", s.w_nociplastic, drug.nociplastic_nnt or drug.non_neuropathic_nnt),
+        ("nociceptive pain", w_noc, drug.non_neuropathic_nnt),
+    ]
+    return [
+        {"component": name, "weight": float(weight), "nnt": e.point,
+         "nnt_interval": e.interval, "tag": e.tag, "source": e.source,
+         "benefit_scale": benefit_kept * s.benefit_scale}
+        for name, weight, e in parts
+    ]  # fmt: skip
+
+
 def _order(c: Mapping[str, object], s: _Setting) -> tuple:
     positive = c["expected_net_benefit"] > 0
     if s.tiered:
         return (
             c["needs_override"],
-            not positive,
             c["order_line"],
+            not positive,
             -c["expected_net_benefit"],
             c["id"],
         )
@@ -725,7 +784,7 @@ def _why(c: Mapping[str, object], above: list[Mapping[str, object]],
     elif c["expected_net_benefit"] <= 0:
         parts.append(
             f"{c['line_label']}; expected net benefit not positive for this patient, so after "
-            "the drugs with a positive one"
+            "the drugs of its line with a positive one"
         )
     else:
         parts.append(
@@ -739,10 +798,11 @@ def _why(c: Mapping[str, object], above: list[Mapping[str, object]],
             )
         if any(b["expected_net_benefit"] > net and not b["needs_override"] for b in below):
             parts.append(
-                f"above later drugs with a higher expected net benefit (P(best) {probability_text(p_best)}), "
-                "because "
+                "above later drugs with a higher expected net benefit (its own P(best) "
+                f"{probability_text(p_best)}), because "
                 + ("its line comes first" if s.tiered else "it is a guideline first choice")
             )
     if above and p_best >= 0.5 and not c["needs_override"]:
-        parts.append(f"the best on net benefit alone (P(best) {probability_text(p_best)})")
+        caveat = f", on an NNT tagged {c['nnt_tag']}" if c["nnt_tag"] != "F" else ""
+        parts.append(f"the best on net benefit alone (P(best) {probability_text(p_best)}{caveat})")
     return "; ".join(parts)

@@ -179,7 +179,9 @@ class Rule:
 
     ``requires`` lists further boolean factors that must all be true, ``unless``
     boolean factors any of which stops the rule (for example HLA-B*15:02 excludes
-    carbamazepine unless the patient has taken it safely before).
+    carbamazepine unless the patient has taken it safely before). A rule with a
+    ``benefit_multiplier`` lowers the drug's benefit (lost analgesia) instead of
+    raising its harm.
     """
 
     drugs: tuple[str, ...]
@@ -191,6 +193,7 @@ class Rule:
     minimum: int | None = None
     requires: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
+    benefit_multiplier: float | None = None
 
     def fires(self, factors: Mapping[str, object]) -> bool:
         """Whether the patient's factors trigger this rule."""
@@ -457,6 +460,7 @@ def load_contraindications(
                 body.get("minimum"),
                 tuple(body.get("requires", ())),
                 tuple(body.get("unless", ())),
+                _benefit_multiplier(body, where),
             )
         )
     for drug in drugs.values():
@@ -470,6 +474,15 @@ def load_contraindications(
                     f"{harm.factor!r} (or lacks the minimum an integer factor needs)."
                 )
     return Contraindications(factors, severity, tuple(rules), p)
+
+
+def _benefit_multiplier(body: Mapping, where: str) -> float | None:
+    value = body.get("benefit_multiplier")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ModelFileError(f"{where}: 'benefit_multiplier' must be a number in [0, 1].")
+    return float(value)
 
 
 @functools.lru_cache(maxsize=8)

@@ -5,7 +5,7 @@ Effects are modelled on the risk-difference scale, never on the NNT scale
 ARR = 1/NNT with a two-piece logit-normal distribution whose median is the
 reciprocal of the published NNT and whose 2.5 % and 97.5 % quantiles are the
 reciprocals of its interval (1/upper, 1/lower). The same
-for ARI = 1/NNH. Expected values are computed by Gauss-Hermite quadrature, so
+for ARI = 1/NNH. Expected values are computed by Gauss-Legendre quadrature, so
 they do not depend on a seed; intervals, P(best) and SUCRA use seeded draws.
 """
 
@@ -20,8 +20,38 @@ from npprob.decision.treatments import Effect
 __all__ = ["RiskDifference", "net_benefit"]
 
 _Z975 = 1.959963984540054
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(80)
-_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+# Each half of the two-piece distribution is a half-normal in z: Gauss-Legendre with the
+# half-normal density in the weights integrates its smooth integrand to ~1e-12 (Gauss-Hermite
+# on |z| is only ~1e-4 accurate: the integrand has a kink at 0), and a capped risk is split
+# at the point where it reaches 1.
+_LEGENDRE = np.polynomial.legendre.leggauss(96)
+_Z_MAX = 12.0
+
+
+def _half_normal_rule(a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of E[f(Z) 1{a <= Z <= b}] for Z half-normal, 0 <= a < b."""
+    x, w = _LEGENDRE
+    nodes = a + (b - a) * (x + 1.0) / 2.0
+    return nodes, (b - a) / 2.0 * w * 2.0 * np.exp(-0.5 * nodes**2) / np.sqrt(2.0 * np.pi)
+
+
+def _half_mean(mu: float, slope: float, scale: float) -> float:
+    """E[min(scale * expit(mu + slope * Z), 1)] for Z half-normal (slope of either sign)."""
+    from scipy.special import logit, ndtr
+
+    def value(z: np.ndarray) -> np.ndarray:
+        return scale / (1.0 + np.exp(-(mu + slope * z)))
+
+    kink = (logit(1.0 / scale) - mu) / slope if scale > 1.0 and slope != 0.0 else None
+    if kink is None or not 0.0 < kink < _Z_MAX:
+        nodes, weights = _half_normal_rule(0.0, _Z_MAX)
+        return float(np.sum(weights * np.minimum(value(nodes), 1.0)))
+    # Capped on one side of the kink: that side contributes its probability mass.
+    below, above = _half_normal_rule(0.0, kink), _half_normal_rule(kink, _Z_MAX)
+    mass_below = 2.0 * (ndtr(kink) - 0.5)
+    if slope > 0:
+        return float(np.sum(below[1] * value(below[0])) + (1.0 - mass_below))
+    return float(mass_below + np.sum(above[1] * value(above[0])))
 
 
 def _logit(p: float) -> float:
@@ -64,12 +94,14 @@ class RiskDifference:
     def _logits(self, z: np.ndarray) -> np.ndarray:
         return self.mu + np.where(z < 0, self.sigma_low, self.sigma_high) * z
 
-    def mean(self) -> float:
-        """E[risk difference], by quadrature (each half integrated separately)."""
-        half = np.abs(_NODES)
-        low = 1.0 / (1.0 + np.exp(-(self.mu - self.sigma_low * half)))
-        high = 1.0 / (1.0 + np.exp(-(self.mu + self.sigma_high * half)))
-        return float(np.sum(_WEIGHTS * (low + high)) / 2.0)
+    def mean(self, scale: float = 1.0) -> float:
+        """E[min(scale x risk difference, 1)], by quadrature (each half integrated separately).
+
+        ``scale`` is a harm multiplier; the cap keeps a multiplied risk a probability.
+        """
+        low = _half_mean(self.mu, -self.sigma_low, scale)
+        high = _half_mean(self.mu, self.sigma_high, scale)
+        return (low + high) / 2.0
 
     def quantiles(self, q) -> np.ndarray:
         """Quantiles on the probability scale."""
@@ -99,11 +131,13 @@ def net_benefit(
     """Benefit, harm and net benefit (extra responders minus weighted harms per patient).
 
     benefit = p * ARR_NP + (1 - p) * ARR_nonNP;
-    harm = harm_weight * (ARI * harm_multiplier + serious_harm_risk), where the
+    harm = harm_weight * (min(ARI * harm_multiplier, 1) + serious_harm_risk), where the
     serious-harm risk may be a draw per sample (long-term harms);
     net = benefit - harm. Arrays broadcast (draws).
     """
     p = np.asarray(p_neuropathic, dtype=float)
     benefit = p * arr_neuropathic + (1.0 - p) * arr_non_neuropathic
-    harm = harm_weight * (np.asarray(ari) * harm_multiplier + serious_harm_risk)
+    # A multiplied adverse-event risk is still a probability: capped at 1.
+    risk = np.minimum(np.asarray(ari) * harm_multiplier, 1.0)
+    harm = harm_weight * (risk + serious_harm_risk)
     return benefit, harm, benefit - harm
