@@ -1,8 +1,9 @@
 """Treatment ranking: safety gates, guideline lines, then expected net benefit.
 
-Data flows one way: posterior draws of P(neuropathic) (from a diagnostic model)
-and the treatments and contraindications files go in; a ranked, explained list
-comes out. See :mod:`npprob.decision.ranking` for the formula.
+Data flows one way: posterior draws of P(neuropathic) and P(nociplastic | not
+neuropathic) (from a diagnostic model) and the treatments, contraindications
+and condition-rules files go in; a ranked, explained list comes out
+(:mod:`npprob.decision.result`). See :mod:`npprob.decision.ranking` for the rule.
 """
 
 from npprob.decision.conditions import ConditionRules, condition_rules, load_condition_rules
