@@ -87,9 +87,16 @@ def _number_needed(value: float, interval: tuple[float, float], tag: str) -> str
     return f"{value:g} ({interval[0]:g}-{interval[1]:g}) [{tag}]"
 
 
+def _multiplied(t) -> str:
+    """The contraindications' harm multiplier on the NNH's risk, when there is one."""
+    if t.harm_multiplier == 1.0:
+        return ""
+    return f" x {t.harm_multiplier:g} for the flags [D] (about {t.nnh / t.harm_multiplier:.3g})"
+
+
 def _nnt_used(t) -> str:
     """The NNTs the benefit weighed: the neuropathic one, or each component with its share."""
-    shown = [e for e in t.efficacy_used if e["weight"] >= 0.1]
+    shown = [e for e in t.efficacy_used if e["weight"] >= 0.005]
     # The first component is neuropathic pain: alone, it is the NNT of the table.
     if not shown or shown == t.efficacy_used[:1]:
         return f"NNT {_number_needed(t.nnt, t.nnt_interval, t.nnt_tag)}"
@@ -147,8 +154,12 @@ def format_treatments(ranking) -> str:
             "seed review, ranked by net benefit; not current guideline lines."
         )
     if ranking.most_likely_not_neuropathic:
-        guided = bool(ranking.condition) and any(
-            "in " + ranking.condition["description"] in t.line_label for t in ranking.ranked
+        guided = (
+            ranking.tiered
+            and bool(ranking.condition)
+            and any(
+                "in " + ranking.condition["description"] in t.line_label for t in ranking.ranked
+            )
         )
         below = (
             "The drugs below are ranked by their effect in this condition and "
@@ -183,7 +194,7 @@ def format_treatments(ranking) -> str:
             lines.append(
                 f"  {t.rank:>2}  {t.short_name or t.id:<{width}}  {net:<30}  "
                 f"{probability_text(t.p_best):>7}  {_nnt_used(t)}"
-                f", NNH {_number_needed(t.nnh, t.nnh_interval, t.nnh_tag)}"
+                f", NNH {_number_needed(t.nnh, t.nnh_interval, t.nnh_tag)}{_multiplied(t)}"
             )
             pad = " " * 8
             lines.append(f"{pad}why: {t.why}")
@@ -198,6 +209,8 @@ def format_treatments(ranking) -> str:
                 lines.append(f"{pad}dose: {_dose_line(t.dosing)}")
     else:
         lines.append("  No drug can be ranked for this patient.")
+        if not ranking.most_likely_not_neuropathic and ranking.scope_notes:
+            lines += [f"  - {n.text} [{n.tag}]" for n in ranking.scope_notes]
     condition = ranking.condition["description"] if ranking.condition else "this condition"
     for title, items in (
         ("Excluded (absolute contraindication; never given)", ranking.excluded),

@@ -112,10 +112,10 @@ class ConditionRules:
         return None
 
     def notes(self, component: str, state: str | None) -> tuple[Statement, ...]:
-        """Scope notes for a component: the condition's own first, then the general ones."""
+        """Scope notes for a component: the condition's own, else the general ones."""
         specific = [n for n in self.scope_notes if n.component == component and state in n.states]
         general = [n for n in self.scope_notes if n.component == component and not n.states]
-        return tuple(n.statement for n in (*specific, *general))
+        return tuple(n.statement for n in (specific or general))
 
 
 def _statement(table: Mapping, where: str, key: str = "text") -> Statement:

@@ -97,6 +97,8 @@ _RANK_CONSTRAINTS = {
 _LINE_ORDER = {1: 0, 2: 1, 3: 2, 4: 3, 0: 4}
 #: Line used for a drug ranked against its condition's guideline (a clinician's override).
 _AGAINST_LINE = 5
+#: How a drug's NeuPSIG recommendation reads where it is not graded.
+_GRADES = {"condition_specific": "not graded outside its own condition"}
 _DEFAULT_LINE_LABELS = {
     0: "not graded",
     1: "first line",
@@ -245,7 +247,10 @@ def rank_treatments(
             continue
         if not _indicated(drug, rule, contexts, factors):
             description = evidence.contexts.get(drug.scope, {}).get("description", drug.scope)
-            not_indicated.append(_unranked(drug, (f"only for {description}",), flags))
+            reason = f"only for {description}"
+            if rule is not None and drug_id in rule.indicated:
+                reason = f"only for pain of limited extent ({rule.indicated_unless_false} is false)"
+            not_indicated.append(_unranked(drug, (reason,), flags))
             continue
         advice = rule.against.get(drug_id) if rule is not None else None
         if advice is not None and not overridden:
@@ -297,7 +302,8 @@ def rank_treatments(
                      "guideline": rule.guideline.to_dict()}  # fmt: skip
         prompts = rule.prompts
     scope_notes: tuple[Statement, ...] = ()
-    if not leads and conditions is not None:
+    # Shown when the pain is most likely not neuropathic, and when no drug can be ranked.
+    if (not leads or not ranked) and conditions is not None:
         share_npl = w_npl / max(1.0 - p_mean, 1e-12)
         component = "nociplastic" if share_npl >= 0.5 else "nociceptive"
         scope_notes = conditions.notes(component, state)
@@ -471,7 +477,7 @@ def _line(drug: Drug, s: _Setting) -> tuple[int, str | None, tuple[str, str] | N
             0,
             None,
             (
-                f"evidence inconclusive{where} (NeuPSIG 2015 grade: {drug.recommendation or 'none'}); "
+                f"evidence inconclusive{where} (NeuPSIG 2015 grade: {_GRADES.get(drug.recommendation, drug.recommendation or 'none')}); "
                 "not ranked by a derived NNT",
                 f"{drug.source} [{drug.tag}]",
             ),
@@ -541,7 +547,12 @@ def _evaluate(drug: Drug, s: _Setting, flags: tuple[Flag, ...], line: int,
     if line == 0 and first_choice is not None and net <= 0:
         # A first choice leads only when it is expected to do more good than harm.
         line = max(drug.line, 1)
-    from_rule = s.rule is not None and drug.id in s.rule.lines and line == s.rule.lines[drug.id]
+    from_rule = (
+        s.tiered
+        and s.rule is not None
+        and drug.id in s.rule.lines
+        and line == s.rule.lines[drug.id]
+    )
     return {
         "id": drug.id,
         "name": drug.name,
@@ -566,6 +577,7 @@ def _evaluate(drug: Drug, s: _Setting, flags: tuple[Flag, ...], line: int,
         "order_line": line,
         "line_label": first_choice if line == 0 and first_choice else s.line_label(line, from_rule),
         "efficacy_used": _efficacy_used(s, nnt, drug, benefit_kept=kept),
+        "harm_multiplier": multiplier,
         "nnt_tag": nnt.tag,
         "nnh_tag": nnh.tag,
         "expected_long_term_harm": float(s.harm_weight * e_long),

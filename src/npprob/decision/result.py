@@ -83,6 +83,7 @@ class RankedTreatment:
     overridden: bool = False
     dosing: dict[str, str] = field(default_factory=dict)
     efficacy_used: list[dict[str, object]] = field(default_factory=list)
+    harm_multiplier: float = 1.0
 
 
 @dataclass(frozen=True)
