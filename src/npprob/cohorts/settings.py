@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from npprob._checks import format_choices, unknown_name_hint
-from npprob.errors import DataFileError, ParameterError
+from npprob.errors import DataFileError
 from npprob.io.resources import cohort_settings_path
+from npprob.io.settings import Group, Setting, get_setting, load_settings
 from npprob.io.tomlfile import read_toml
 from npprob.learning.label import clinician_accuracy, load_reference_standard
 from npprob.network.network import Network
@@ -24,99 +23,6 @@ __all__ = [
     "load_reference_standard",
     "load_settings",
 ]
-
-
-@dataclass(frozen=True)
-class Group:
-    """A part of a cohort: its share, case mix and required latent states.
-
-    Attributes
-    ----------
-    name : str
-    fraction : float
-        Share of the cohort's patients.
-    aetiology : dict of str to float or None
-        Weights of the aetiology states (normalised); ``None`` keeps the
-        network's own distribution.
-    require : dict of str to str
-        States every sampled patient of the group must have (rejection sampling).
-    """
-
-    name: str
-    fraction: float
-    aetiology: dict[str, float] | None
-    require: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A named clinical setting."""
-
-    name: str
-    description: str
-    expected_prevalence: tuple[float, float]
-    source: str
-    tag: str
-    reason: str
-    groups: tuple[Group, ...]
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain data for data cards."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "expected_prevalence": list(self.expected_prevalence),
-            "source": self.source,
-            "tag": self.tag,
-            "reason": self.reason,
-            "groups": [
-                {
-                    "name": g.name,
-                    "fraction": g.fraction,
-                    "aetiology": g.aetiology,
-                    "require": g.require,
-                }
-                for g in self.groups
-            ],
-        }
-
-
-def load_settings(
-    network: Network, path: str | os.PathLike[str] | None = None
-) -> dict[str, Setting]:
-    """Read the settings file and check it against ``network``.
-
-    Raises
-    ------
-    DataFileError
-        On invalid TOML, unknown aetiology states or variables, negative
-        weights, or fractions that do not sum to 1.
-    """
-    p = Path(path) if path is not None else cohort_settings_path()
-    data = read_toml(p, "settings file")
-    out = {}
-    for name, body in data.get("settings", {}).items():
-        where = f"{p}: setting '{name}'"
-        raw_groups = body.get("groups")
-        if raw_groups is None:
-            raw_groups = [{"name": "all", "fraction": 1.0, "aetiology": body.get("aetiology")}]
-        groups = tuple(_group(g, network, where) for g in raw_groups)
-        total = sum(g.fraction for g in groups)
-        if abs(total - 1.0) > 1e-6:
-            raise DataFileError(f"{where}: group fractions sum to {total}, not 1.")
-        low, high = body.get("expected_prevalence", [0.0, 1.0])
-        out[name] = Setting(
-            name=name,
-            description=str(body.get("description", "")),
-            expected_prevalence=(float(low), float(high)),
-            source=str(body.get("source", "")),
-            tag=str(body.get("tag", "")),
-            reason=str(body.get("reason", "")),
-            groups=groups,
-        )
-    if not out:
-        raise DataFileError(f"{p}: no [settings.*] tables.", path=str(p))
-    return out
 
 
 @dataclass(frozen=True)
@@ -185,44 +91,3 @@ def load_realism(network: Network, path: str | os.PathLike[str] | None = None) -
         mar_suspicion={known(k, s): s for k, s in dict(mar.get("suspicion", {})).items()},
         mar_p_recorded=(float(shares[1]), float(shares[2])),
     )
-
-
-def get_setting(settings: Mapping[str, Setting], name: str) -> Setting:
-    """The setting called ``name``, or a ParameterError listing the valid names."""
-    try:
-        return settings[name]
-    except KeyError:
-        raise ParameterError(
-            f"Unknown setting '{name}'.{unknown_name_hint(name, settings)} "
-            f"Settings: {format_choices(sorted(settings))}.",
-            parameter="setting",
-        ) from None
-
-
-def _group(body: Mapping[str, object], network: Network, where: str) -> Group:
-    name = str(body.get("name", "all"))
-    fraction = float(body.get("fraction", 1.0))
-    if not 0 < fraction <= 1:
-        raise DataFileError(f"{where}, group '{name}': fraction {fraction} outside (0, 1].")
-    mix = body.get("aetiology")
-    aetiology = None
-    if mix is not None:
-        states = network.variable("aetiology").states
-        aetiology = {}
-        for state, weight in dict(mix).items():
-            if state not in states:
-                raise DataFileError(
-                    f"{where}, group '{name}': unknown aetiology '{state}'."
-                    f"{unknown_name_hint(state, states)}"
-                )
-            if not float(weight) >= 0:
-                raise DataFileError(f"{where}, group '{name}': negative weight for '{state}'.")
-            aetiology[state] = float(weight)
-        if sum(aetiology.values()) <= 0:
-            raise DataFileError(f"{where}, group '{name}': aetiology weights sum to 0.")
-    require = {}
-    for var, state in dict(body.get("require", {})).items():
-        if var not in network or state not in network.variable(var).states:
-            raise DataFileError(f"{where}, group '{name}': cannot require {var} = {state!r}.")
-        require[var] = str(state)
-    return Group(name, fraction, aetiology, require)
