@@ -251,6 +251,10 @@ def test_impossible_findings_are_reported_not_ranked() -> None:
     class ZeroProbabilityModel:
         # The real model's answer for contradictory findings: NaN draws.
         network = MODEL.network
+        setting = None
+
+        def in_setting(self, name):
+            return self
 
         def evidence(self, record):
             return MODEL.evidence(record)

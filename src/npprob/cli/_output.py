@@ -43,6 +43,7 @@ def format_diagnosis(d, *, top: int = 8) -> str:
     lines.append(
         f"{head} (model '{model['name']}', {model['kind']}, {model['n_draws']} parameter draws)"
     )
+    lines.append(f"Setting: {setting_text(model)}")
     lines.append("")
     low, high = d.credible_interval
     lines.append(
@@ -114,6 +115,20 @@ def _dose_line(dosing: dict[str, str]) -> str:
     ]
     tag = f" [{dosing['tag']}]" if "tag" in dosing else ""
     return "; ".join(parts) + tag
+
+
+def setting_text(model: dict) -> str:
+    """The care setting a model answered in, in words."""
+    setting = model.get("setting") or {}
+    if setting.get("name"):
+        return (
+            f"{setting['name']} ({setting['description']}; {setting['source']} [{setting['tag']}])"
+        )
+    return (
+        "none given: "
+        + str(setting.get("description", "the model's own case mix"))
+        + " (choose one with --setting)"
+    )
 
 
 def format_treatments(ranking) -> str:

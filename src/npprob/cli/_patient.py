@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from npprob.errors import EvidenceError, ParameterError
+from npprob.io.settings import care_setting_names_in_file
 
 __all__ = [
     "TREATMENT_OPTIONS",
@@ -38,6 +39,13 @@ def add_patient_arguments(p: argparse.ArgumentParser, *, csv: bool = False) -> N
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
     p.add_argument("--model", default=None, help="model name (default: the shipped default)")
+    p.add_argument(
+        "--setting", default=None, metavar="NAME",
+        help="care setting whose case mix is the prior of the patient's condition: "
+        + ", ".join(care_setting_names_in_file())
+        + " (models/cohort_settings.toml; also 'setting' in the record; default: the case mix "
+        "the model carries, which the output names)",
+    )  # fmt: skip
 
 
 def add_treatment_options(p: argparse.ArgumentParser) -> None:

@@ -66,6 +66,7 @@ def _given(args: argparse.Namespace, flags) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob diagnose``."""
     from npprob.diagnosis import diagnose, load_model
+    from npprob.diagnosis.model import setting_of
 
     cohort = bool(args.source) and args.source.lower().endswith(".csv")
     for flags, what in _ONE_PATIENT if cohort else ():
@@ -81,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         )
     model = load_model(args.model)
     if cohort:
-        return _run_cohort(args, model)
+        return _run_cohort(args, model.in_setting(args.setting))
     record = read_record(args, model.network)
+    model = model.in_setting(args.setting or setting_of(record))
     diagnosis = diagnose(record, model)
     ranking = None
     if args.no_treatments:

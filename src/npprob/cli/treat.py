@@ -40,11 +40,13 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``npprob treat``."""
     from npprob.decision import recommend
     from npprob.diagnosis import diagnose, load_model
+    from npprob.diagnosis.model import setting_of
 
     if args.source and args.source.lower().endswith(".csv"):
         raise ParameterError("npprob treat takes one patient (JSON), not a CSV cohort.")
     model = load_model(args.model)
     record = read_record(args, model.network)
+    model = model.in_setting(args.setting or setting_of(record))
     diagnosis = diagnose(record, model, explain=False)
     ranking = recommend(
         diagnosis, record.patient_factors, model=model, overrides=record.treatment_overrides,

@@ -238,7 +238,9 @@ def patient_record_schema_text(network) -> str:
     (``scripts/write_patient_schema.py`` writes it).
     """
     from npprob.decision.treatments import treatment_files
+    from npprob.io.patient_record import SETTING_KEY
     from npprob.io.schema import schema_text
+    from npprob.io.settings import care_setting_names
 
     evidence, contraindications = treatment_files()
     overrides = {
@@ -251,11 +253,19 @@ def patient_record_schema_text(network) -> str:
         "items": {"enum": list(evidence.drugs)},
         "uniqueItems": True,
     }
+    setting = {
+        "description": (
+            "Care setting whose case mix is the prior of the patient's condition "
+            "(models/cohort_settings.toml); default: the case mix the model carries."
+        ),
+        "enum": care_setting_names(network),
+    }
     return schema_text(
         network,
         title="npprob patient record",
         extra_properties={
             RECORD_KEY: factors_schema(contraindications.factors),
             OVERRIDES_KEY: overrides,
+            SETTING_KEY: setting,
         },
     )

@@ -12,6 +12,7 @@ from npprob.decision.conditions import condition_rules
 from npprob.decision.factors import parse_overrides, parse_patient_factors
 from npprob.decision.ranking import DEFAULT_SAMPLES, TreatmentRanking, rank_treatments
 from npprob.decision.treatments import treatment_files
+from npprob.diagnosis.model import setting_of
 from npprob.diagnosis.result import Diagnosis
 from npprob.errors import EvidenceError
 from npprob.io.findings import decode_codes
@@ -140,6 +141,8 @@ def recommend_treatments(
     )  # fmt: skip
     factors = patient_factors if patient_factors is not None else rec.patient_factors
     chosen = overrides if overrides is not None else rec.treatment_overrides
+    # The record's care setting, unless the model was already put in one.
+    model = model.in_setting(None if model.setting else setting_of(rec))
     batch = model.evidence(rec)
     draws = model.p_neuropathic_draws(batch)[:, 0]
     if not np.isfinite(draws).all():

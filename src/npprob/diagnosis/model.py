@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -21,18 +21,27 @@ from npprob.errors import (
     EvidenceError,
     ModelFileError,
     NetworkError,
+    ParameterError,
     ZeroProbabilityEvidenceError,
 )
 from npprob.inference.engine import Engine
 from npprob.io.artifacts import SHIPPED_MODELS, ModelFolder
 from npprob.io.findings import decode_codes
-from npprob.io.patient_record import PatientRecord
+from npprob.io.patient_record import SETTING_KEY, PatientRecord
 from npprob.io.patients import PatientTable
 from npprob.io.resources import clinical_spec, models_dir
+from npprob.io.settings import CASE_MIX_VARIABLE, care_setting_names, care_settings, get_setting
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.spec import ClinicalSpec
 
-__all__ = ["MECHANISMS", "DiagnosticModel", "TableDiagnosis", "diagnose", "load_model"]
+__all__ = [
+    "MECHANISMS",
+    "DiagnosticModel",
+    "TableDiagnosis",
+    "diagnose",
+    "load_model",
+    "setting_of",
+]
 
 #: Latent mechanisms reported with every diagnosis.
 MECHANISMS = ("peripheral_sensitisation", "ectopic_activity", "central_sensitisation")
@@ -42,6 +51,10 @@ COMPONENTS = {
     "p_nociplastic": "nociplastic",
     "p_nociceptive": "nociceptive",
 }
+
+#: Share of a care setting's case mix spread evenly over every condition (design choice):
+#: keeps conditions the setting does not list possible when they are recorded.
+SETTING_FLOOR = 1e-3
 
 #: Patients diagnosed per engine pass in a batch.
 BATCH_CHUNK = 256
@@ -98,6 +111,7 @@ class DiagnosticModel:
     name: str
     kind: str
     card: dict | None = field(default=None, repr=False, compare=False)
+    setting: dict | None = field(default=None, compare=False)
 
     @classmethod
     def from_draws(
@@ -122,6 +136,55 @@ class DiagnosticModel:
         """Number of parameter draws."""
         return self.engine.n_draws
 
+    def in_setting(self, name: str | None) -> DiagnosticModel:
+        """The model with a care setting's case mix as the prior of the patient's condition.
+
+        Only the distribution of the condition (the root ``aetiology``) changes, in
+        every draw; a recorded condition therefore gives the same answer in every
+        setting, and the setting matters when the condition is not recorded.
+
+        Parameters
+        ----------
+        name : str or None
+            A single-group setting of ``models/cohort_settings.toml``; None keeps the
+            model's own distribution (the case mix it was trained on).
+
+        Raises
+        ------
+        ParameterError
+            For an unknown setting (valid names listed) or a study design (a
+            setting split into groups with required latent states).
+        """
+        if name is None:
+            return self
+        names = care_setting_names(self.network)
+        if name not in names and name in care_settings(self.network):
+            raise ParameterError(
+                f"Setting '{name}' is a study design (groups selected on the truth), not a care "
+                f"setting; care settings: {', '.join(names)}.",
+                parameter="setting",
+            )
+        setting = get_setting({n: care_settings(self.network)[n] for n in names}, name)
+        var = self.network.variable(CASE_MIX_VARIABLE)
+        mix = setting.groups[0].aetiology
+        if mix is None:
+            weights = np.asarray(self.network.cpt(var.name), dtype=float)
+        else:
+            weights = np.array([mix.get(s, 0.0) for s in var.states])
+            weights = weights / weights.sum()
+        # Every condition stays possible: a recorded one the setting does not list must
+        # not make the record impossible (its prior cancels once it is recorded).
+        weights = (1.0 - SETTING_FLOOR) * weights + SETTING_FLOOR / len(weights)
+        described = {
+            "name": setting.name,
+            "description": setting.description,
+            "source": setting.source,
+            "tag": setting.tag,
+        }
+        return replace(
+            self, engine=self.engine.with_root_distribution(var.name, weights), setting=described
+        )
+
     def info(self) -> dict[str, object]:
         """Which model answered.
 
@@ -138,7 +201,19 @@ class DiagnosticModel:
             "spec_version": str(self.spec.meta.get("version", "")),
             "spec_sha256": trained_on,
             "spec_content_sha256": self.spec.content_digest,
+            "setting": self.setting or self._own_case_mix(),
         }
+
+    def _own_case_mix(self) -> dict[str, object]:
+        """What the condition's distribution is when no setting is chosen."""
+        trained = ((self.card or {}).get("training_cohort") or {}).get("card", {}).get("setting")
+        if trained:
+            where = f"the training cohort's case mix ({trained.get('name')})"
+        elif self.kind == "prior":
+            where = "the specification's prior case mix (chronic pain in the community)"
+        else:
+            where = "the case mix of the model's training data"
+        return {"name": None, "description": where}
 
     # -- evidence -------------------------------------------------------------------
 
@@ -506,6 +581,7 @@ def diagnose(
     model: DiagnosticModel | None = None,
     *,
     explain: bool = True,
+    setting: str | None = None,
 ) -> Diagnosis:
     """P(neuropathic) with its credible interval and posterior draws, the NeuPSIG grade and why.
 
@@ -518,6 +594,10 @@ def diagnose(
         Default: the shipped default model, loaded once per process.
     explain : bool, default=True
         Rank the findings by how much each moved the probability.
+    setting : str, optional
+        A care setting (see :meth:`DiagnosticModel.in_setting`); default: the
+        model's if it is in one, else the record's ``"setting"``, else the
+        model's own case mix.
 
     Returns
     -------
@@ -536,4 +616,18 @@ def diagnose(
         if not _DEFAULT:
             _DEFAULT.append(load_model())
         model = _DEFAULT[0]
-    return model.diagnose(record, explain=explain)
+    rec = model.record(record)
+    # An explicit setting, else the model's if it was put in one, else the record's.
+    chosen = setting or (None if model.setting else setting_of(rec))
+    return model.in_setting(chosen).diagnose(rec, explain=explain)
+
+
+def setting_of(record: PatientRecord) -> str | None:
+    """The care setting a record names, checked to be text (None when it names none)."""
+    value = record.setting
+    if value is None or isinstance(value, str):
+        return value
+    raise EvidenceError(
+        f"'{SETTING_KEY}' must be the name of a care setting (text); got {type(value).__name__}.",
+        variable=SETTING_KEY,
+    )

@@ -15,7 +15,7 @@ from npprob.inference import _kernels
 from npprob.inference.layout import ParameterLayout
 from npprob.inference.plan import Plan, compile_plan
 from npprob.network.evidence import EvidenceBatch
-from npprob.network.network import Network
+from npprob.network.network import Network, check_probability_table
 
 __all__ = ["Engine", "QueryResult"]
 
@@ -145,6 +145,29 @@ class Engine:
     ) -> Engine:
         """An engine with other parameters and the same plan cache."""
         return Engine._from_params(self, self.layout.pack(cpts, validate=validate))
+
+    def with_root_distribution(self, name: str, probabilities: np.typing.ArrayLike) -> Engine:
+        """An engine whose root variable ``name`` has ``probabilities`` in every draw.
+
+        The other parameters and the plan cache are shared; used to put a care
+        setting's case mix in place of the trained distribution of a root.
+
+        Raises
+        ------
+        NetworkError
+            When ``name`` has parents or the probabilities are not a distribution
+            over its states.
+        """
+        i = self.network.index(name)
+        if self.network.parents(name):
+            raise NetworkError(f"'{name}' has parents; only a root's distribution can be set.",
+                               variable=name)  # fmt: skip
+        p = np.asarray(probabilities, dtype=np.float64)
+        check_probability_table(p.reshape(self.network.cpt_shape(name)), name)
+        params_t = self.params_t.copy()
+        start = int(self.layout.offsets[i])
+        params_t[start : start + p.size, :] = p[:, None]
+        return Engine._from_params(self, params_t.T)
 
     @property
     def n_draws(self) -> int:

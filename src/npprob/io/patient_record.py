@@ -39,6 +39,8 @@ __all__ = [
     "METADATA_KEYS",
     "OVERRIDES_KEY",
     "PATIENT_FACTORS_KEY",
+    "RECORD_EXTRA_KEYS",
+    "SETTING_KEY",
     "RESERVED_KEYS",
     "SCHEMA_KEY",
     "PatientRecord",
@@ -56,6 +58,13 @@ PATIENT_FACTORS_KEY = "patient_factors"
 #: Key of a record's treatment overrides (drug ids the clinician chose to rank
 #: normally despite a strong relative contraindication): used by treatment ranking only.
 OVERRIDES_KEY = "treatment_overrides"
+
+#: Key of a record's care setting (a setting of models/cohort_settings.toml): the case
+#: mix used as the prior of the patient's condition.
+SETTING_KEY = "setting"
+
+#: Keys a JSON patient record may carry beside findings and metadata.
+RECORD_EXTRA_KEYS = (PATIENT_FACTORS_KEY, OVERRIDES_KEY, SETTING_KEY)
 
 #: Lets an editor find the record's schema; accepted and not returned.
 SCHEMA_KEY = "$schema"
@@ -170,6 +179,9 @@ class PatientRecord:
         The record's ``"treatment_overrides"`` as given (None when absent): drug
         ids to rank normally despite a strong relative contraindication; the
         decision layer checks them.
+    setting : object, optional
+        The record's ``"setting"`` as given (None when absent): the care setting
+        whose case mix is the prior of the condition.
 
     Examples
     --------
@@ -190,6 +202,7 @@ class PatientRecord:
     patient_factors: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     treatment_overrides: Any = None
+    setting: Any = None
 
     def __post_init__(self) -> None:
         codes = np.array(self.codes, dtype=np.int64, copy=True).reshape(-1)
@@ -236,12 +249,11 @@ class PatientRecord:
                 f"{name}: a patient record is a mapping of finding names to states; got "
                 f"{type(record).__name__}."
             )
-        codes, metadata = record_codes(
-            record, network, name=name, extra_keys=(PATIENT_FACTORS_KEY, OVERRIDES_KEY)
-        )
+        codes, metadata = record_codes(record, network, name=name, extra_keys=RECORD_EXTRA_KEYS)
         factors = metadata.pop(PATIENT_FACTORS_KEY, None)
         overrides = metadata.pop(OVERRIDES_KEY, None)
-        return cls(network, codes, factors, metadata, overrides)
+        setting = metadata.pop(SETTING_KEY, None)
+        return cls(network, codes, factors, metadata, overrides, setting)
 
     @classmethod
     def empty(cls, network: Network) -> PatientRecord:
@@ -327,4 +339,6 @@ class PatientRecord:
             out[PATIENT_FACTORS_KEY] = self.patient_factors
         if self.treatment_overrides is not None:
             out[OVERRIDES_KEY] = self.treatment_overrides
+        if self.setting is not None:
+            out[SETTING_KEY] = self.setting
         return out

@@ -38,6 +38,8 @@ from npprob.io.patient_record import (
     METADATA_KEYS,
     OVERRIDES_KEY,
     PATIENT_FACTORS_KEY,
+    RECORD_EXTRA_KEYS,
+    SETTING_KEY,
     PatientRecord,
     join_problems,
     observable_by_name,
@@ -284,12 +286,11 @@ def parse_patient_record(text: str, network: Network, *, name: str = "<stdin>") 
     The same rules as :func:`parse_patient_json`; ``"patient_factors"`` and
     ``"treatment_overrides"`` are kept as given for the decision layer to check.
     """
-    batch, metadata = parse_patient_json(
-        text, network, name=name, extra_keys=(PATIENT_FACTORS_KEY, OVERRIDES_KEY)
-    )
+    batch, metadata = parse_patient_json(text, network, name=name, extra_keys=RECORD_EXTRA_KEYS)
     factors = metadata.pop(PATIENT_FACTORS_KEY, None)
     overrides = metadata.pop(OVERRIDES_KEY, None)
-    return PatientRecord(network, batch.codes[0], factors, metadata, overrides)
+    setting = metadata.pop(SETTING_KEY, None)
+    return PatientRecord(network, batch.codes[0], factors, metadata, overrides, setting)
 
 
 def read_patient_record(source: str | os.PathLike[str], network: Network) -> PatientRecord:

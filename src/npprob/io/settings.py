@@ -21,7 +21,16 @@ from npprob.io.resources import cohort_settings_path
 from npprob.io.tomlfile import read_toml
 from npprob.network.network import Network
 
-__all__ = ["CASE_MIX_VARIABLE", "Group", "Setting", "get_setting", "load_settings"]
+__all__ = [
+    "CASE_MIX_VARIABLE",
+    "Group",
+    "Setting",
+    "care_setting_names",
+    "care_setting_names_in_file",
+    "care_settings",
+    "get_setting",
+    "load_settings",
+]
 
 #: The network variable whose distribution a setting's case mix replaces (the
 #: settings file's key for the weights).
@@ -101,7 +110,9 @@ def load_settings(
         where = f"{p}: setting '{name}'"
         raw_groups = body.get("groups")
         if raw_groups is None:
-            raw_groups = [{"name": "all", "fraction": 1.0, "aetiology": body.get(CASE_MIX_VARIABLE)}]
+            raw_groups = [
+                {"name": "all", "fraction": 1.0, "aetiology": body.get(CASE_MIX_VARIABLE)}
+            ]
         groups = tuple(_group(g, network, where) for g in raw_groups)
         total = sum(g.fraction for g in groups)
         if abs(total - 1.0) > 1e-6:
@@ -160,3 +171,38 @@ def _group(body: Mapping[str, object], network: Network, where: str) -> Group:
             raise DataFileError(f"{where}, group '{name}': cannot require {var} = {state!r}.")
         require[var] = str(state)
     return Group(name, fraction, aetiology, require)
+
+
+def care_settings(network: Network) -> dict[str, Setting]:
+    """The shipped settings, read once per network structure (frozen, shared)."""
+    return _cached_settings(network.structure_digest(), network)
+
+
+def care_setting_names(network: Network) -> list[str]:
+    """Settings usable as a care setting in diagnosis: one group, no selection on the truth."""
+    return sorted(
+        name
+        for name, s in care_settings(network).items()
+        if len(s.groups) == 1 and not s.groups[0].require
+    )
+
+
+_CACHE: dict[str, dict[str, Setting]] = {}
+
+
+def _cached_settings(key: str, network: Network) -> dict[str, Setting]:
+    if key not in _CACHE:
+        _CACHE[key] = load_settings(network)
+    return _CACHE[key]
+
+
+def care_setting_names_in_file(path: str | os.PathLike[str] | None = None) -> list[str]:
+    """The care settings' names, read from the file alone (for help texts; no network).
+
+    A setting is a care setting when it is not split into groups.
+    """
+    try:
+        data = read_toml(Path(path) if path is not None else cohort_settings_path(), "settings")
+    except DataFileError:
+        return []
+    return sorted(n for n, body in data.get("settings", {}).items() if "groups" not in body)
