@@ -80,3 +80,21 @@ def test_the_newer_data_files_load():
     }  # fmt: skip
     assert len(load_acceptance(acceptance_path()).targets) == 5
     assert load_spec(sbc_spec_path()).network.names[0] == "context"
+
+
+def test_the_network_picture_shows_the_specified_network():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "draw_network.py"), "--check"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, "docs/network.svg is stale: run python3 scripts/draw_network.py"
+    svg = (root / "docs" / "network.svg").read_text(encoding="utf-8")
+    network = load_spec(clinical_spec_path()).network
+    # One box per variable, named, and one arrow per parent-child pair, read from the file.
+    boxes = re.findall(r"<title>([a-z_0-9]+):", svg)
+    assert sorted(boxes) == sorted(network.names)
+    assert svg.count("<path class='edge'") == sum(len(network.parents(n)) for n in network.names)
