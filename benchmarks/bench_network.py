@@ -1,0 +1,110 @@
+"""Inference cost of the shipped clinical network against its first version, in one process.
+
+Run ``python3 benchmarks/bench_network.py``. ``benchmarks/networks_frozen/clinical_v1.toml``
+is the clinical network as first shipped, kept frozen. Both networks answer the same
+patients (sampled from version 1; only findings both networks have are kept, the context
+observed) for P(target) over the same number of prior draws, interleaved so that machine
+load hits both alike. The ratio of times per patient-draw is the cost of the network's
+growth; with ``--check-floors`` the exit status is 1 when the shipped network is slower
+than ``network.max_slowdown_vs_v1`` times version 1 (``benchmarks/floors.json``: 2).
+Writes ``benchmarks/results/network.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from networks import forward_sample  # noqa: E402
+
+FROZEN = HERE / "networks_frozen" / "clinical_v1.toml"
+
+
+def patient_rows(spec, names: list[str], sampled: np.ndarray, source_names) -> np.ndarray:
+    """The sampled patients' findings in ``spec``'s variable order (others unobserved)."""
+    network = spec.network
+    codes = np.full((len(sampled), len(network)), -1, dtype=np.int16)
+    for name in names:
+        codes[:, network.index(name)] = sampled[:, source_names.index(name)]
+    for var in network.context:
+        codes[:, network.index(var.name)] = var.positive_index
+    return codes
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=500)
+    parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "network.json")
+    parser.add_argument("--check-floors", action="store_true", help="exit 1 above the ceiling")
+    parser.add_argument("--floors", type=Path, default=HERE / "floors.json")
+    args = parser.parse_args(argv)
+
+    from npprob.inference.engine import Engine
+    from npprob.io.resources import clinical_spec_path
+    from npprob.network.evidence import EvidenceBatch
+    from npprob.network.spec import load_spec
+
+    old, new = load_spec(FROZEN), load_spec(clinical_spec_path())
+    sampled = forward_sample(old.network, args.patients, seed=3)
+    rng = np.random.default_rng(4)
+    shared = [
+        v.name
+        for v in old.network.findings
+        if v.name in new.network and v.states == new.network.variable(v.name).states
+    ]
+    # About 60 % of the findings recorded per patient, as in a clinic.
+    kept = set(shared)
+    old_names = list(old.network.names)
+    mask = rng.random((args.patients, len(old_names))) < 0.6
+    sampled = np.where(mask, sampled, -1).astype(np.int16)
+    engines, batches = {}, {}
+    for key, spec in (("v1", old), ("shipped", new)):
+        engines[key] = Engine(spec.network, spec.prior_draws(args.draws, seed=5))
+        rows = patient_rows(spec, sorted(kept), sampled, old_names)
+        batches[key] = EvidenceBatch(spec.network, rows)
+    targets = {"v1": old.target.name, "shipped": new.target.name}
+    for key in engines:  # warm: plans compiled
+        engines[key].query(batches[key], [targets[key]])
+    times: dict[str, list[float]] = {"v1": [], "shipped": []}
+    for _ in range(args.repeats):
+        for key in ("v1", "shipped"):
+            t0 = time.perf_counter()
+            engines[key].query(batches[key], [targets[key]])
+            times[key].append(time.perf_counter() - t0)
+    lanes = args.patients * args.draws
+    per = {k: statistics.median(v) / lanes * 1e9 for k, v in times.items()}
+    results = {
+        "patients": args.patients,
+        "draws": args.draws,
+        "variables": {"v1": len(old.network), "shipped": len(new.network)},
+        "findings_shared": len(kept),
+        "ns_per_patient_draw": per,
+        "slowdown_vs_v1": per["shipped"] / per["v1"],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    for key, value in results.items():
+        print(f"  {key:24s} {value}")
+    if args.check_floors:
+        ceiling = json.loads(args.floors.read_text())["network"]["max_slowdown_vs_v1"]
+        if results["slowdown_vs_v1"] > ceiling:
+            print(f"bench_network: {results['slowdown_vs_v1']:.2f}x version 1, above {ceiling}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        print(f"  ok   slowdown_vs_v1 = {results['slowdown_vs_v1']:.2f} (ceiling {ceiling})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
