@@ -76,7 +76,30 @@ def check_widespread_pain(d):
     assert d.neupsig.grade == "unlikely"
 
 
+def check_chemotherapy_induced_polyneuropathy(d):
+    # Symmetric distal sensory loss after neurotoxic chemotherapy, confirmed by conduction studies.
+    assert d.p_neuropathic >= 0.80
+    # History, distribution, sensory signs and a confirmatory test: every criterion.
+    assert d.neupsig.grade == "definite"
+
+
+def check_fibromyalgia_dn4_positive(d):
+    # A positive DN4 screen from shared descriptors is a mimic without lesion, territory or
+    # sensory loss (Koroschetz 2011): the neuropathic probability stays low.
+    from npprob.evaluation.baselines import load_tools, tool_score
+
+    network = load_model("prior").network
+    codes = load_model("prior").evidence(d.findings).codes
+    dn4 = load_tools(network)["dn4"]
+    assert tool_score(dn4, network, codes)[0] >= dn4.cutoff
+    assert d.p_neuropathic <= 0.10
+    assert d.p_nociplastic >= 0.70
+    assert d.neupsig.grade == "unlikely"
+
+
 CHECKS = {
+    "chemotherapy_induced_polyneuropathy": check_chemotherapy_induced_polyneuropathy,
+    "fibromyalgia_dn4_positive": check_fibromyalgia_dn4_positive,
     "postherpetic_neuralgia": check_postherpetic_neuralgia,
     "postherpetic_neuralgia_older_cardiac": check_postherpetic_neuralgia,
     "painful_diabetic_polyneuropathy": check_painful_diabetic_polyneuropathy,

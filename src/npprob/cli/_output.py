@@ -47,8 +47,9 @@ def format_diagnosis(d, *, top: int = 8) -> str:
     lines.append("")
     low, high = d.credible_interval
     lines.append(
-        f"P(neuropathic pain component) = {d.p_neuropathic:.2f}   "
-        f"95% credible interval {low:.2f} to {high:.2f}"
+        f"P(neuropathic pain component) = {probability_text(d.p_neuropathic)}   "
+        f"95% credible interval {probability_text(low)} to {probability_text(high)} "
+        "(parameter uncertainty only, not the model's structure)"
     )
     c = d.neupsig.to_dict()["criteria"]
     marks = ", ".join(f"{k.replace('_', ' ')} {'yes' if v else 'no'}" for k, v in c.items())
@@ -56,8 +57,9 @@ def format_diagnosis(d, *, top: int = 8) -> str:
         f"NeuPSIG 2016 grade: {d.neupsig.grade}   ({marks}; from the findings, not the model)"
     )
     lines.append(
-        f"P(mixed pain) {d.p_mixed:.2f}   P(nociplastic) {d.p_nociplastic:.2f}   "
-        f"P(nociceptive) {d.p_nociceptive:.2f}"
+        f"P(mixed pain) {probability_text(d.p_mixed)}   "
+        f"P(nociplastic) {probability_text(d.p_nociplastic)}   "
+        f"P(nociceptive) {probability_text(d.p_nociceptive)}"
     )
     mech = "   ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in d.mechanisms.items())
     lines.append(f"Mechanisms: {mech}")
