@@ -43,8 +43,8 @@ def check_central_post_stroke_pain(d):
 def check_trigeminal_neuralgia(d):
     # Classical trigeminal neuralgia is neuropathic by definition; the aetiology carries it.
     assert d.p_neuropathic >= 0.80
-    # History and distribution, but no sensory signs and no imaging.
-    assert d.neupsig.grade == "possible"
+    # Triggered paroxysms in the trigeminal distribution: probable (Cruccu 2016); no imaging.
+    assert d.neupsig.grade == "probable"
 
 
 def check_lumbar_radiculopathy_mixed(d):
