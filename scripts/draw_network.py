@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from npprob.io.generated import write_or_check
 from npprob.io.network_svg import network_svg
 from npprob.io.resources import clinical_spec_path
 from npprob.network.spec import load_spec
@@ -30,17 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args(argv)
-    text = picture_text()
-    if args.check:
-        current = PICTURE.read_text(encoding="utf-8") if PICTURE.exists() else ""
-        if current != text:
-            print(f"{PICTURE} is out of date; run scripts/draw_network.py", file=sys.stderr)
-            return 1
-        print(f"{PICTURE} is up to date")
-        return 0
-    PICTURE.write_text(text, encoding="utf-8")
-    print(f"wrote {PICTURE}")
-    return 0
+    return write_or_check(
+        PICTURE, picture_text(), check=args.check, command="scripts/draw_network.py"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from npprob.decision.factors import patient_record_schema_text
+from npprob.io.generated import write_or_check
 from npprob.io.resources import clinical_spec_path, patient_schema_path
 from npprob.network.spec import load_spec
 
@@ -22,17 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = load_spec(clinical_spec_path())
     text = patient_record_schema_text(spec.network)
-    path = patient_schema_path()
-    if args.check:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current != text:
-            print(f"{path} is out of date; run scripts/write_patient_schema.py", file=sys.stderr)
-            return 1
-        print(f"{path} is up to date")
-        return 0
-    path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}")
-    return 0
+    return write_or_check(
+        patient_schema_path(), text, check=args.check, command="scripts/write_patient_schema.py"
+    )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from npprob.learning.label import LabelModel
 from npprob.learning.orientation import orientation_problems
 from npprob.learning.problem import MarginalProblem, denominator_rows, prepare_problem
 from npprob.learning.pymc_model import RowLayout
+from npprob.learning.reachability import unreachable_rows
 from npprob.network.spec import ClinicalSpec
 
 __all__ = [
@@ -73,7 +74,8 @@ def build_marginal_model(
 
     Every learnable CPT row the likelihood touches becomes a Beta (two states)
     or Dirichlet random variable with the specification's prior; rows it never
-    touches (for example the rows of aetiologies absent from the cohort) and
+    touches (for example the rows of aetiologies absent from the cohort), rows
+    no patient can reach (:func:`~npprob.learning.reachability.unreachable_rows`) and
     the conditioned variables are left to exact draws (see
     :meth:`RowLayout.assemble`).
 
@@ -103,6 +105,7 @@ def build_marginal_model(
     layout.label = label if problem.label is not None else None
     skip = set(problem.conditioned)
     observed_roots = {n: np.unique(codes[:, net.index(n)]) for n in problem.conditioned}
+    impossible = unreachable_rows(spec)
     a, b, where = [], [], []
     dirichlet = []
     for name, alpha in spec.concentration.items():
@@ -120,7 +123,7 @@ def build_marginal_model(
             touched = all(
                 config[k] in observed_roots[p] for k, p in enumerate(parents) if p in observed_roots
             )
-            if not touched:
+            if not touched or (name, r) in impossible:
                 layout.exact_rows.append((name, r))
                 continue
             if len(positive) == 2:

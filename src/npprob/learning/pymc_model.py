@@ -9,7 +9,8 @@ rows with a single possible state stay fixed. Its posterior is the conjugate
 one, so it serves as the reference that PyMC fits must reproduce.
 
 Rows whose posterior concentration has an entry below ``MIN_NUTS_CONCENTRATION``
-(rare states with little data, and rows no patient reached) are left out of
+(rare states with little data, and rows no patient reached), and rows no
+patient can reach (:mod:`npprob.learning.reachability`), are left out of
 NUTS: in the sampler's log-odds space their density has an exponential tail
 as slow as ``exp(a * y)``, which NUTS explores with divergences and tiny
 tail ESS. Rows are independent given complete data, so those rows are drawn
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from npprob.learning.reachability import unreachable_rows
 from npprob.network.spec import ClinicalSpec
 
 __all__ = ["MIN_NUTS_CONCENTRATION", "RowLayout", "build_complete_model"]
@@ -73,6 +75,7 @@ def build_complete_model(spec: ClinicalSpec, counts: Mapping[str, np.ndarray]):
     import pymc as pm
 
     layout = RowLayout()
+    impossible = unreachable_rows(spec)
     a, b, n, k = [], [], [], []
     dirichlet = []
     for name, alpha in spec.concentration.items():
@@ -83,7 +86,8 @@ def build_complete_model(spec: ClinicalSpec, counts: Mapping[str, np.ndarray]):
             positive = np.flatnonzero(arow > 0)
             if len(positive) < 2:
                 continue
-            if (arow[positive] + crow[positive]).min() < MIN_NUTS_CONCENTRATION:
+            low = (arow[positive] + crow[positive]).min() < MIN_NUTS_CONCENTRATION
+            if low or (name, r) in impossible:
                 layout.exact_rows.append((name, r))
                 continue
             if len(positive) == 2:
