@@ -147,8 +147,9 @@ def test_reporting_trait_breaks_calibration(make_cohort):
     [
         # Only the aetiology recorded: one pattern per aetiology.
         ("general_population", 0.95, 12, 2),
-        # One aetiology, so patterns with one or two findings are common.
-        ("herpes_zoster", 0.9, 30, 3),
+        # One aetiology, so patterns with one or two findings are common (with 0.93
+        # missing, for a network of about 40 findings).
+        ("herpes_zoster", 0.93, 30, 3),
     ],
 )
 def test_p_true_matches_truth_frequency_within_exact_findings_patterns(

@@ -42,20 +42,27 @@ ORACLE_NEURAL = frozenset(
         "root_avulsion", "neoplasm_peripheral", "trigeminal_neuralgia", "stroke",
         "multiple_sclerosis", "spinal_cord_injury", "arachnoiditis", "neoplasm_central",
         "syringomyelia",
+        # Network 0.3.0: a nerve lesion by definition (CRPS II, entrapment), a
+        # polyneuropathy (chemotherapy-induced), a trigeminal nerve injury (ICHD-3 13.1.2.3).
+        "crps_type_2", "entrapment_neuropathy", "chemotherapy_polyneuropathy",
+        "post_traumatic_trigeminal",
     }
 )  # fmt: skip
 ORACLE_SENSORY_LOSS = ("sensory_loss", "hypoaesthesia_touch", "hypoaesthesia_pinprick")
 ORACLE_ALLODYNIA = ("brush_allodynia", "cold_allodynia")
+#: Triggered paroxysms from a trigger zone count as the sign in trigeminal neuralgia (Cruccu 2016).
+ORACLE_TRIGGER = ("trigger_zone",)
+ORACLE_SIGNS = ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA + ORACLE_TRIGGER
 GRADED = (
     "aetiology", "distribution_plausible", "confirmatory_test",
-    *ORACLE_SENSORY_LOSS, *ORACLE_ALLODYNIA,
+    *ORACLE_SIGNS,
 )  # fmt: skip
 
 
 def oracle_grade(findings) -> tuple[str, bool, bool, bool, bool]:
     history = findings.get("aetiology") in ORACLE_NEURAL
     distribution = findings.get("distribution_plausible") == "yes"
-    signs = any(findings.get(name) == "present" for name in ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA)
+    signs = any(findings.get(name) == "present" for name in ORACLE_SIGNS)
     test = findings.get("confirmatory_test") == "positive"
     if not (history and distribution):
         grade = "unlikely"
@@ -79,7 +86,7 @@ def oracle_grade_codes(network, codes: np.ndarray) -> np.ndarray:
     history = np.isin(codes[:, network.index("aetiology")], neural)
     distribution = is_state("distribution_plausible", "yes")
     signs = np.zeros(len(codes), dtype=bool)
-    for name in ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA:
+    for name in ORACLE_SIGNS:
         signs |= is_state(name, "present")
     test = is_state("confirmatory_test", "positive")
     possible = history & distribution
@@ -197,7 +204,7 @@ def test_shipped_rules_are_the_oracle_rules():
     assert conditions == {
         "history": {"aetiology": tuple(sorted(ORACLE_NEURAL, key=AETIOLOGY_ORDER.index))},
         "distribution": {"distribution_plausible": ("yes",)},
-        "sensory_signs": dict.fromkeys(ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA, ("present",)),
+        "sensory_signs": dict.fromkeys(ORACLE_SIGNS, ("present",)),
         "confirmatory_test": {"confirmatory_test": ("positive",)},
     }
     assert NEURAL_AETIOLOGIES == ORACLE_NEURAL
