@@ -123,8 +123,6 @@ def check_crps_type_1(d):
     # (structural zero: no lesion, no neuropathic pain) but nociplastic (Kosek 2021).
     assert d.p_neuropathic <= 0.15
     assert d.p_nociplastic >= 0.70
-    # Swelling, redness and warmth: an inflammatory component.
-    assert d.p_nociceptive >= 0.50
     # No history of a lesion of the somatosensory system.
     assert d.neupsig.grade == "unlikely"
 
