@@ -48,6 +48,28 @@ def test_sensory_signs_absent_in_the_painful_area_lower_p(model, name) -> None:
     assert p - p_absent >= 0.02 or log_odds_step >= 0.5, (name, p, p_absent)
 
 
+#: Every neural example whose pain lies in the condition's territory.
+IN_TERRITORY = (*EXAMINED, "postherpetic_neuralgia_older_cardiac", "trigeminal_neuralgia")
+
+
+@pytest.mark.parametrize("name", IN_TERRITORY)
+def test_the_condition_is_not_evidence_against_neuropathic_pain(model, name) -> None:
+    # NeuPSIG: a relevant history with pain in its territory is the first step towards
+    # neuropathic pain. Without the history, "pain in the lesion's territory" and "a test
+    # confirming the lesion" have no lesion to refer to, so they leave with it.
+    findings = record(name)
+    assert findings["distribution_plausible"] == "yes"
+    d = model.diagnose(findings)
+    (effect,) = [e for e in d.explanation if e.finding == "aetiology"]
+    assert effect.change >= 0, (name, d.p_neuropathic, effect.p_without)
+    assert "distribution_plausible" in effect.removed_with
+    dependent = ("aetiology", *effect.removed_with)
+    without = {k: v for k, v in findings.items() if k not in dependent}
+    assert effect.p_without == pytest.approx(
+        model.diagnose(without, explain=False).p_neuropathic, abs=1e-12
+    )
+
+
 @pytest.mark.parametrize("name", EXAMINED)
 def test_a_confirmatory_test_raises_p(model, name) -> None:
     findings = {k: v for k, v in record(name).items() if k != "confirmatory_test"}

@@ -69,8 +69,9 @@ def format_diagnosis(d, *, top: int = 8) -> str:
         width = max(len(f"{e.finding} = {e.state}") for e in d.explanation[:top])
         for e in d.explanation[:top]:
             label = f"{e.finding} = {e.state}"
+            without = "without it" + "".join(f", {r}" for r in e.removed_with)
             lines.append(
-                f"  {label:<{width}}  {e.change:+.2f}  (without it {e.p_without:.2f}; "
+                f"  {label:<{width}}  {e.change:+.2f}  ({without} {e.p_without:.2f}; "
                 f"log-odds {e.log_odds_change:+.2f})"
             )
         if len(d.explanation) > top:

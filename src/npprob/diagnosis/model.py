@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from npprob._checks import Options, check_parameters
-from npprob.diagnosis.neupsig import neupsig_grade
+from npprob.diagnosis.neupsig import judged_against_history, neupsig_grade
 from npprob.diagnosis.result import Diagnosis, FindingEffect
 from npprob.errors import (
     EvidenceError,
@@ -475,25 +475,38 @@ class DiagnosticModel:
     def _explain(self, codes: np.ndarray, p_full: np.ndarray) -> list[list[FindingEffect]]:
         """Leave-one-out effect of each finding on the posterior mean of P(target).
 
+        The history is left out together with the recorded findings judged
+        against it (:func:`~npprob.diagnosis.neupsig.judged_against_history`).
+
         ``codes`` holds several patients and ``p_full`` their P(target) with
         every finding; all leave-one-out variants go through the engine in one pass.
         """
         context = {self.network.index(v.name) for v in self.network.context}
         target = self.spec.target
+        judged = {
+            self.network.index(h): [self.network.index(r) for r in rel if r in self.network]
+            for h, rel in judged_against_history().items()
+            if h in self.network
+        }
         rows, owners = [], []
         for i, patient in enumerate(codes):
             observed = [j for j in np.flatnonzero(patient >= 0) if j not in context]
+            together = []
             for j in observed:
+                # The history goes with the findings read against it; see
+                # judged_against_history.
+                others = [r for r in judged.get(j, ()) if patient[r] >= 0 and r not in context]
                 variant = patient.copy()
-                variant[j] = -1
+                variant[[j, *others]] = -1
                 rows.append(variant)
-            owners.append((i, observed))
+                together.append(tuple(self.network.variables[r].name for r in others))
+            owners.append((i, observed, together))
         p = np.empty(0)
         if rows:
             p = self.engine.query(np.array(rows), [target.name]).marginal(target.name)
             p = p[..., target.positive_index].mean(axis=0)
         out, start = [], 0
-        for i, observed in owners:
+        for i, observed, together in owners:
             full = float(p_full[i])
             effects = []
             for k, j in enumerate(observed):
@@ -506,6 +519,7 @@ class DiagnosticModel:
                         p_without=without,
                         change=full - without,
                         log_odds_change=_logit(full) - _logit(without),
+                        removed_with=together[k],
                     )
                 )
             effects.sort(key=lambda e: -abs(e.log_odds_change))

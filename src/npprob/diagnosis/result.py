@@ -26,12 +26,18 @@ class FindingEffect:
     finding, state : str
         The observed variable and its state.
     p_without : float
-        P(neuropathic) with every other finding but this one.
+        P(neuropathic) with every other finding but this one (and but
+        ``removed_with``).
     change : float
         ``p_neuropathic - p_without`` (probability scale).
     log_odds_change : float
         Natural-log odds with the finding minus without it (its weight of
         evidence in this patient's context).
+    removed_with : tuple of str
+        Recorded findings left out together with this one because they are
+        judged against it: for the history, the pain distribution and the
+        confirmatory test (NeuPSIG reads both against the lesion the history
+        names). Empty for every other finding.
     """
 
     finding: str
@@ -39,6 +45,7 @@ class FindingEffect:
     p_without: float
     change: float
     log_odds_change: float
+    removed_with: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """Plain-data form for JSON."""
@@ -48,6 +55,7 @@ class FindingEffect:
             "p_without": self.p_without,
             "change": self.change,
             "log_odds_change": self.log_odds_change,
+            "removed_with": list(self.removed_with),
         }
 
 
