@@ -303,14 +303,14 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
     # -- prediction -----------------------------------------------------------
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities: posterior mean of P(neuropathic | findings, chronic pain).
+        """Class probabilities: the posterior predictive P(neuropathic | findings, chronic pain).
 
         Returns
         -------
         ndarray of shape (n_patients, 2)
             Columns in the order of ``classes_``.
         """
-        p = self.p_neuropathic_draws(X).mean(axis=0)
+        p = self._predictive(X)[0]
         out = np.empty((len(p), 2))
         positive = self._positive_index()
         out[:, positive] = p
@@ -338,9 +338,11 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
             Lower and upper bounds, probability scale.
         """
         check_parameters({"level": Interval(float, 0.0, 1.0, closed="neither")}, {"level": level})
-        draws = self.p_neuropathic_draws(X)
+        from npprob.diagnosis.predictive import weighted_quantiles
+
+        _, values, weights = self._predictive(X)
         tail = (1.0 - level) / 2.0
-        return np.quantile(draws, [tail, 1.0 - tail], axis=0).T
+        return weighted_quantiles(values, weights, [tail, 1.0 - tail]).T
 
     def p_neuropathic_draws(self, X) -> np.ndarray:
         """P(neuropathic | findings) for every posterior draw.
@@ -356,14 +358,21 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
 
         codes = self._encode(model.network, values)
         draws = model.p_neuropathic_draws(EvidenceBatch(model.network, codes))
-        bad = np.flatnonzero(np.isnan(draws[0]))
-        if len(bad):
-            raise EvidenceError(
-                f"Rows {bad.tolist()[:10]} hold findings that are impossible together "
-                "under the model (probability zero).",
-                row=int(bad[0]),
-            )
+        _check_possible(np.isnan(draws[0]))
         return draws
+
+    def _predictive(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The predictive P(neuropathic) per patient, with the weighted draws behind it."""
+        check_is_fitted(self, "classes_")
+        values = self._validated(X)
+        model = self.model_
+        from npprob.diagnosis.predictive import weighted_mean
+        from npprob.network import EvidenceBatch
+
+        codes = self._encode(model.network, values)
+        draws, weights = model.weighted_draws(EvidenceBatch(model.network, codes))
+        _check_possible(np.isnan(weights).any(axis=0))
+        return weighted_mean(draws, weights), draws, weights
 
     # -- helpers --------------------------------------------------------------
 
@@ -429,6 +438,16 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
 
     def _encode(self, net, values: np.ndarray) -> np.ndarray:
         return encode_findings(net, self.findings_, values)
+
+
+def _check_possible(impossible: np.ndarray) -> None:
+    bad = np.flatnonzero(impossible)
+    if len(bad):
+        raise EvidenceError(
+            f"Rows {bad.tolist()[:10]} hold findings that are impossible together "
+            "under the model (probability zero).",
+            row=int(bad[0]),
+        )
 
 
 def _load_spec():

@@ -16,6 +16,13 @@ import numpy as np
 
 from npprob._checks import Options, check_parameters
 from npprob.diagnosis.neupsig import judged_against_history, neupsig_grade
+from npprob.diagnosis.predictive import (
+    draw_weights,
+    effective_draws,
+    resample_indices,
+    weighted_mean,
+    weighted_quantiles,
+)
 from npprob.diagnosis.result import Diagnosis, FindingEffect
 from npprob.errors import (
     EvidenceError,
@@ -382,28 +389,79 @@ class DiagnosticModel:
                 diagnoses[i] = d
         return TableDiagnosis(list(table.ids), diagnoses, dict(sorted(errors.items())))
 
+    def p_neuropathic(self, batch: EvidenceBatch) -> np.ndarray:
+        """P(target | findings, context) under the posterior predictive, per patient.
+
+        The draws weighted by P(findings, context | draw) (see
+        :mod:`npprob.diagnosis.predictive`); what :meth:`diagnose` reports.
+
+        Returns
+        -------
+        ndarray, shape (n_patients,)
+            NaN for patients whose findings have probability zero.
+        """
+        values, weights = self.weighted_draws(batch)
+        return weighted_mean(values, weights)
+
     def p_neuropathic_draws(self, batch: EvidenceBatch) -> np.ndarray:
-        """P(target | findings, context) for every draw and patient.
+        """Equally weighted draws of P(target | findings, context) per patient.
+
+        The posterior draws resampled (systematically, without randomness) in
+        proportion to how well each explains the patient's findings, so that
+        their average is the predictive :meth:`p_neuropathic` up to
+        resampling error (at most about 1/n_draws) and their spread is the
+        parameter uncertainty given the training data and the patient.
 
         Returns
         -------
         ndarray, shape (n_draws, n_patients)
             NaN for patients whose findings have probability zero.
         """
+        values, weights = self.weighted_draws(batch)
+        return np.take_along_axis(values, resample_indices(weights), axis=0)
+
+    def p_neuropathic_interval(self, batch: EvidenceBatch, level: float = 0.95) -> np.ndarray:
+        """Equal-tailed credible interval of P(target | findings, context) per patient.
+
+        Returns
+        -------
+        ndarray, shape (n_patients, 2)
+            Weighted quantiles of the per-draw posteriors (see
+            :func:`~npprob.diagnosis.predictive.weighted_quantiles`).
+        """
+        values, weights = self.weighted_draws(batch)
+        tail = (1.0 - level) / 2.0
+        return weighted_quantiles(values, weights, [tail, 1.0 - tail]).T
+
+    def weighted_draws(self, batch: EvidenceBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Per-draw P(target | findings, context) and the draws' predictive weights.
+
+        Returns
+        -------
+        values, weights : ndarray, shape (n_draws, n_patients)
+            ``weights`` from :func:`~npprob.diagnosis.predictive.draw_weights`
+            (columns sum to 1; NaN where the findings are impossible).
+        """
         batch = self.with_context(batch)
         target = self.spec.target
-        out = np.empty((self.n_draws, batch.n_patients))
+        values = np.empty((self.n_draws, batch.n_patients))
+        log_evidence = np.empty((self.n_draws, batch.n_patients))
         for start in range(0, batch.n_patients, 4096):
             rows = np.arange(start, min(start + 4096, batch.n_patients))
             result = self.engine.query(batch.take(rows), [target.name], on_zero="nan")
-            out[:, rows] = result.marginal(target.name)[..., target.positive_index]
-        return out
+            values[:, rows] = result.marginal(target.name)[..., target.positive_index]
+            log_evidence[:, rows] = result.log_evidence
+        return values, draw_weights(log_evidence)
 
     def p_draws_if_not_target(self, batch: EvidenceBatch, variable: str) -> np.ndarray:
-        """P(variable positive | findings, context, target absent) for every draw and patient.
+        """P(variable positive | findings, context, target absent), paired with
+        :meth:`p_neuropathic_draws`.
 
         What treatment ranking needs to split the non-neuropathic effect between
-        a nociplastic and a nociceptive component; one engine pass.
+        a nociplastic and a nociceptive component. The draws are resampled with
+        the weights of the findings alone (the same indices as
+        :meth:`p_neuropathic_draws`), so draw ``k`` of both belongs to the same
+        parameter draw.
 
         Returns
         -------
@@ -412,12 +470,14 @@ class DiagnosticModel:
         """
         batch = self.with_context(batch)
         target = self.spec.target
+        weights = draw_weights(self.engine.log_evidence(batch))
         codes = batch.codes.copy()
         negative = next(i for i in range(len(target.states)) if i != target.positive_index)
         codes[:, self.network.index(target.name)] = negative
         var = self.network.variable(variable)
         result = self.engine.query(EvidenceBatch(self.network, codes), [variable], on_zero="nan")
-        return result.marginal(variable)[..., var.positive_index]
+        values = result.marginal(variable)[..., var.positive_index]
+        return np.take_along_axis(values, resample_indices(weights), axis=0)
 
     def _reported(self) -> dict[str, str]:
         """Diagnosis fields and the variables answering them, the target first."""
@@ -438,9 +498,12 @@ class DiagnosticModel:
         }
         target = p[reported["p_neuropathic"]]
         ok = ~result.zero_probability
-        with np.errstate(invalid="ignore"):
-            low, high = np.percentile(target, [2.5, 97.5], axis=0)
-            means = {v: p[v].mean(axis=0) for v in variables}
+        # The posterior predictive: each draw weighted by P(findings | draw).
+        weights = draw_weights(result.log_evidence)
+        low, high = weighted_quantiles(target, weights, [0.025, 0.975])
+        means = {v: weighted_mean(p[v], weights) for v in variables}
+        resampled = np.take_along_axis(target, resample_indices(weights), axis=0)
+        n_effective = effective_draws(weights)
         p_full = means[reported["p_neuropathic"]][ok]
         effects = (
             self._explain(batch.codes[ok], p_full) if explain else [[] for _ in range(ok.sum())]
@@ -466,14 +529,15 @@ class DiagnosticModel:
                     findings=findings,
                     model=dict(info),
                     id=ids[i],
-                    p_neuropathic_draws=np.ascontiguousarray(target[:, i]),
+                    p_neuropathic_draws=np.ascontiguousarray(resampled[:, i]),
+                    effective_draws=float(n_effective[i]),
                 )
             )
             k += 1
         return out
 
     def _explain(self, codes: np.ndarray, p_full: np.ndarray) -> list[list[FindingEffect]]:
-        """Leave-one-out effect of each finding on the posterior mean of P(target).
+        """Leave-one-out effect of each finding on the predictive P(target).
 
         The history is left out together with the recorded findings judged
         against it (:func:`~npprob.diagnosis.neupsig.judged_against_history`).
@@ -503,8 +567,9 @@ class DiagnosticModel:
             owners.append((i, observed, together))
         p = np.empty(0)
         if rows:
-            p = self.engine.query(np.array(rows), [target.name]).marginal(target.name)
-            p = p[..., target.positive_index].mean(axis=0)
+            result = self.engine.query(np.array(rows), [target.name])
+            values = result.marginal(target.name)[..., target.positive_index]
+            p = weighted_mean(values, draw_weights(result.log_evidence))
         out, start = [], 0
         for i, observed, together in owners:
             full = float(p_full[i])

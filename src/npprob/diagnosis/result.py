@@ -66,14 +66,16 @@ class Diagnosis:
     Attributes
     ----------
     p_neuropathic : float
-        Posterior mean over parameter draws of P(neuropathic component | findings).
+        P(neuropathic component | findings) under the posterior predictive:
+        the parameter draws weighted by how well each explains the findings
+        (:mod:`npprob.diagnosis.predictive`).
     credible_interval : tuple of float
-        Central 95 % interval of that probability over the draws.
+        Central 95 % interval of that probability over the weighted draws.
     p_mixed, p_nociplastic, p_nociceptive : float
-        Posterior means of mixed pain (neuropathic and nociceptive), a
-        nociplastic and a nociceptive component.
+        Predictive probabilities of mixed pain (neuropathic and nociceptive),
+        a nociplastic and a nociceptive component.
     mechanisms : dict of str to float
-        Posterior means of the latent mechanisms.
+        Predictive probabilities of the latent mechanisms.
     neupsig : NeuPSIGGrade
         The NeuPSIG 2016 grade from the findings (not from the model).
     explanation : list of FindingEffect
@@ -85,9 +87,13 @@ class Diagnosis:
     id : str or None
         The record's identifier.
     p_neuropathic_draws : ndarray of shape (n_draws,), optional
-        P(neuropathic component | findings) under every posterior parameter
-        draw: what the credible interval summarises and what treatment
-        ranking integrates over. Not part of :meth:`to_dict`.
+        P(neuropathic component | findings) under the parameter draws,
+        resampled in proportion to their weights so that they count equally:
+        what treatment ranking integrates over. Not part of :meth:`to_dict`.
+    effective_draws : float, optional
+        Kish's effective number of draws behind the answer (``1 / sum w^2``);
+        far below the number of draws, the findings are ones the training data
+        said little about and the interval is rough.
     """
 
     p_neuropathic: float
@@ -103,6 +109,7 @@ class Diagnosis:
     id: str | None = None
     disclaimer: str = field(default=DISCLAIMER)
     p_neuropathic_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+    effective_draws: float | None = field(default=None, compare=False)
 
     @property
     def neupsig_grade(self) -> str:
@@ -124,5 +131,6 @@ class Diagnosis:
             "explanation": [e.to_dict() for e in self.explanation],
             "findings": dict(self.findings),
             "model": dict(self.model),
+            "effective_draws": self.effective_draws,
             "disclaimer": self.disclaimer,
         }
