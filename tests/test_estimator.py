@@ -73,7 +73,8 @@ def test_intervals_and_draws(cohort, pretrained) -> None:
     draws = pretrained.p_neuropathic_draws(X.iloc[:50])
     assert draws.shape == (load_model().n_draws, 50)
     mean = pretrained.predict_proba(X.iloc[:50])[:, 1]
-    np.testing.assert_allclose(draws.mean(axis=0), mean)
+    # Resampled to equal weights: the mean is the predictive up to about 1/n_draws.
+    np.testing.assert_allclose(draws.mean(axis=0), mean, atol=2.0 / draws.shape[0])
     narrow = pretrained.predict_interval(X.iloc[:50], level=0.5)
     wide = pretrained.predict_interval(X.iloc[:50], level=0.95)
     assert (wide[:, 0] <= narrow[:, 0] + 1e-12).all()

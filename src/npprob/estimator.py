@@ -2,8 +2,9 @@
 
 :class:`NpprobClassifier` takes a table of clinical findings (one column per
 observable network variable, cells holding state names) and a class label, and
-returns P(neuropathic | findings, chronic pain) averaged over posterior
-parameter draws: the same number ``npprob diagnose`` reports, without any
+returns P(neuropathic | findings, chronic pain) under the posterior
+predictive (the draws weighted by P(findings | draw)): the same number
+``npprob diagnose`` reports, without any
 threshold warping, so ``CalibrationDisplay`` and ``cross_val_score`` see the
 model's own probabilities.
 
@@ -345,7 +346,11 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         return weighted_quantiles(values, weights, [tail, 1.0 - tail]).T
 
     def p_neuropathic_draws(self, X) -> np.ndarray:
-        """P(neuropathic | findings) for every posterior draw.
+        """Equally weighted draws of P(neuropathic | findings) per patient.
+
+        The parameter draws resampled (systematically, without randomness) in
+        proportion to P(findings | draw), so that their mean is
+        :meth:`predict_proba` up to a resampling error of about 1/n_draws.
 
         Returns
         -------
@@ -357,9 +362,12 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         from npprob.network import EvidenceBatch
 
         codes = self._encode(model.network, values)
-        draws = model.p_neuropathic_draws(EvidenceBatch(model.network, codes))
-        _check_possible(np.isnan(draws[0]))
-        return draws
+        draws, weights = model.weighted_draws(EvidenceBatch(model.network, codes))
+        _check_possible(np.isnan(weights).any(axis=0))
+        from npprob.diagnosis.predictive import resample_indices
+
+        # Equally weighted, so that their mean is the predictive probability.
+        return np.take_along_axis(draws, resample_indices(weights), axis=0)
 
     def _predictive(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The predictive P(neuropathic) per patient, with the weighted draws behind it."""

@@ -37,7 +37,10 @@ def setting_weights(name: str) -> np.ndarray:
 
 
 def by_total_probability(weights: np.ndarray, findings: dict[str, str]) -> float:
-    """sum_a w_a P(ctx, findings | a) P(NP | a, ctx, findings) / sum_a w_a P(ctx, findings | a)."""
+    """sum_s,a w_a P(ctx, findings | a, s) P(NP | a, ctx, findings, s) / sum_s,a w_a P(...).
+
+    Over draws s as well: the predictive weighs each draw by how well it
+    explains the findings."""
     var = MODEL.network.variable(CASE_MIX_VARIABLE)
     rows = [MODEL.evidence({**findings, var.name: state}).codes[0] for state in var.states]
     batch = EvidenceBatch(MODEL.network, np.array(rows))
@@ -48,8 +51,7 @@ def by_total_probability(weights: np.ndarray, findings: dict[str, str]) -> float
     own = MODEL.engine.query(nothing, [var.name]).marginal(var.name)[:, 0, :]  # (draws, states)
     likelihood = np.exp(log_ev) / own  # P(ctx, findings | a)
     joint = weights[None, :] * likelihood
-    per_draw = (joint * p_np).sum(axis=1) / joint.sum(axis=1)
-    return float(per_draw.mean())
+    return float((joint * p_np).sum() / joint.sum())
 
 
 def test_every_care_setting_is_listed_and_study_designs_are_not() -> None:
@@ -75,6 +77,7 @@ def test_a_recorded_condition_gives_the_same_answer_in_every_setting(name) -> No
     own = MODEL.diagnose(record, explain=False)
     there = MODEL.in_setting(name).diagnose(record, explain=False)
     np.testing.assert_allclose(there.p_neuropathic_draws, own.p_neuropathic_draws, atol=1e-12)
+    np.testing.assert_allclose(there.draw_weights, own.draw_weights, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -17,7 +17,8 @@ NETWORK = load_spec(clinical_spec_path()).network
 #: The variables the grade reads.
 CRITERIA = (
     "aetiology", "distribution_plausible", "sensory_loss", "hypoaesthesia_touch",
-    "hypoaesthesia_pinprick", "brush_allodynia", "cold_allodynia", "confirmatory_test",
+    "hypoaesthesia_pinprick", "brush_allodynia", "cold_allodynia", "trigger_zone",
+    "confirmatory_test",
 )  # fmt: skip
 
 

@@ -19,7 +19,6 @@ from npprob.diagnosis.neupsig import judged_against_history, neupsig_grade
 from npprob.diagnosis.predictive import (
     draw_weights,
     effective_draws,
-    resample_indices,
     weighted_mean,
     weighted_quantiles,
 )
@@ -404,21 +403,18 @@ class DiagnosticModel:
         return weighted_mean(values, weights)
 
     def p_neuropathic_draws(self, batch: EvidenceBatch) -> np.ndarray:
-        """Equally weighted draws of P(target | findings, context) per patient.
+        """P(target | findings, context) under every parameter draw, per patient.
 
-        The posterior draws resampled (systematically, without randomness) in
-        proportion to how well each explains the patient's findings, so that
-        their average is the predictive :meth:`p_neuropathic` up to
-        resampling error (at most about 1/n_draws) and their spread is the
-        parameter uncertainty given the training data and the patient.
+        The draws do not count equally for a patient: weigh them with
+        :meth:`weighted_draws` (or resample them with
+        :func:`~npprob.diagnosis.predictive.resample_indices`) before averaging.
 
         Returns
         -------
         ndarray, shape (n_draws, n_patients)
             NaN for patients whose findings have probability zero.
         """
-        values, weights = self.weighted_draws(batch)
-        return np.take_along_axis(values, resample_indices(weights), axis=0)
+        return self.weighted_draws(batch)[0]
 
     def p_neuropathic_interval(self, batch: EvidenceBatch, level: float = 0.95) -> np.ndarray:
         """Equal-tailed credible interval of P(target | findings, context) per patient.
@@ -451,17 +447,38 @@ class DiagnosticModel:
             result = self.engine.query(batch.take(rows), [target.name], on_zero="nan")
             values[:, rows] = result.marginal(target.name)[..., target.positive_index]
             log_evidence[:, rows] = result.log_evidence
-        return values, draw_weights(log_evidence)
+        return values, self._draw_weights(log_evidence, batch.codes)
+
+    def _draw_weights(self, log_evidence: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Predictive weights of the draws, the case mix left out of them.
+
+        A recorded condition says nothing about the clinic's case mix that
+        should change this patient's answer: the case mix belongs to the care
+        setting. So where the condition is recorded the weight is
+        P(other findings | condition, draw), i.e. P(findings | draw) divided by
+        the draw's P(condition); otherwise the case mix is part of the evidence
+        likelihood as it should be. This keeps the answer for a recorded
+        condition the same in every setting.
+        """
+        name = CASE_MIX_VARIABLE
+        if name in self.network:
+            column = np.asarray(codes)[:, self.network.index(name)]
+            recorded = np.flatnonzero(column >= 0)
+            if recorded.size:
+                nothing = np.full((1, len(self.network)), -1, dtype=np.int16)
+                mix = self.engine.query(nothing, [name]).marginal(name)[:, 0, :]
+                with np.errstate(divide="ignore"):
+                    log_mix = np.log(mix[:, column[recorded]])
+                log_evidence = log_evidence.copy()
+                log_evidence[:, recorded] -= log_mix
+        return draw_weights(log_evidence)
 
     def p_draws_if_not_target(self, batch: EvidenceBatch, variable: str) -> np.ndarray:
-        """P(variable positive | findings, context, target absent), paired with
-        :meth:`p_neuropathic_draws`.
+        """P(variable positive | findings, context, target absent) for every draw and patient.
 
         What treatment ranking needs to split the non-neuropathic effect between
-        a nociplastic and a nociceptive component. The draws are resampled with
-        the weights of the findings alone (the same indices as
-        :meth:`p_neuropathic_draws`), so draw ``k`` of both belongs to the same
-        parameter draw.
+        a nociplastic and a nociceptive component; one engine pass. Draw ``k``
+        pairs with draw ``k`` of :meth:`weighted_draws`.
 
         Returns
         -------
@@ -470,14 +487,12 @@ class DiagnosticModel:
         """
         batch = self.with_context(batch)
         target = self.spec.target
-        weights = draw_weights(self.engine.log_evidence(batch))
         codes = batch.codes.copy()
         negative = next(i for i in range(len(target.states)) if i != target.positive_index)
         codes[:, self.network.index(target.name)] = negative
         var = self.network.variable(variable)
         result = self.engine.query(EvidenceBatch(self.network, codes), [variable], on_zero="nan")
-        values = result.marginal(variable)[..., var.positive_index]
-        return np.take_along_axis(values, resample_indices(weights), axis=0)
+        return result.marginal(variable)[..., var.positive_index]
 
     def _reported(self) -> dict[str, str]:
         """Diagnosis fields and the variables answering them, the target first."""
@@ -499,16 +514,19 @@ class DiagnosticModel:
         target = p[reported["p_neuropathic"]]
         ok = ~result.zero_probability
         # The posterior predictive: each draw weighted by P(findings | draw).
-        weights = draw_weights(result.log_evidence)
+        weights = self._draw_weights(result.log_evidence, batch.codes)
         low, high = weighted_quantiles(target, weights, [0.025, 0.975])
         means = {v: weighted_mean(p[v], weights) for v in variables}
-        resampled = np.take_along_axis(target, resample_indices(weights), axis=0)
         n_effective = effective_draws(weights)
         p_full = means[reported["p_neuropathic"]][ok]
         effects = (
             self._explain(batch.codes[ok], p_full) if explain else [[] for _ in range(ok.sum())]
         )
         info = self.info()
+
+        def component(key: str, i: int) -> float:
+            return float(means[reported[key]][i]) if key in reported else float("nan")
+
         out: list[Diagnosis | None] = []
         k = 0
         for i in range(batch.n_patients):
@@ -520,16 +538,18 @@ class DiagnosticModel:
                 Diagnosis(
                     p_neuropathic=float(means[reported["p_neuropathic"]][i]),
                     credible_interval=(float(low[i]), float(high[i])),
-                    p_mixed=float(means[reported["p_mixed"]][i]),
-                    p_nociplastic=float(means[reported["p_nociplastic"]][i]),
-                    p_nociceptive=float(means[reported["p_nociceptive"]][i]),
-                    mechanisms={m: float(means[m][i]) for m in MECHANISMS},
+                    # A network without a component or mechanism reports NaN / omits it.
+                    p_mixed=component("p_mixed", i),
+                    p_nociplastic=component("p_nociplastic", i),
+                    p_nociceptive=component("p_nociceptive", i),
+                    mechanisms={m: float(means[m][i]) for m in MECHANISMS if m in means},
                     neupsig=neupsig_grade(findings),
                     explanation=effects[k],
                     findings=findings,
                     model=dict(info),
                     id=ids[i],
-                    p_neuropathic_draws=np.ascontiguousarray(resampled[:, i]),
+                    p_neuropathic_draws=np.ascontiguousarray(target[:, i]),
+                    draw_weights=np.ascontiguousarray(weights[:, i]),
                     effective_draws=float(n_effective[i]),
                 )
             )
@@ -567,9 +587,10 @@ class DiagnosticModel:
             owners.append((i, observed, together))
         p = np.empty(0)
         if rows:
-            result = self.engine.query(np.array(rows), [target.name])
+            variants = np.array(rows)
+            result = self.engine.query(variants, [target.name])
             values = result.marginal(target.name)[..., target.positive_index]
-            p = weighted_mean(values, draw_weights(result.log_evidence))
+            p = weighted_mean(values, self._draw_weights(result.log_evidence, variants))
         out, start = [], 0
         for i, observed, together in owners:
             full = float(p_full[i])

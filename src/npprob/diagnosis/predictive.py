@@ -91,18 +91,28 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -
     ndarray, shape (len(q), n_patients)
     """
     values = np.asarray(values, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
     q = np.atleast_1d(np.asarray(q, dtype=np.float64))
-    out = np.full((len(q), values.shape[1]), np.nan)
-    for i in range(values.shape[1]):
-        w = weights[:, i]
-        if not np.isfinite(w).all():
-            continue
-        keep = w > 0
-        v, w = values[keep, i], w[keep]
-        order = np.argsort(v, kind="stable")
-        v, w = v[order], w[order]
-        middle = np.cumsum(w) - w / 2
-        out[:, i] = np.interp(q, middle, v)
+    n, m = values.shape
+    # Draws of weight zero sort last and are never used.
+    positive = weights > 0
+    order = np.argsort(np.where(positive, values, np.inf), axis=0, kind="stable")
+    v = np.take_along_axis(values, order, axis=0)
+    w = np.take_along_axis(np.where(positive, weights, 0.0), order, axis=0)
+    middle = np.cumsum(w, axis=0) - w / 2
+    last = np.maximum(positive.sum(axis=0) - 1, 0)
+    used = np.arange(n)[:, None] <= last[None, :]
+    columns = np.arange(m)
+    out = np.empty((len(q), m))
+    for r, quantile in enumerate(q):
+        k = ((middle <= quantile) & used).sum(axis=0)
+        lo, hi = np.minimum(np.maximum(k - 1, 0), last), np.minimum(k, last)
+        m_lo, m_hi = middle[lo, columns], middle[hi, columns]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.clip(np.where(m_hi > m_lo, (quantile - m_lo) / (m_hi - m_lo), 0.0), 0.0, 1.0)
+        v_lo, v_hi = v[lo, columns], v[hi, columns]
+        out[r] = v_lo + t * (v_hi - v_lo)
+    out[:, ~np.isfinite(weights).all(axis=0)] = np.nan
     return out
 
 

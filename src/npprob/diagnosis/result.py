@@ -87,9 +87,12 @@ class Diagnosis:
     id : str or None
         The record's identifier.
     p_neuropathic_draws : ndarray of shape (n_draws,), optional
-        P(neuropathic component | findings) under the parameter draws,
-        resampled in proportion to their weights so that they count equally:
-        what treatment ranking integrates over. Not part of :meth:`to_dict`.
+        P(neuropathic component | findings) under every parameter draw: what
+        the credible interval summarises and treatment ranking integrates
+        over, with ``draw_weights``. Not part of :meth:`to_dict`.
+    draw_weights : ndarray of shape (n_draws,), optional
+        Each draw's weight in the answer, P(findings | draw) normalised to sum
+        to 1 (:func:`~npprob.diagnosis.predictive.draw_weights`).
     effective_draws : float, optional
         Kish's effective number of draws behind the answer (``1 / sum w^2``);
         far below the number of draws, the findings are ones the training data
@@ -109,6 +112,7 @@ class Diagnosis:
     id: str | None = None
     disclaimer: str = field(default=DISCLAIMER)
     p_neuropathic_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+    draw_weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     effective_draws: float | None = field(default=None, compare=False)
 
     @property
