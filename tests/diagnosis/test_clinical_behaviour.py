@@ -157,3 +157,64 @@ def test_crps_type_1_with_allodynia_is_not_neuropathic(model) -> None:
     d = model.diagnose(findings, explain=False)
     assert d.p_neuropathic <= 0.15
     assert d.p_nociplastic >= 0.7
+
+
+# -- network 0.3.2: the confirmatory tests one by one, QST and the extent of the pain -------
+
+
+def without_summary_test(name: str) -> dict[str, str]:
+    return {k: v for k, v in record(name).items() if k != "confirmatory_test"}
+
+
+@pytest.mark.parametrize("name", ["central_post_stroke_pain", "lumbar_radiculopathy_mixed"])
+def test_imaging_that_shows_the_lesion_raises_p_and_a_normal_scan_lowers_it(model, name) -> None:
+    findings = without_summary_test(name)
+    p = {s: model.diagnose({**findings, "imaging": s}, explain=False).p_neuropathic
+         for s in ("normal", "lesion_shown")}  # fmt: skip
+    middle = model.diagnose(findings, explain=False).p_neuropathic
+    assert p["lesion_shown"] > middle > p["normal"]
+
+
+def test_nerve_conduction_marks_the_lesion_not_the_pain(model) -> None:
+    # Carpal tunnel: conduction does not differ with and without neuropathic pain
+    # (Matesanz 2021), so it cannot move P much once the entrapment is known.
+    cts = without_summary_test("carpal_tunnel_syndrome")
+    q = [model.diagnose({**cts, "nerve_conduction": s}, explain=False).p_neuropathic
+         for s in ("normal", "abnormal")]  # fmt: skip
+    assert abs(q[1] - q[0]) < 0.02
+    # Unexplained pain in a plausible distribution: an abnormal study finds the lesion.
+    unexplained = {"aetiology": "unknown", "distribution_plausible": "yes", "burning": "present"}
+    before = model.diagnose(unexplained, explain=False).p_neuropathic
+    after = model.diagnose({**unexplained, "nerve_conduction": "abnormal"}, explain=False)
+    assert after.p_neuropathic - before >= 0.1
+
+
+def test_small_fibre_loss_in_fibromyalgia_does_not_make_it_neuropathic(model) -> None:
+    # Reduced IENFD in about 60 % of fibromyalgia (Evdokimov 2019): not a lesion causing the pain.
+    findings = {**record("fibromyalgia_dn4_positive"), "skin_biopsy": "reduced_ienfd"}
+    assert model.diagnose(findings, explain=False).p_neuropathic <= 0.15
+
+
+def test_qst_gain_is_not_neuropathic_evidence_but_loss_is(model) -> None:
+    # Hypersensitivity on QST in 69 % of osteoarthritis and fibromyalgia alike (Schmidt 2024).
+    oa = {"aetiology": "osteoarthritis", "pain_on_movement": "present"}
+    gain = model.diagnose({**oa, "qst_sensory_gain": "present"}, explain=False).p_neuropathic
+    assert gain <= 0.05
+    unexplained = {"aetiology": "unknown", "distribution_plausible": "yes"}
+    before = model.diagnose(unexplained, explain=False).p_neuropathic
+    loss = model.diagnose({**unexplained, "qst_sensory_loss": "present"}, explain=False)
+    assert loss.p_neuropathic > before
+
+
+def test_widespread_pain_points_to_the_nociplastic_component(model) -> None:
+    base = {"aetiology": "unknown"}
+    regional = model.diagnose({**base, "pain_extent": "regional"}, explain=False)
+    widespread = model.diagnose({**base, "pain_extent": "widespread"}, explain=False)
+    assert widespread.p_nociplastic - regional.p_nociplastic >= 0.2
+    assert widespread.p_neuropathic < regional.p_neuropathic
+
+
+def test_a_named_test_counts_as_confirmatory_in_the_grade(model) -> None:
+    findings = {**without_summary_test("painful_diabetic_polyneuropathy"),
+                "skin_biopsy": "reduced_ienfd"}  # fmt: skip
+    assert model.diagnose(findings).neupsig.grade == "definite"

@@ -52,9 +52,14 @@ ORACLE_SENSORY_LOSS = ("sensory_loss", "hypoaesthesia_touch", "hypoaesthesia_pin
 ORACLE_ALLODYNIA = ("brush_allodynia", "cold_allodynia")
 #: Triggered paroxysms from a trigger zone count as the sign in trigeminal neuralgia (Cruccu 2016).
 ORACLE_TRIGGER = ("trigger_zone",)
-ORACLE_SIGNS = ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA + ORACLE_TRIGGER
+#: Network 0.3.2: loss on quantitative sensory testing is a sensory sign measured with a device.
+ORACLE_QST = ("qst_sensory_loss",)
+ORACLE_SIGNS = ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA + ORACLE_TRIGGER + ORACLE_QST
+#: Network 0.3.2: the tests one by one, each confirming a lesion when abnormal.
+ORACLE_TESTS = (("confirmatory_test", "positive"), ("nerve_conduction", "abnormal"),
+                ("skin_biopsy", "reduced_ienfd"), ("imaging", "lesion_shown"))  # fmt: skip
 GRADED = (
-    "aetiology", "distribution_plausible", "confirmatory_test",
+    "aetiology", "distribution_plausible", *(name for name, _ in ORACLE_TESTS),
     *ORACLE_SIGNS,
 )  # fmt: skip
 
@@ -63,7 +68,7 @@ def oracle_grade(findings) -> tuple[str, bool, bool, bool, bool]:
     history = findings.get("aetiology") in ORACLE_NEURAL
     distribution = findings.get("distribution_plausible") == "yes"
     signs = any(findings.get(name) == "present" for name in ORACLE_SIGNS)
-    test = findings.get("confirmatory_test") == "positive"
+    test = any(findings.get(name) == state for name, state in ORACLE_TESTS)
     if not (history and distribution):
         grade = "unlikely"
     elif test:
@@ -88,7 +93,9 @@ def oracle_grade_codes(network, codes: np.ndarray) -> np.ndarray:
     signs = np.zeros(len(codes), dtype=bool)
     for name in ORACLE_SIGNS:
         signs |= is_state(name, "present")
-    test = is_state("confirmatory_test", "positive")
+    test = np.zeros(len(codes), dtype=bool)
+    for name, state in ORACLE_TESTS:
+        test |= is_state(name, state)
     possible = history & distribution
     grade = np.where(possible, 1, 0)
     grade = np.where(possible & (signs | test), 2, grade)
@@ -205,7 +212,7 @@ def test_shipped_rules_are_the_oracle_rules():
         "history": {"aetiology": tuple(sorted(ORACLE_NEURAL, key=AETIOLOGY_ORDER.index))},
         "distribution": {"distribution_plausible": ("yes",)},
         "sensory_signs": dict.fromkeys(ORACLE_SIGNS, ("present",)),
-        "confirmatory_test": {"confirmatory_test": ("positive",)},
+        "confirmatory_test": {name: (state,) for name, state in ORACLE_TESTS},
     }
     assert NEURAL_AETIOLOGIES == ORACLE_NEURAL
     assert isinstance(NEURAL_AETIOLOGIES, frozenset)
