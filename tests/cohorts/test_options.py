@@ -273,3 +273,14 @@ def test_neupsig_label_uses_recorded_not_true_findings(make_cohort, network):
     # MCAR loses criteria (missing counts as not met), so fewer patients qualify.
     assert cohort.label.mean() < truthful.mean()
     assert np.all(cohort.label <= truthful)
+
+
+def test_the_named_tests_are_never_recorded(make_cohort, network):
+    # The cohorts record the work-up once, as the summary confirmatory test.
+    cohort = make_cohort("consecutive_pain_clinic", 2000, 5)
+    codes = cohort.recorded.codes
+    for name in ("nerve_conduction", "skin_biopsy", "imaging", "qst_sensory_loss",
+                 "qst_sensory_gain"):  # fmt: skip
+        assert (codes[:, network.index(name)] == -1).all(), name
+        assert (cohort.truth[:, network.index(name)] >= 0).all()
+    assert (codes[:, network.index("confirmatory_test")] >= 0).all()
