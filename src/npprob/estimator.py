@@ -356,17 +356,9 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_draws, n_patients)
         """
-        check_is_fitted(self, "classes_")
-        values = self._validated(X)
-        model = self.model_
-        from npprob.network import EvidenceBatch
-
-        codes = self._encode(model.network, values)
-        draws, weights = model.weighted_draws(EvidenceBatch(model.network, codes))
-        _check_possible(np.isnan(weights).any(axis=0))
         from npprob.diagnosis.predictive import resample_indices
 
-        # Equally weighted, so that their mean is the predictive probability.
+        _, draws, weights = self._predictive(X)
         return np.take_along_axis(draws, resample_indices(weights), axis=0)
 
     def _predictive(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

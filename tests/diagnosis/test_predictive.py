@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _oracles import brute_force, spec_of
+from _oracles import brute_force, joint_table, spec_of
 from npprob.diagnosis.model import DiagnosticModel
 from npprob.diagnosis.predictive import (
     draw_weights,
@@ -101,7 +101,11 @@ FEW_DRAWS, FEW_SEED = 40, 3
 
 
 def oracle(findings: dict[str, str], *, drop_case_mix: bool) -> float:
-    """sum_s w_s P(NP | e, s) with w_s = P(e | s), or P(e | s) / P(aetiology | s)."""
+    """sum_s w_s P(NP | e, s) / sum_s w_s, w_s = P(e | context, aetiology if recorded, s).
+
+    The model is trained on patients selected for the context, so a draw's weight
+    is conditional on it; with ``drop_case_mix=False`` the recorded aetiology is
+    not conditioned on (the alternative the model rejects)."""
     codes = np.full((1, len(NAMES)), -1)
     for name, state in {**findings, "chronic_pain": "present"}.items():
         codes[0, NAMES.index(name)] = SPEC.network.variable(name).states.index(state)
@@ -110,10 +114,16 @@ def oracle(findings: dict[str, str], *, drop_case_mix: bool) -> float:
     for s in range(FEW_DRAWS):
         spec = spec_of(SPEC.network, {k: v[s] for k, v in draws.items()})
         result = brute_force(spec, codes, ["neuropathic"])
-        weight = result.p_evidence[0]
+        joint = joint_table(spec)
+        axis = NAMES.index("chronic_pain")
+        p_context = joint.take(1, axis=axis).sum()
+        weight = result.p_evidence[0] / p_context
         if drop_case_mix and "aetiology" in findings:
-            weight /= spec.cpts["aetiology"][SPEC.network.variable("aetiology").states.index(
-                findings["aetiology"])]  # fmt: skip
+            # P(aetiology | context, s), from the joint as well.
+            a = SPEC.network.variable("aetiology").states.index(findings["aetiology"])
+            in_context = joint.take(1, axis=axis)
+            a_axis = NAMES.index("aetiology") - (NAMES.index("aetiology") > axis)
+            weight /= in_context.take(a, axis=a_axis).sum() / p_context
         numerator += weight * result.marginals["neuropathic"][0, 1]
         denominator += weight
     return numerator / denominator
@@ -141,6 +151,14 @@ def test_the_answer_is_the_evidence_weighted_mixture_of_the_draws(few, findings)
     assert high <= d.p_neuropathic_draws.max()
 
 
+def test_an_empty_record_weighs_every_draw_equally(few) -> None:
+    # Every draw explains "a patient in chronic pain" equally well once the model
+    # conditions on the context it was trained on.
+    d = few.diagnose({}, explain=False)
+    np.testing.assert_allclose(d.draw_weights, 1.0 / few.n_draws, rtol=1e-9)
+    assert d.effective_draws == pytest.approx(few.n_draws)
+
+
 def test_a_recorded_condition_leaves_the_case_mix_out_of_the_weights(few) -> None:
     findings = {"aetiology": "a", "sign": "present"}
     answer = few.diagnose(findings, explain=False).p_neuropathic
@@ -166,7 +184,7 @@ def test_loose_rows_with_equal_means_are_uninformative_under_the_predictive() ->
     base = m.diagnose({}, explain=False).p_neuropathic
     for state in ("absent", "present"):
         p = m.diagnose({"loose_sign": state}, explain=False).p_neuropathic
-        assert p == pytest.approx(base, abs=0.01), state
+        assert p == pytest.approx(base, abs=0.025), state
     values, _ = m.weighted_draws(m.evidence({"loose_sign": "present"}))
     assert abs(values.mean() - base) > 0.03  # what the equal-weight average would say
 
@@ -232,3 +250,19 @@ def test_weighted_quantiles_against_a_per_patient_interpolation(rng) -> None:
         v, w = v[order], w[order]
         expected = np.interp(q, np.cumsum(w) - w / 2, v)
         np.testing.assert_allclose(got[:, j], expected, atol=1e-12)
+
+
+def test_the_text_output_says_when_few_draws_carry_the_answer(few) -> None:
+    import dataclasses
+
+    from npprob.cli._output import diagnosis_csv_rows, format_diagnosis
+    from npprob.diagnosis.model import TableDiagnosis
+
+    d = few.diagnose({"sign": "present"})
+    assert "carry this answer" not in format_diagnosis(d)
+    rough = dataclasses.replace(d, effective_draws=0.05 * few.n_draws)
+    assert f"Only about 2 of the {few.n_draws} parameter draws" in format_diagnosis(rough)
+    # The toy network has no mechanisms: their CSV columns stay, blank.
+    (row,) = diagnosis_csv_rows(TableDiagnosis(["x"], [d], {}))
+    assert len(row) == 13
+    assert row[7:10] == ["", "", ""]

@@ -118,6 +118,7 @@ class DiagnosticModel:
     kind: str
     card: dict | None = field(default=None, repr=False, compare=False)
     setting: dict | None = field(default=None, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_draws(
@@ -188,7 +189,10 @@ class DiagnosticModel:
             "tag": setting.tag,
         }
         return replace(
-            self, engine=self.engine.with_root_distribution(var.name, weights), setting=described
+            self,
+            engine=self.engine.with_root_distribution(var.name, weights),
+            setting=described,
+            _cache={},
         )
 
     def info(self) -> dict[str, object]:
@@ -450,28 +454,52 @@ class DiagnosticModel:
         return values, self._draw_weights(log_evidence, batch.codes)
 
     def _draw_weights(self, log_evidence: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """Predictive weights of the draws, the case mix left out of them.
+        """Predictive weights of the draws: P(findings | context, condition, draw).
 
-        A recorded condition says nothing about the clinic's case mix that
-        should change this patient's answer: the case mix belongs to the care
-        setting. So where the condition is recorded the weight is
-        P(other findings | condition, draw), i.e. P(findings | draw) divided by
-        the draw's P(condition); otherwise the case mix is part of the evidence
-        likelihood as it should be. This keeps the answer for a recorded
-        condition the same in every setting.
+        The model was trained on patients selected for the context (chronic
+        pain), with the likelihood of each conditional on it, so a new patient
+        weighs a draw by P(findings | context, draw), not P(findings, context |
+        draw): an empty record gives equal weights. Where the condition is
+        recorded it is conditioned on too, because the case mix belongs to the
+        care setting, not to the patient: a recorded condition then gives the
+        same answer in every setting.
+
+        Parameters
+        ----------
+        log_evidence : ndarray, shape (n_draws, n_patients)
+            log P(findings, context | draw) from the engine.
+        codes : ndarray, shape (n_patients, n_variables)
+            The patients' state codes (context set).
         """
-        name = CASE_MIX_VARIABLE
-        if name in self.network:
-            column = np.asarray(codes)[:, self.network.index(name)]
-            recorded = np.flatnonzero(column >= 0)
-            if recorded.size:
-                nothing = np.full((1, len(self.network)), -1, dtype=np.int16)
-                mix = self.engine.query(nothing, [name]).marginal(name)[:, 0, :]
-                with np.errstate(divide="ignore"):
-                    log_mix = np.log(mix[:, column[recorded]])
-                log_evidence = log_evidence.copy()
-                log_evidence[:, recorded] -= log_mix
-        return draw_weights(log_evidence)
+        log_base = self._log_base()
+        index = np.zeros(len(codes), dtype=np.intp)
+        if CASE_MIX_VARIABLE in self.network:
+            column = np.asarray(codes)[:, self.network.index(CASE_MIX_VARIABLE)]
+            index = np.where(column >= 0, column + 1, 0)
+        with np.errstate(invalid="ignore"):
+            log_w = np.where(np.isneginf(log_evidence), -np.inf, log_evidence - log_base[:, index])
+        return draw_weights(log_w)
+
+    def _log_base(self) -> np.ndarray:
+        """log P(context | draw) and log P(context, condition = k | draw) for every k.
+
+        Shape (n_draws, 1 + number of conditions); computed once per engine.
+        """
+        cached = self._cache.get("log_base")
+        if cached is not None and cached[0] is self.engine:
+            return cached[1]
+        empty = np.full((1, len(self.network)), -1, dtype=np.int16)
+        context = self.with_context(EvidenceBatch(self.network, empty)).codes[0]
+        rows = [context]
+        if CASE_MIX_VARIABLE in self.network:
+            j = self.network.index(CASE_MIX_VARIABLE)
+            for k in range(self.network.variable(CASE_MIX_VARIABLE).cardinality):
+                row = context.copy()
+                row[j] = k
+                rows.append(row)
+        value = self.engine.log_evidence(EvidenceBatch(self.network, np.array(rows)))
+        self._cache["log_base"] = (self.engine, value)
+        return value
 
     def p_draws_if_not_target(self, batch: EvidenceBatch, variable: str) -> np.ndarray:
         """P(variable positive | findings, context, target absent) for every draw and patient.

@@ -14,8 +14,9 @@ trained model the weights are nearly equal; with the prior model they matter.
 
 This module holds the arithmetic: weights from log evidence, weighted means and
 quantiles, the effective number of draws, and deterministic systematic
-resampling, which turns weighted draws into equally weighted ones for Monte
-Carlo downstream (treatment ranking).
+resampling, which turns weighted draws into equally weighted ones (the
+scikit-learn estimator's ``p_neuropathic_draws``). Treatment ranking samples
+draws with these weights itself.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         NaN where the weights are NaN.
     """
     values = np.asarray(values, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         mean = np.where(weights > 0, weights * values, 0.0).sum(axis=0)
     mean[np.isnan(weights).any(axis=0)] = np.nan
@@ -89,6 +91,8 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -
     Returns
     -------
     ndarray, shape (len(q), n_patients)
+        Draws of weight zero are never used; NaN for a patient whose weights
+        are NaN (findings of probability zero).
     """
     values = np.asarray(values, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
@@ -117,7 +121,20 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -
 
 
 def effective_draws(weights: np.ndarray) -> np.ndarray:
-    """Kish's effective number of draws, ``1 / sum w^2``, per patient."""
+    """Kish's effective number of draws per patient.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (n_draws, n_patients)
+        Normalised weights (:func:`draw_weights`).
+
+    Returns
+    -------
+    ndarray, shape (n_patients,)
+        ``1 / sum w^2``: ``n_draws`` for equal weights, 1 when one draw carries
+        everything; NaN where the weights are NaN.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         return 1.0 / np.square(weights).sum(axis=0)
 
@@ -139,6 +156,7 @@ def resample_indices(weights: np.ndarray) -> np.ndarray:
     ndarray of int, shape (n_draws, n_patients)
         Index into the draws; a patient whose weights are NaN keeps ``0..n-1``.
     """
+    weights = np.asarray(weights, dtype=np.float64)
     n, n_patients = weights.shape
     positions = (np.arange(n) + 0.5) / n
     out = np.empty((n, n_patients), dtype=np.intp)
