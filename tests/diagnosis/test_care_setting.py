@@ -15,9 +15,8 @@ import pytest
 
 from npprob.cli import main
 from npprob.diagnosis import load_model
-from npprob.diagnosis.model import SETTING_FLOOR
 from npprob.errors import NetworkError, ParameterError
-from npprob.io.settings import CASE_MIX_VARIABLE, care_setting_names, care_settings
+from npprob.io.settings import CASE_MIX_VARIABLE, SETTING_FLOOR, care_setting_names, care_settings
 from npprob.network.evidence import EvidenceBatch
 
 MODEL = load_model()

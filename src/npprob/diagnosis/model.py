@@ -36,7 +36,13 @@ from npprob.io.findings import decode_codes
 from npprob.io.patient_record import SETTING_KEY, PatientRecord
 from npprob.io.patients import PatientTable
 from npprob.io.resources import clinical_spec, models_dir
-from npprob.io.settings import CASE_MIX_VARIABLE, care_setting_names, care_settings, get_setting
+from npprob.io.settings import (
+    CASE_MIX_VARIABLE,
+    care_setting_names,
+    care_settings,
+    case_mix,
+    get_setting,
+)
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.spec import ClinicalSpec
 
@@ -57,10 +63,6 @@ COMPONENTS = {
     "p_nociplastic": "nociplastic",
     "p_nociceptive": "nociceptive",
 }
-
-#: Share of a care setting's case mix spread evenly over every condition (design choice):
-#: keeps conditions the setting does not list possible when they are recorded.
-SETTING_FLOOR = 1e-3
 
 #: Patients diagnosed per engine pass in a batch.
 BATCH_CHUNK = 256
@@ -172,16 +174,9 @@ class DiagnosticModel:
                 parameter="setting",
             )
         setting = get_setting({n: care_settings(self.network)[n] for n in names}, name)
-        var = self.network.variable(CASE_MIX_VARIABLE)
-        mix = setting.groups[0].aetiology
-        if mix is None:
-            weights = np.asarray(self.network.cpt(var.name), dtype=float)
-        else:
-            weights = np.array([mix.get(s, 0.0) for s in var.states])
-            weights = weights / weights.sum()
-        # Every condition stays possible: a recorded one the setting does not list must
-        # not make the record impossible (its prior cancels once it is recorded).
-        weights = (1.0 - SETTING_FLOOR) * weights + SETTING_FLOOR / len(weights)
+        # Every condition stays possible (SETTING_FLOOR): a recorded one the setting does
+        # not list must not make the record impossible (its prior cancels once recorded).
+        weights = case_mix(self.network, setting)
         described = {
             "name": setting.name,
             "description": setting.description,
@@ -190,7 +185,7 @@ class DiagnosticModel:
         }
         return replace(
             self,
-            engine=self.engine.with_root_distribution(var.name, weights),
+            engine=self.engine.with_root_distribution(CASE_MIX_VARIABLE, weights),
             setting=described,
             _cache={},
         )

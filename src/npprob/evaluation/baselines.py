@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from npprob.errors import DataFileError
+from npprob.io.screening import load_tools
 from npprob.io.tomlfile import read_toml
 from npprob.network.network import Network
+from npprob.network.screening import ScreeningTool
 
 __all__ = [
     "NEUPSIG_CUTOFF",
@@ -28,78 +29,6 @@ __all__ = [
     "score_all",
     "tool_score",
 ]
-
-
-@dataclass(frozen=True)
-class ScreeningTool:
-    """A points-based screening tool.
-
-    Attributes
-    ----------
-    key, name : str
-    cutoff : float
-        Score at or above which the screen is positive.
-    items : tuple of (findings, aetiologies, points)
-        An item scores ``points`` when any of ``findings`` is in its positive
-        state (:attr:`~npprob.network.Variable.positive_index`) or the
-        aetiology is one of ``aetiologies``.
-    source, tag, reason : str
-    """
-
-    key: str
-    name: str
-    cutoff: float
-    items: tuple[tuple[tuple[str, ...], tuple[str, ...], float], ...]
-    source: str
-    tag: str
-    reason: str = ""
-
-
-def load_tools(
-    network: Network, path: str | os.PathLike[str] | None = None
-) -> dict[str, ScreeningTool]:
-    """Read the tool definitions and check every finding and state against ``network``.
-
-    Raises
-    ------
-    DataFileError
-        On invalid TOML, unknown findings or aetiologies, or missing fields.
-    """
-    from npprob.io.resources import baselines_path
-
-    p = Path(path) if path is not None else baselines_path()
-    data = read_toml(p, "tools file")
-    aetiologies = set(network.variable("aetiology").states) if "aetiology" in network else set()
-    tools = {}
-    for key, body in data.get("tools", {}).items():
-        where = f"{p}: tool '{key}'"
-        missing = {"name", "cutoff", "items", "source", "tag"} - set(body)
-        if missing:
-            raise DataFileError(f"{where}: missing {sorted(missing)}.")
-        items = []
-        for k, item in enumerate(body["items"]):
-            findings = tuple(item.get("any", ()))
-            causes = tuple(item.get("aetiology", ()))
-            for name in findings:
-                if name not in network or network.variable(name).boolean_states is None:
-                    raise DataFileError(
-                        f"{where}, item {k + 1}: no two-state finding '{name}'.", path=str(p)
-                    )
-            for cause in causes:
-                if cause not in aetiologies:
-                    raise DataFileError(f"{where}, item {k + 1}: unknown aetiology '{cause}'.")
-            if (not findings and not causes) or "points" not in item:
-                raise DataFileError(
-                    f"{where}, item {k + 1}: needs 'any' or 'aetiology', and 'points'."
-                )
-            items.append((findings, causes, float(item["points"])))
-        tools[key] = ScreeningTool(
-            key, str(body["name"]), float(body["cutoff"]), tuple(items),
-            str(body["source"]), str(body["tag"]), str(body.get("reason", "")),
-        )  # fmt: skip
-    if not tools:
-        raise DataFileError(f"{p}: no [tools.*] tables.")
-    return tools
 
 
 def tool_score(tool: ScreeningTool, network: Network, codes: np.ndarray) -> np.ndarray:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from npprob.errors import DataFileError
 from npprob.evaluation.baselines import ScreeningTool, load_tools
-from npprob.io.tomlfile import read_toml
+from npprob.io.evidence import KINDS, PublishedStatistic, read_statistics
 from npprob.network.evidence import UNOBSERVED, EvidenceBatch
 from npprob.network.network import Network
 
@@ -37,111 +36,21 @@ __all__ = [
     "screen_positive_draws",
 ]
 
-#: What a statistic is a probability of.
-KINDS = ("finding", "target", "screen_positive")
-
 #: Most findings a screening tool may have for exact enumeration (2 ** 14 patterns).
 MAX_TOOL_FINDINGS = 14
-
-
-@dataclass(frozen=True)
-class PublishedStatistic:
-    """One published probability in a defined population.
-
-    Attributes
-    ----------
-    id, description : str
-    kind : str
-        ``"finding"`` (P(finding = state | given)), ``"target"`` (P(target positive
-        | given)) or ``"screen_positive"`` (P(tool score >= cutoff | given)).
-    given : dict of str to str
-        The population: states of any variables (hidden ones included, e.g.
-        ``neuropathic = "present"``).
-    setting : str or None
-        A care setting whose case mix applies (``models/cohort_settings.toml``).
-    finding, state, tool : str or None
-    value : float
-        The published estimate (probability scale).
-    interval : tuple of float
-        Its 95 % interval (or a range the source gives).
-    source, tag, note : str
-    """
-
-    id: str
-    description: str
-    kind: str
-    given: dict[str, str]
-    value: float
-    interval: tuple[float, float]
-    source: str
-    tag: str
-    setting: str | None = None
-    finding: str | None = None
-    state: str | None = None
-    tool: str | None = None
-    note: str = ""
 
 
 def load_published_statistics(
     network: Network, path: str | os.PathLike[str] | None = None
 ) -> list[PublishedStatistic]:
-    """Read and check the published statistics against ``network``.
+    """The published statistics of ``models/published_statistics.toml`` (or ``path``).
 
-    Raises
-    ------
-    DataFileError
-        On invalid TOML, an unknown kind, variable, state or tool, a value outside
-        its interval or [0, 1], or a statistic without source and tag.
+    See :func:`npprob.io.evidence.read_statistics`.
     """
     from npprob.io.resources import models_dir
 
     p = Path(path) if path is not None else models_dir() / "published_statistics.toml"
-    data = read_toml(p, "published statistics file")
-    out = []
-    for k, body in enumerate(data.get("statistics", [])):
-        where = f"{p}: statistic {k + 1} ({body.get('id', '?')})"
-        kind = body.get("kind")
-        if kind not in KINDS:
-            raise DataFileError(f"{where}: kind must be one of {KINDS}.", path=str(p))
-        given = {str(a): str(b) for a, b in dict(body.get("given", {})).items()}
-        for name, state in given.items():
-            if name not in network or state not in network.variable(name).states:
-                raise DataFileError(f"{where}: unknown given {name} = {state!r}.", path=str(p))
-        finding, state = body.get("finding"), body.get("state")
-        if kind == "finding" and (
-            finding not in network or state not in network.variable(finding).states
-        ):
-            raise DataFileError(f"{where}: unknown finding {finding} = {state!r}.", path=str(p))
-        value, interval = body.get("value"), body.get("interval")
-        if (
-            not isinstance(value, (int, float))
-            or not isinstance(interval, list)
-            or len(interval) != 2
-            or not 0.0 <= interval[0] <= value <= interval[1] <= 1.0
-        ):
-            raise DataFileError(
-                f"{where}: needs 0 <= interval[0] <= value <= interval[1] <= 1.", path=str(p)
-            )
-        if not body.get("source") or not body.get("tag"):
-            raise DataFileError(f"{where}: needs a source and a tag.", path=str(p))
-        out.append(
-            PublishedStatistic(
-                id=str(body.get("id", f"statistic_{k + 1}")),
-                description=str(body.get("description", "")),
-                kind=kind,
-                given=given,
-                value=float(value),
-                interval=(float(interval[0]), float(interval[1])),
-                source=str(body["source"]),
-                tag=str(body["tag"]),
-                setting=body.get("setting"),
-                finding=finding,
-                state=state,
-                tool=body.get("tool"),
-                note=str(body.get("note", "")),
-            )
-        )
-    return out
+    return read_statistics(network, p)
 
 
 def _given_codes(network: Network, given: Mapping[str, str]) -> np.ndarray:

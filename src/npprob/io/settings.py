@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from npprob._checks import format_choices, unknown_name_hint
 from npprob.errors import DataFileError, ParameterError
 from npprob.io.resources import cohort_settings_path
@@ -23,11 +25,13 @@ from npprob.network.network import Network
 
 __all__ = [
     "CASE_MIX_VARIABLE",
+    "SETTING_FLOOR",
     "Group",
     "Setting",
     "care_setting_names",
     "care_setting_names_in_file",
     "care_settings",
+    "case_mix",
     "get_setting",
     "load_settings",
 ]
@@ -176,6 +180,27 @@ def _group(body: Mapping[str, object], network: Network, where: str) -> Group:
 def care_settings(network: Network) -> dict[str, Setting]:
     """The shipped settings, read once per network structure (frozen, shared)."""
     return _cached_settings(network.structure_digest(), network)
+
+
+#: Share of a care setting's case mix spread evenly over every condition (design choice):
+#: keeps conditions the setting does not list possible when they are recorded.
+SETTING_FLOOR = 1e-3
+
+
+def case_mix(network: Network, setting: Setting) -> np.ndarray:
+    """P(condition) in a single-group care setting, floored by :data:`SETTING_FLOOR`.
+
+    A setting that does not list its conditions keeps the network's own
+    distribution (before the floor).
+    """
+    var = network.variable(CASE_MIX_VARIABLE)
+    mix = setting.groups[0].aetiology
+    if mix is None:
+        weights = np.asarray(network.cpt(var.name), dtype=float)
+    else:
+        weights = np.array([mix.get(s, 0.0) for s in var.states])
+        weights = weights / weights.sum()
+    return (1.0 - SETTING_FLOOR) * weights + SETTING_FLOOR / len(weights)
 
 
 def care_setting_names(network: Network) -> list[str]:

@@ -21,7 +21,7 @@ it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -105,37 +105,13 @@ def build_marginal_model(
     layout.label = label if problem.label is not None else None
     skip = set(problem.conditioned)
     observed_roots = {n: np.unique(codes[:, net.index(n)]) for n in problem.conditioned}
-    impossible = unreachable_rows(spec)
-    a, b, where = [], [], []
-    dirichlet = []
-    for name, alpha in spec.concentration.items():
-        if name in skip:
-            continue
-        parents = net.parents(name)
-        shape = net.cpt_shape(name)
-        n_states = shape[-1]
-        rows = alpha.reshape(-1, n_states)
-        parent_index = np.indices(shape[:-1]).reshape(len(parents), -1).T if parents else [()]
-        for r, (arow, config) in enumerate(zip(rows, parent_index, strict=True)):
-            positive = np.flatnonzero(arow > 0)
-            if len(positive) < 2:
-                continue
-            touched = all(
-                config[k] in observed_roots[p] for k, p in enumerate(parents) if p in observed_roots
-            )
-            if not touched or (name, r) in impossible:
-                layout.exact_rows.append((name, r))
-                continue
-            if len(positive) == 2:
-                first, second = (int(i) for i in positive)
-                layout.binary_rows.append((name, r, first, second))
-                a.append(arow[second])
-                b.append(arow[first])
-                where.append((name, r * n_states + first, r * n_states + second))
-            else:
-                var = f"{name}__row{r}"
-                layout.dirichlet_rows.append((name, r, positive, var))
-                dirichlet.append((var, arow[positive], name, r * n_states + positive))
+
+    def touched(parents, config) -> bool:
+        return all(
+            config[k] in observed_roots[p] for k, p in enumerate(parents) if p in observed_roots
+        )
+
+    rows = plan_free_rows(spec, layout, skip=skip, touched=touched)
     with_label = layout.label is not None
     flat_layout = FlatLayout(net, with_label=with_label)
     # The specification's CPTs are its prior means: the start of every free row.
@@ -144,19 +120,7 @@ def build_marginal_model(
         + ([np.zeros(4)] if with_label else [])
     )
     with pm.Model() as model:
-        # One flat vector holds every CPT: two scatters place the Beta rows, one the
-        # Dirichlet rows, so the graph stays small whatever the number of rows.
-        flat = pt.as_tensor_variable(base)
-        if a:
-            theta = _binary_rows(np.array(a), np.array(b))
-            first = np.array([flat_layout.offset[w[0]] + w[1] for w in where])
-            second = np.array([flat_layout.offset[w[0]] + w[2] for w in where])
-            flat = pt.set_subtensor(flat[first], 1.0 - theta)
-            flat = pt.set_subtensor(flat[second], theta)
-        if dirichlet:
-            values = [pm.Dirichlet(var, a=alpha_row) for var, alpha_row, _, _ in dirichlet]
-            cells = np.concatenate([flat_layout.offset[name] + c for _, _, name, c in dirichlet])
-            flat = pt.set_subtensor(flat[cells], pt.concatenate(values))
+        flat = free_cpt_vector(base, flat_layout, rows)
         label_codes = None
         if with_label:
             c = layout.label.concentration
@@ -178,6 +142,78 @@ def build_marginal_model(
         pm.Potential("marginal_loglik", loglik)
     layout.latent = tuple(n for n in net.names if (codes[:, net.index(n)] < 0).all())
     return model, layout
+
+
+@dataclass
+class FreeRows:
+    """The CPT rows sampled by NUTS, planned by :func:`plan_free_rows`."""
+
+    a: list = field(default_factory=list)
+    b: list = field(default_factory=list)
+    where: list = field(default_factory=list)
+    dirichlet: list = field(default_factory=list)
+
+
+def plan_free_rows(spec: ClinicalSpec, layout: RowLayout, *, skip, touched) -> FreeRows:
+    """Choose the rows NUTS samples; record them, and the rows left exact, in ``layout``.
+
+    A row is free when it has at least two possible states, is reachable
+    (:func:`~npprob.learning.reachability.unreachable_rows`), its variable is not in
+    ``skip`` and ``touched(parents, parent_configuration)`` holds.
+    """
+    net = spec.network
+    impossible = unreachable_rows(spec)
+    rows = FreeRows()
+    for name, alpha in spec.concentration.items():
+        if name in skip:
+            continue
+        parents = net.parents(name)
+        shape = net.cpt_shape(name)
+        n_states = shape[-1]
+        alpha_rows = alpha.reshape(-1, n_states)
+        parent_index = np.indices(shape[:-1]).reshape(len(parents), -1).T if parents else [()]
+        for r, (arow, config) in enumerate(zip(alpha_rows, parent_index, strict=True)):
+            positive = np.flatnonzero(arow > 0)
+            if len(positive) < 2:
+                continue
+            if not touched(parents, config) or (name, r) in impossible:
+                layout.exact_rows.append((name, r))
+                continue
+            if len(positive) == 2:
+                first, second = (int(i) for i in positive)
+                layout.binary_rows.append((name, r, first, second))
+                rows.a.append(arow[second])
+                rows.b.append(arow[first])
+                rows.where.append((name, r * n_states + first, r * n_states + second))
+            else:
+                var = f"{name}__row{r}"
+                layout.dirichlet_rows.append((name, r, positive, var))
+                rows.dirichlet.append((var, arow[positive], name, r * n_states + positive))
+    return rows
+
+
+def free_cpt_vector(base: np.ndarray, flat_layout: FlatLayout, rows: FreeRows):
+    """The flat CPT vector with the free rows as PyMC variables (call inside a model).
+
+    ``base`` (the specification's CPT means) fills every other entry.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    # One flat vector holds every CPT: two scatters place the Beta rows, one the
+    # Dirichlet rows, so the graph stays small whatever the number of rows.
+    flat = pt.as_tensor_variable(base)
+    if rows.a:
+        theta = _binary_rows(np.array(rows.a), np.array(rows.b))
+        first = np.array([flat_layout.offset[w[0]] + w[1] for w in rows.where])
+        second = np.array([flat_layout.offset[w[0]] + w[2] for w in rows.where])
+        flat = pt.set_subtensor(flat[first], 1.0 - theta)
+        flat = pt.set_subtensor(flat[second], theta)
+    if rows.dirichlet:
+        values = [pm.Dirichlet(var, a=alpha_row) for var, alpha_row, _, _ in rows.dirichlet]
+        cells = np.concatenate([flat_layout.offset[name] + c for _, _, name, c in rows.dirichlet])
+        flat = pt.set_subtensor(flat[cells], pt.concatenate(values))
+    return flat
 
 
 def _binary_rows(a: np.ndarray, b: np.ndarray):
