@@ -20,6 +20,7 @@ __all__ = [
     "FitResult",
     "SamplerConfig",
     "fit_conjugate",
+    "fit_evidence",
     "fit_pymc_complete",
     "fit_pymc_marginal",
     "fix_selection",
@@ -229,6 +230,87 @@ def fit_pymc_marginal(
         summary,
     )
     return result
+
+
+def fit_evidence(
+    spec: ClinicalSpec,
+    statistics,
+    tools,
+    *,
+    config: SamplerConfig | None = None,
+    heterogeneity_scale: float | None = None,
+) -> FitResult:
+    """NUTS on published aggregate statistics (:mod:`npprob.learning.evidence`).
+
+    Parameters
+    ----------
+    spec : ClinicalSpec
+    statistics : sequence of PublishedStatistic
+        Each with its counts (``k`` of ``n``) and family.
+    tools : mapping of str to ScreeningTool
+        The tools the statistics name.
+    config : SamplerConfig, optional
+    heterogeneity_scale : float, optional
+        Scale of each family's half-normal between-study spread (log-odds);
+        default :data:`~npprob.learning.evidence.HETEROGENEITY_SCALE`.
+
+    Returns
+    -------
+    FitResult
+        ``likelihood`` is ``"evidence"``; ``summary["statistics"]`` lists every
+        statistic with its observed proportion, the implied probability (posterior
+        mean and 90 % interval), the study-level posterior predictive 90 % interval
+        and whether the observed proportion falls outside it.
+    """
+    from npprob.learning import _arviz_compat as compat
+    from npprob.learning.evidence import HETEROGENEITY_SCALE, build_evidence_model
+
+    config = config or SamplerConfig()
+    scale = HETEROGENEITY_SCALE if heterogeneity_scale is None else heterogeneity_scale
+    t0 = time.perf_counter()
+    model, layout = build_evidence_model(spec, statistics, tools, heterogeneity_scale=scale)
+    idata = _sample(model, config, mode="NUMBA")
+    n_total = config.draws * config.chains
+    exact = dirichlet_draws(spec, spec.concentration, n_total, config.seed)
+    posterior = compat.posterior_arrays(idata)
+    draws = layout.assemble(exact, posterior)
+    report = check(compat.diagnostics(idata))
+    implied = posterior["implied"].reshape(n_total, -1)
+    tau = posterior["heterogeneity"].reshape(n_total, -1)
+    rng = np.random.default_rng(config.seed)
+    # A new study of the same quantity: the implied log-odds plus a fresh study effect.
+    logit = np.log(implied) - np.log1p(-implied)
+    fresh = 1.0 / (
+        1.0 + np.exp(-(logit + tau[:, layout.family_of] * rng.standard_normal(logit.shape)))
+    )
+    predictive = rng.binomial(np.array([s.n for s in statistics]), fresh) / np.array(
+        [s.n for s in statistics]
+    )
+    rows = []
+    for i, s in enumerate(statistics):
+        low, high = np.quantile(implied[:, i], [0.05, 0.95])
+        p_low, p_high = np.quantile(predictive[:, i], [0.05, 0.95])
+        observed = s.k / s.n
+        rows.append({
+            "id": s.id, "family": s.family, "publication": s.publication,
+            "observed": round(observed, 4), "k": s.k, "n": s.n,
+            "implied_mean": round(float(implied[:, i].mean()), 4),
+            "implied_90": [round(float(low), 4), round(float(high), 4)],
+            "predictive_90": [round(float(p_low), 4), round(float(p_high), 4)],
+            "outside": bool(not p_low <= observed <= p_high),
+        })  # fmt: skip
+    summary: dict[str, object] = {
+        "n_statistics": len(statistics),
+        "n_publications": len({s.publication for s in statistics}),
+        "heterogeneity_scale": scale,
+        "heterogeneity": {
+            f: round(float(tau[:, j].mean()), 4) for j, f in enumerate(layout.families)
+        },
+        "coverage_90": round(float(np.mean([not r["outside"] for r in rows])), 4),
+        "statistics": rows,
+    }
+    summary["posterior_to_prior_sd"] = _shrinkage(spec, draws, skip=())
+    return FitResult(draws, "evidence", time.perf_counter() - t0, report, idata, layout, summary)
 
 
 def _shrinkage(

@@ -1,0 +1,238 @@
+"""The evidence-synthesis fit: the network's CPTs learned from published aggregate statistics.
+
+Each published statistic is a probability in a defined population (a finding's
+frequency given a condition, the neuropathic share in a care setting, a screening
+tool's positive rate), reported as k events of n. The network implies it exactly:
+
+* P(finding = state | given, chronic pain) = P(numerator row) / P(denominator row),
+  two rows of partial evidence, each by the marginal graph of
+  :mod:`npprob.learning.elimination` (everything unrecorded summed out);
+* a tool's positive rate is the same ratio on the network extended by the tool's
+  running score (:func:`~npprob.network.screening.score_network`), where "score at
+  or above the cut-off" is one state of one variable;
+* a care setting replaces P(condition) by the setting's case mix
+  (:func:`~npprob.io.settings.case_mix`), as the diagnosis does.
+
+The likelihood is binomial. Studies of the same quantity disagree beyond sampling
+error (populations, definitions, raters), so each statistic has its own study
+effect on the log-odds scale, z * tau with z ~ N(0, 1), and each family of
+statistics (the same quantity across studies) its spread tau ~ HalfNormal(0.5):
+conflicting studies widen the posterior instead of being averaged away. The
+Dirichlet priors of ``network.toml`` stay the prior of every CPT row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from npprob.io.evidence import PublishedStatistic
+from npprob.io.settings import CASE_MIX_VARIABLE, care_settings, case_mix, get_setting
+from npprob.learning.elimination import FlatLayout, flat_log, flat_log_evidence
+from npprob.learning.marginal import free_cpt_vector, plan_free_rows
+from npprob.learning.pymc_model import RowLayout
+from npprob.network.evidence import UNOBSERVED
+from npprob.network.network import Network
+from npprob.network.screening import POSITIVE, SCORE, ScreeningTool, score_network
+from npprob.network.spec import ClinicalSpec
+from npprob.network.variable import Role
+
+__all__ = [
+    "HETEROGENEITY_SCALE",
+    "EvidenceLayout",
+    "build_evidence_model",
+    "evidence_rows",
+    "implied_probability_graph",
+]
+
+#: Scale of the half-normal prior of each family's between-study spread (log-odds).
+#: 0.5 lets two studies of the same quantity differ by a factor of about 2.7 in
+#: odds at two standard deviations; a design choice, reported with the fit.
+HETEROGENEITY_SCALE = 0.5
+
+
+@dataclass
+class EvidenceLayout(RowLayout):
+    """Where the free rows live, plus the statistics in likelihood order."""
+
+    statistics: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    family_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Statistics computed on one network (with or without a tool's score) in one setting."""
+
+    network: Network
+    setting: str | None
+    members: tuple[int, ...]
+    numerator: np.ndarray
+    denominator: np.ndarray
+
+
+def evidence_rows(network: Network, statistic: PublishedStatistic) -> tuple[np.ndarray, np.ndarray]:
+    """The numerator and denominator rows of one statistic on ``network``.
+
+    ``network`` is the clinical network, extended by the tool's score for a
+    ``screen_positive`` statistic. The denominator holds the population (its
+    ``given`` and the context, chronic pain); the numerator adds the event.
+
+    Returns
+    -------
+    numerator, denominator : ndarray of int16, shape (n_variables,)
+        Codes, :data:`~npprob.network.evidence.UNOBSERVED` where not recorded.
+    """
+    den = np.full(len(network), UNOBSERVED, dtype=np.int16)
+    for v in network.context:
+        den[network.index(v.name)] = v.positive_index
+    for name, state in statistic.given.items():
+        den[network.index(name)] = network.variable(name).states.index(state)
+    num = den.copy()
+    if statistic.kind == "finding":
+        event, state = statistic.finding, statistic.state
+    elif statistic.kind == "target":
+        (target,) = network.with_role(Role.TARGET)
+        event, state = target.name, target.states[target.positive_index]
+    else:
+        event, state = SCORE, POSITIVE
+    num[network.index(event)] = network.variable(event).states.index(state)
+    return num, den
+
+
+def _groups(
+    network: Network,
+    statistics: Sequence[PublishedStatistic],
+    tools: Mapping[str, ScreeningTool],
+) -> list[_Group]:
+    keys: dict[tuple[str | None, str | None], list[int]] = {}
+    for i, s in enumerate(statistics):
+        keys.setdefault((s.tool, s.setting), []).append(i)
+    groups = []
+    extended: dict[str | None, Network] = {None: network}
+    for (tool, setting), members in keys.items():
+        if tool not in extended:
+            extended[tool] = score_network(network, tools[tool])
+        net = extended[tool]
+        rows = [evidence_rows(net, statistics[i]) for i in members]
+        groups.append(
+            _Group(
+                net,
+                setting,
+                tuple(members),
+                np.stack([r[0] for r in rows]),
+                np.stack([r[1] for r in rows]),
+            )
+        )
+    return groups
+
+
+def implied_probability_graph(
+    network: Network,
+    flat,
+    statistics: Sequence[PublishedStatistic],
+    tools: Mapping[str, ScreeningTool],
+):
+    """The statistics as the network implies them, one PyTensor graph, shape (n_statistics,).
+
+    Parameters
+    ----------
+    network : Network
+    flat : TensorVariable or ndarray
+        Every CPT of ``network`` laid out by :class:`~npprob.learning.elimination.FlatLayout`.
+    statistics : sequence of PublishedStatistic
+    tools : mapping of str to ScreeningTool
+        Definitions of the tools the statistics name.
+
+    Returns
+    -------
+    TensorVariable
+        Log of each implied probability, in the order of ``statistics``.
+    """
+    import pytensor.tensor as pt
+
+    base_size = FlatLayout(network).size
+    out = [None] * len(statistics)
+    for group in _groups(network, statistics, tools):
+        layout = FlatLayout(group.network)
+        extra = np.concatenate(
+            [
+                np.asarray(group.network.cpt(n), dtype=np.float64).ravel()
+                for n in group.network.names[len(network) :]
+            ]
+            or [np.zeros(0)]
+        )
+        vector = pt.concatenate([pt.as_tensor_variable(flat), pt.as_tensor_variable(extra)])
+        assert layout.size == base_size + len(extra)
+        if group.setting is not None:
+            mix = case_mix(network, get_setting(care_settings(network), group.setting))
+            at = layout.offset[CASE_MIX_VARIABLE]
+            vector = pt.set_subtensor(vector[at : at + len(mix)], mix)
+        rows = np.concatenate([group.numerator, group.denominator])
+        log_p = flat_log_evidence(group.network, flat_log(vector), layout, rows)
+        m = len(group.members)
+        for j, i in enumerate(group.members):
+            out[i] = log_p[j] - log_p[m + j]
+    return pt.stack(out)
+
+
+def build_evidence_model(
+    spec: ClinicalSpec,
+    statistics: Sequence[PublishedStatistic],
+    tools: Mapping[str, ScreeningTool],
+    *,
+    heterogeneity_scale: float = HETEROGENEITY_SCALE,
+):
+    """The evidence-synthesis model: returns ``(pymc.Model, EvidenceLayout)``.
+
+    Every learnable CPT row of a variable that some statistic depends on (an
+    ancestor of what it records) is a Beta or Dirichlet random variable with the
+    specification's prior; the other rows are left to exact prior draws.
+    ``implied`` (a deterministic) holds each statistic's probability in the
+    network, ``study_p`` the probability in its study (with the study effect).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from npprob.inference.pruning import ancestral_set
+
+    net = spec.network
+    names = list(net.names)
+    recorded = {v.name for v in net.context}
+    for s in statistics:
+        recorded |= set(s.given)
+        if s.kind == "finding":
+            recorded.add(s.finding)
+        elif s.kind == "target":
+            recorded |= {v.name for v in net.with_role(Role.TARGET)}
+        else:
+            recorded |= {f for items, _, _ in tools[s.tool].items for f in items}
+            if any(causes for _, causes, _ in tools[s.tool].items):
+                recorded.add(CASE_MIX_VARIABLE)
+    informed = ancestral_set({n: net.parents(n) for n in names}, sorted(recorded))
+    families = sorted({s.family or s.id for s in statistics})
+    family_of = np.array([families.index(s.family or s.id) for s in statistics])
+    layout = EvidenceLayout(
+        statistics=tuple(s.id for s in statistics), families=tuple(families), family_of=family_of
+    )
+    rows = plan_free_rows(spec, layout, skip=set(names) - set(informed), touched=_always)
+    base = np.concatenate([np.asarray(net.cpt(n), dtype=np.float64).ravel() for n in names])
+    k = np.array([s.k for s in statistics], dtype=np.int64)
+    n = np.array([s.n for s in statistics], dtype=np.int64)
+    with pm.Model() as model:
+        flat = free_cpt_vector(base, FlatLayout(net), rows)
+        log_p = implied_probability_graph(net, flat, statistics, tools)
+        p = pt.clip(pt.exp(log_p), 1e-12, 1.0 - 1e-12)
+        pm.Deterministic("implied", p)
+        tau = pm.HalfNormal("heterogeneity", sigma=heterogeneity_scale, shape=len(families))
+        z = pm.Normal("study_effect", 0.0, 1.0, shape=len(statistics))
+        study = pm.math.invlogit(pt.log(p) - pt.log1p(-p) + tau[family_of] * z)
+        pm.Deterministic("study_p", study)
+        pm.Binomial("events", n=n, p=study, observed=k)
+    return model, layout
+
+
+def _always(parents, config) -> bool:
+    return True

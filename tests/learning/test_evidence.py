@@ -1,0 +1,185 @@
+"""The evidence-synthesis likelihood: implied statistics against independent oracles.
+
+* On a small network, every kind of statistic (a finding, the target, a tool's
+  positive rate with a condition-scored item and negative points) equals the ratio
+  of two sums over the full joint table (brute force, no npprob inference).
+* On the clinical network, at the specification's means, every published
+  statistic equals the exact engine's answer (the tool's positive rate by
+  enumerating every pattern of its findings), care settings included.
+* The tool's score as network variables equals enumeration for every shipped tool.
+* A statistics file for the fit is refused without counts, family or publication.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from _oracles import joint_table, spec_of
+from npprob.errors import DataFileError
+from npprob.evaluation.implied import marginal_draws, screen_positive_draws
+from npprob.inference.engine import Engine
+from npprob.io.evidence import PublishedStatistic, read_statistics
+from npprob.io.resources import clinical_spec, models_dir
+from npprob.io.screening import load_tools
+from npprob.io.settings import care_settings, case_mix, get_setting
+from npprob.learning.evidence import implied_probability_graph
+from npprob.network import Network, Variable
+from npprob.network.screening import SCORE, ScreeningTool, score_network
+
+pytestmark = pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+
+
+def toy_network(seed: int) -> Network:
+    """A condition, the target, a mechanism, the context (pain) and four findings."""
+    rng = np.random.default_rng(seed)
+    variables = [
+        Variable("aetiology", ("a", "b", "c"), role="history"),
+        Variable("neuropathic", ("absent", "present"), role="target", positive="present"),
+        Variable("mech", ("absent", "present"), role="latent"),
+        Variable("pain", ("absent", "present"), role="context", positive="present"),
+        *[Variable(f"f{i}", ("absent", "present"), role="symptom") for i in range(4)],
+    ]
+    parents = {"neuropathic": ["aetiology"], "mech": ["neuropathic", "aetiology"],
+               "pain": ["neuropathic", "mech"], "f0": ["mech"], "f1": ["mech", "neuropathic"],
+               "f2": ["neuropathic"], "f3": ["aetiology"]}  # fmt: skip
+    card = {v.name: len(v.states) for v in variables}
+    cpts = {v.name: rng.dirichlet(np.ones(card[v.name]) * 2,
+                                  size=tuple(card[p] for p in parents.get(v.name, [])))
+            for v in variables}  # fmt: skip
+    return Network(variables, parents, cpts)
+
+
+#: Points per item, a condition-scored item with negative points, a cut-off of 2.
+TOY_TOOL = ScreeningTool("toy", "toy", 2.0, ((("f0",), (), 1.0), (("f1", "f2"), (), 1.5),
+                                             ((), ("c",), -1.0), (("f3",), (), 1.0)), "", "D")  # fmt: skip
+
+
+def brute(network: Network, given: dict[str, str], event) -> float:
+    """P(event | given, pain) over the full joint; ``event`` maps a configuration to bool."""
+    spec = spec_of(network)
+    joint = joint_table(spec)
+    names = list(spec.names)
+    given = {**given, "pain": "present"}
+    total = hit = 0.0
+    for states in itertools.product(*(range(c) for c in spec.cards)):
+        cfg = {n: network.variable(n).states[s] for n, s in zip(names, states, strict=True)}
+        if any(cfg[k] != v for k, v in given.items()):
+            continue
+        total += joint[states]
+        hit += joint[states] * event(cfg)
+    return hit / total
+
+
+def toy_score(cfg: dict[str, str]) -> float:
+    score = 0.0
+    for findings, causes, points in TOY_TOOL.items:
+        if any(cfg[f] == "present" for f in findings) or cfg["aetiology"] in causes:
+            score += points
+    return score
+
+
+def stat(kind: str, given: dict[str, str], **kw) -> PublishedStatistic:
+    return PublishedStatistic("s", "", kind, given, 0.5, (0.0, 1.0), "test", "D", **kw)
+
+
+CASES = [
+    (stat("finding", {"aetiology": "b"}, finding="f0", state="present"),
+     lambda c: c["f0"] == "present"),
+    (stat("finding", {"neuropathic": "present"}, finding="f1", state="absent"),
+     lambda c: c["f1"] == "absent"),
+    (stat("target", {"aetiology": "c"}), lambda c: c["neuropathic"] == "present"),
+    (stat("target", {"f2": "present"}), lambda c: c["neuropathic"] == "present"),
+    (stat("screen_positive", {}, tool="toy"), lambda c: toy_score(c) >= 2.0),
+    (stat("screen_positive", {"neuropathic": "absent"}, tool="toy"),
+     lambda c: toy_score(c) >= 2.0),
+    (stat("screen_positive", {"aetiology": "c"}, tool="toy"), lambda c: toy_score(c) >= 2.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_implied_statistics_equal_the_full_joint(seed) -> None:
+    network = toy_network(seed)
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    statistics = [c[0] for c in CASES]
+    got = np.exp(implied_probability_graph(network, flat, statistics, {"toy": TOY_TOOL}).eval())
+    for value, (s, event) in zip(got, CASES, strict=True):
+        assert value == pytest.approx(brute(network, s.given, event), abs=1e-10), s
+
+
+@pytest.fixture(scope="module")
+def clinical():
+    spec = clinical_spec()
+    return spec.network, load_tools(spec.network)
+
+
+def test_published_statistics_equal_the_engine_at_the_prior_means(clinical) -> None:
+    network, tools = clinical
+    statistics = read_statistics(network, models_dir() / "published_statistics.toml")
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    got = np.exp(implied_probability_graph(network, flat, statistics, tools).eval())
+    settings = care_settings(network)
+    context = {v.name: v.states[v.positive_index] for v in network.context}
+    for value, s in zip(got, statistics, strict=True):
+        engine = Engine(network)
+        if s.setting is not None:
+            mix = case_mix(network, get_setting(settings, s.setting))
+            engine = engine.with_root_distribution("aetiology", mix)
+        given = {**context, **s.given}
+        if s.kind == "screen_positive":
+            expected = screen_positive_draws(engine, network, tools[s.tool], given)[0]
+        elif s.kind == "target":
+            expected = marginal_draws(engine, network, given, "neuropathic", "present")[0]
+        else:
+            expected = marginal_draws(engine, network, given, s.finding, s.state)[0]
+        assert value == pytest.approx(expected, abs=1e-9), s.id
+
+
+@pytest.mark.parametrize("tool", ["dn4", "dn4_interview", "lanss", "id_pain"])
+@pytest.mark.parametrize("given", [{"aetiology": "osteoarthritis"},
+                                   {"aetiology": "herpes_zoster", "neuropathic": "present"}])  # fmt: skip
+def test_the_score_as_variables_equals_enumeration(clinical, tool, given) -> None:
+    network, tools = clinical
+    given = {"chronic_pain": "present", **given}
+    extended = score_network(network, tools[tool])
+    got = marginal_draws(Engine(extended), extended, given, SCORE, "positive")[0]
+    expected = screen_positive_draws(Engine(network), network, tools[tool], given)[0]
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert 0.0 < got < 1.0
+
+
+EVIDENCE = """[[statistics]]
+id = "x"
+kind = "target"
+given = {{ aetiology = "herpes_zoster" }}
+value = 0.5
+interval = [0.4, 0.6]
+source = "s"
+tag = "F"
+{extra}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [("", "needs integers 0 <= k <= n"),
+     ('k = 5\nn = 4\nfamily = "f"\npublication = "p"', "needs integers 0 <= k <= n"),
+     ("k = 5\nn = 10", "needs a family and a publication")],
+)  # fmt: skip
+def test_evidence_without_counts_or_family_is_refused(clinical, tmp_path, extra, phrase) -> None:
+    network, _ = clinical
+    path = tmp_path / "e.toml"
+    path.write_text(EVIDENCE.format(extra=extra))
+    with pytest.raises(DataFileError, match=phrase):
+        read_statistics(network, path, counts=True)
+
+
+def test_a_repeated_statistic_id_is_refused(clinical, tmp_path) -> None:
+    network, _ = clinical
+    path = tmp_path / "e.toml"
+    one = EVIDENCE.format(extra='k = 5\nn = 10\nfamily = "f"\npublication = "p"')
+    path.write_text(one + "\n" + one)
+    with pytest.raises(DataFileError, match="used twice"):
+        read_statistics(network, path, counts=True)
