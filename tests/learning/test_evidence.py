@@ -183,3 +183,28 @@ def test_a_repeated_statistic_id_is_refused(clinical, tmp_path) -> None:
     path.write_text(one + "\n" + one)
     with pytest.raises(DataFileError, match="used twice"):
         read_statistics(network, path, counts=True)
+
+
+@pytest.mark.parametrize(("given", "group"), [({"neuropathic": "present"}, 0),
+                                              ({"neuropathic": "absent"}, 1)])  # fmt: skip
+def test_a_case_control_statistic_takes_its_group(clinical, given, group) -> None:
+    # The DN4's development study: cases with a definite lesion and neuropathic pain,
+    # controls with somatic pain, each with its own case mix.
+    network, tools = clinical
+    s = PublishedStatistic("dn4_cc", "", "screen_positive", given, 0.5, (0.0, 1.0), "s", "D",
+                           setting="case_control", tool="dn4")  # fmt: skip
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    got = np.exp(implied_probability_graph(network, flat, [s], tools).eval())[0]
+    setting = get_setting(care_settings(network), "case_control")
+    engine = Engine(network).with_root_distribution("aetiology", case_mix(network, setting, group))
+    population = {"chronic_pain": "present", **setting.groups[group].require, **given}
+    expected = screen_positive_draws(engine, network, tools["dn4"], population)[0]
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_study_design_statistic_must_pick_one_group(clinical) -> None:
+    network, tools = clinical
+    s = PublishedStatistic("dn4_cc", "", "screen_positive", {}, 0.5, (0.0, 1.0), "s", "D",
+                           setting="case_control", tool="dn4")  # fmt: skip
+    with pytest.raises(DataFileError, match="2 groups of setting 'case_control'"):
+        implied_probability_graph(network, np.zeros(1), [s], tools)

@@ -13,9 +13,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``train`` subcommand."""
     p = sub.add_parser(
         "train",
-        help="train the clinical network's parameters on a cohort",
+        help="train the clinical network's parameters on a cohort or on published evidence",
         description=(
-            "Posterior draws of every CPT from a cohort CSV (as written by npprob simulate). "
+            "Posterior draws of every CPT from a cohort CSV (as written by npprob simulate), "
+            "or with --likelihood evidence from published aggregate statistics (--evidence). "
             "Likelihoods: conjugate (latent truth present: exact posterior), pymc-complete (the "
             "same model by NUTS), pymc-marginal (recorded findings and a true label: lesion, "
             "mechanisms and missing findings summed out), latent-class (no gold standard: the "
@@ -26,7 +27,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "and SHA256SUMS."
         ),
     )
-    p.add_argument("--cohort", required=True, type=Path, metavar="COHORT.csv")
+    p.add_argument(
+        "--cohort", type=Path, metavar="COHORT.csv",
+        help="the training cohort (required except with --likelihood evidence)",
+    )  # fmt: skip
+    p.add_argument(
+        "--evidence", type=Path, default=None, metavar="STATISTICS.toml",
+        help="published statistics for --likelihood evidence (default: the shipped "
+        "models/evidence/statistics.toml)",
+    )  # fmt: skip
     p.add_argument("--name", required=True, help="model name (recorded in its card)")
     p.add_argument(
         "--out", type=Path, default=None, metavar="DIR",
@@ -34,11 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument(
         "--likelihood",
-        choices=LIKELIHOODS,
+        choices=(*LIKELIHOODS, "evidence"),
         default="auto",
         help=(
             "auto (default): conjugate when the latent truth is in the file, else pymc-marginal "
-            "for a true label and latent-class otherwise"
+            "for a true label and latent-class otherwise; evidence: published statistics "
+            "instead of a cohort"
         ),
     )
     p.add_argument(
@@ -80,6 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob train``."""
+    from npprob.errors import ParameterError
     from npprob.io.artifacts import ModelFolder
     from npprob.io.cohort import read_cohort_data
     from npprob.io.resources import clinical_spec
@@ -93,8 +104,25 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or (args.models_dir or Path("models")) / args.name
     ModelFolder(out).check_replaceable(replace_shipped=args.replace_shipped)
     spec = clinical_spec()
-    cohort = read_cohort_data(args.cohort, spec.network)
-    trained = train(spec, cohort, likelihood=args.likelihood, config=config)
+    if args.likelihood == "evidence":
+        if args.cohort is not None:
+            raise ParameterError(
+                "--likelihood evidence learns from published statistics (--evidence), not "
+                "from a cohort: leave out --cohort.",
+                parameter="cohort",
+            )
+        trained = _train_evidence(spec, args.evidence, config)
+    else:
+        if args.cohort is None:
+            raise ParameterError(
+                f"--likelihood {args.likelihood} needs --cohort.", parameter="cohort"
+            )
+        if args.evidence is not None:
+            raise ParameterError(
+                "--evidence is read by --likelihood evidence only.", parameter="evidence"
+            )
+        cohort = read_cohort_data(args.cohort, spec.network)
+        trained = train(spec, cohort, likelihood=args.likelihood, config=config)
     if not trained.ok:
         for problem in trained.problems:
             print(f"npprob train: diagnostics failed: {problem}", file=sys.stderr)
@@ -103,3 +131,14 @@ def run(args: argparse.Namespace) -> int:
     trained.save(out, netcdf=not args.no_netcdf, replace_shipped=args.replace_shipped)
     print(f"wrote {out}: {trained.n_draws} draws, likelihood {trained.likelihood}")
     return 0
+
+
+def _train_evidence(spec, path: Path | None, config):
+    from npprob.io.evidence import read_statistics
+    from npprob.io.resources import evidence_path
+    from npprob.io.screening import load_tools
+    from npprob.learning import train_evidence
+
+    path = path if path is not None else evidence_path()
+    statistics = read_statistics(spec.network, path, counts=True)
+    return train_evidence(spec, statistics, load_tools(spec.network), config, evidence_path=path)

@@ -61,6 +61,11 @@ def cohort_settings_path() -> Path:
     return models_dir() / "cohort_settings.toml"
 
 
+def evidence_path() -> Path:
+    """The shipped published statistics the evidence fit learns from (``models/evidence/``)."""
+    return models_dir() / "evidence" / "statistics.toml"
+
+
 def baselines_path() -> Path:
     """The shipped bedside-tool definitions (``models/baselines.toml``)."""
     return models_dir() / "baselines.toml"

@@ -187,14 +187,14 @@ def care_settings(network: Network) -> dict[str, Setting]:
 SETTING_FLOOR = 1e-3
 
 
-def case_mix(network: Network, setting: Setting) -> np.ndarray:
-    """P(condition) in a single-group care setting, floored by :data:`SETTING_FLOOR`.
+def case_mix(network: Network, setting: Setting, group: int = 0) -> np.ndarray:
+    """P(condition) in a care setting's group (the only one of a care setting), floored.
 
-    A setting that does not list its conditions keeps the network's own
-    distribution (before the floor).
+    A group that does not list its conditions keeps the network's own
+    distribution (before the floor, :data:`SETTING_FLOOR`).
     """
     var = network.variable(CASE_MIX_VARIABLE)
-    mix = setting.groups[0].aetiology
+    mix = setting.groups[group].aetiology
     if mix is None:
         weights = np.asarray(network.cpt(var.name), dtype=float)
     else:

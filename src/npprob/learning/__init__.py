@@ -10,12 +10,13 @@ from npprob.learning.fit import (
     FitResult,
     SamplerConfig,
     fit_conjugate,
+    fit_evidence,
     fit_pymc_complete,
     fit_pymc_marginal,
     fix_selection,
 )
 from npprob.learning.label import LabelModel, clinician_accuracy, load_reference_standard
-from npprob.learning.train import LIKELIHOODS, TrainConfig, TrainedModel, train
+from npprob.learning.train import LIKELIHOODS, TrainConfig, TrainedModel, train, train_evidence
 
 __all__ = [
     "LIKELIHOODS",
@@ -30,6 +31,7 @@ __all__ = [
     "clinician_accuracy",
     "family_counts",
     "fit_conjugate",
+    "fit_evidence",
     "fit_pymc_complete",
     "fit_pymc_marginal",
     "fix_selection",
@@ -37,4 +39,5 @@ __all__ = [
     "posterior_concentration",
     "posterior_draws",
     "train",
+    "train_evidence",
 ]

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from npprob.errors import DataFileError
 from npprob.io.evidence import PublishedStatistic
 from npprob.io.settings import CASE_MIX_VARIABLE, care_settings, case_mix, get_setting
 from npprob.learning.elimination import FlatLayout, flat_log, flat_log_evidence
@@ -45,6 +46,7 @@ __all__ = [
     "build_evidence_model",
     "evidence_rows",
     "implied_probability_graph",
+    "study_population",
 ]
 
 #: Scale of the half-normal prior of each family's between-study spread (log-odds).
@@ -64,21 +66,62 @@ class EvidenceLayout(RowLayout):
 
 @dataclass(frozen=True)
 class _Group:
-    """Statistics computed on one network (with or without a tool's score) in one setting."""
+    """Statistics computed on one network (with or without a tool's score) with one case mix."""
 
     network: Network
-    setting: str | None
+    case_mix: np.ndarray | None
     members: tuple[int, ...]
     numerator: np.ndarray
     denominator: np.ndarray
 
 
-def evidence_rows(network: Network, statistic: PublishedStatistic) -> tuple[np.ndarray, np.ndarray]:
+def study_population(
+    network: Network, statistic: PublishedStatistic
+) -> tuple[tuple[str, int] | None, dict[str, str]]:
+    """The statistic's setting group and its population, the group's requirements included.
+
+    A care setting has one group. A study design (``case_control``) has several, each
+    selected on hidden states (the cases have a lesion and neuropathic pain): the
+    statistic belongs to the one group whose requirements agree with its ``given``,
+    and those requirements join the population.
+
+    Returns
+    -------
+    group : (setting name, group index) or None
+    given : dict of str to str
+
+    Raises
+    ------
+    DataFileError
+        When no group, or more than one, agrees with the statistic.
+    """
+    if statistic.setting is None:
+        return None, dict(statistic.given)
+    setting = get_setting(care_settings(network), statistic.setting)
+    agree = [
+        k
+        for k, g in enumerate(setting.groups)
+        if all(statistic.given.get(v, s) == s for v, s in g.require.items())
+    ]
+    if len(agree) != 1:
+        raise DataFileError(
+            f"Statistic '{statistic.id}': {len(agree)} groups of setting "
+            f"'{statistic.setting}' agree with its population {statistic.given}; give the "
+            "states that pick one group."
+        )
+    (k,) = agree
+    return (statistic.setting, k), {**setting.groups[k].require, **statistic.given}
+
+
+def evidence_rows(
+    network: Network, statistic: PublishedStatistic, given: Mapping[str, str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The numerator and denominator rows of one statistic on ``network``.
 
     ``network`` is the clinical network, extended by the tool's score for a
     ``screen_positive`` statistic. The denominator holds the population (its
-    ``given`` and the context, chronic pain); the numerator adds the event.
+    ``given``, or ``given`` when passed, and the context, chronic pain); the
+    numerator adds the event.
 
     Returns
     -------
@@ -88,7 +131,7 @@ def evidence_rows(network: Network, statistic: PublishedStatistic) -> tuple[np.n
     den = np.full(len(network), UNOBSERVED, dtype=np.int16)
     for v in network.context:
         den[network.index(v.name)] = v.positive_index
-    for name, state in statistic.given.items():
+    for name, state in (statistic.given if given is None else given).items():
         den[network.index(name)] = network.variable(name).states.index(state)
     num = den.copy()
     if statistic.kind == "finding":
@@ -107,20 +150,24 @@ def _groups(
     statistics: Sequence[PublishedStatistic],
     tools: Mapping[str, ScreeningTool],
 ) -> list[_Group]:
-    keys: dict[tuple[str | None, str | None], list[int]] = {}
+    keys: dict[tuple, list[int]] = {}
+    populations = [study_population(network, s) for s in statistics]
     for i, s in enumerate(statistics):
-        keys.setdefault((s.tool, s.setting), []).append(i)
+        keys.setdefault((s.tool, populations[i][0]), []).append(i)
     groups = []
     extended: dict[str | None, Network] = {None: network}
-    for (tool, setting), members in keys.items():
+    for (tool, where), members in keys.items():
         if tool not in extended:
             extended[tool] = score_network(network, tools[tool])
         net = extended[tool]
-        rows = [evidence_rows(net, statistics[i]) for i in members]
+        rows = [evidence_rows(net, statistics[i], populations[i][1]) for i in members]
+        mix = None
+        if where is not None:
+            mix = case_mix(network, get_setting(care_settings(network), where[0]), where[1])
         groups.append(
             _Group(
                 net,
-                setting,
+                mix,
                 tuple(members),
                 np.stack([r[0] for r in rows]),
                 np.stack([r[1] for r in rows]),
@@ -166,10 +213,9 @@ def implied_probability_graph(
         )
         vector = pt.concatenate([pt.as_tensor_variable(flat), pt.as_tensor_variable(extra)])
         assert layout.size == base_size + len(extra)
-        if group.setting is not None:
-            mix = case_mix(network, get_setting(care_settings(network), group.setting))
+        if group.case_mix is not None:
             at = layout.offset[CASE_MIX_VARIABLE]
-            vector = pt.set_subtensor(vector[at : at + len(mix)], mix)
+            vector = pt.set_subtensor(vector[at : at + len(group.case_mix)], group.case_mix)
         rows = np.concatenate([group.numerator, group.denominator])
         log_p = flat_log_evidence(group.network, flat_log(vector), layout, rows)
         m = len(group.members)

@@ -41,7 +41,7 @@ from npprob.learning.counts import family_counts
 from npprob.learning.fit import SAMPLERS, FitResult, SamplerConfig
 from npprob.network.spec import ClinicalSpec
 
-__all__ = ["LABELS", "LIKELIHOODS", "TrainConfig", "TrainedModel", "train"]
+__all__ = ["LABELS", "LIKELIHOODS", "TrainConfig", "TrainedModel", "train", "train_evidence"]
 
 #: What :func:`train` can fit.
 LIKELIHOODS = ("auto", "conjugate", "pymc-complete", "pymc-marginal", "latent-class")
@@ -312,6 +312,79 @@ def train(
         "spec_sha256": spec.digest,
         "spec_content_sha256": spec.content_digest,
         "selection": selection_note if selection else None,
+        "likelihood_details": fit.summary or None,
+        "versions": _versions(),
+    }
+    return TrainedModel(draws, card, fit)
+
+
+def train_evidence(
+    spec: ClinicalSpec,
+    statistics,
+    tools,
+    config: TrainConfig | None = None,
+    *,
+    evidence_path: str | os.PathLike[str] | None = None,
+) -> TrainedModel:
+    """Posterior draws of every CPT of ``spec`` from published aggregate statistics.
+
+    Parameters
+    ----------
+    spec : ClinicalSpec
+    statistics : sequence of PublishedStatistic
+        With counts, family and publication
+        (:func:`~npprob.io.evidence.read_statistics` with ``counts=True``).
+    tools : mapping of str to ScreeningTool
+    config : TrainConfig, optional
+    evidence_path : path-like, optional
+        Where the statistics were read from (recorded in the card with its SHA-256).
+
+    Returns
+    -------
+    TrainedModel
+        ``likelihood`` ``"evidence"``; ``card["likelihood_details"]["statistics"]``
+        holds every statistic's observed and implied values.
+    """
+    import hashlib
+
+    import npprob.learning as fits
+
+    config = config or TrainConfig()
+    t0 = time.perf_counter()
+    sampler = config.sampler()
+    fit = fits.fit_evidence(spec, statistics, tools, config=sampler)
+    draws = fit.draws
+    total = next(iter(draws.values())).shape[0]
+    if total > config.draws:
+        keep = np.unique(np.linspace(0, total - 1, config.draws).round().astype(int))
+        draws = {k: v[keep] for k, v in draws.items()}
+    source = None
+    if evidence_path is not None:
+        data = Path(evidence_path).read_bytes()
+        source = {"path": str(evidence_path), "sha256": hashlib.sha256(data).hexdigest()}
+    card = {
+        "name": config.name,
+        "kind": "posterior",
+        "likelihood": fit.likelihood,
+        "n_draws": int(next(iter(draws.values())).shape[0]),
+        "seed": config.seed,
+        "sampler": {
+            "nuts": sampler.sampler,
+            "chains": sampler.chains,
+            "tune": sampler.tune,
+            "draws_per_chain": sampler.draws,
+            "target_accept": sampler.target_accept,
+        },
+        "evidence": source,
+        "training_cohort": None,
+        "label": None,
+        "diagnostics": fit.diagnostics.to_dict() if fit.diagnostics else None,
+        "seconds": {"fit": fit.seconds, "total": time.perf_counter() - t0},
+        "spec_sha256": spec.digest,
+        "spec_content_sha256": spec.content_digest,
+        # The statistics are probabilities among people in chronic pain: each is
+        # conditioned on the context inside the likelihood.
+        "selection": {**dict(spec.context), "handled_by": "conditioned on in the likelihood"},
         "likelihood_details": fit.summary or None,
         "versions": _versions(),
     }
