@@ -64,17 +64,6 @@ class EvidenceLayout(RowLayout):
     family_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
 
-@dataclass(frozen=True)
-class _Group:
-    """Statistics computed on one network (with or without a tool's score) with one case mix."""
-
-    network: Network
-    case_mix: np.ndarray | None
-    members: tuple[int, ...]
-    numerator: np.ndarray
-    denominator: np.ndarray
-
-
 def study_population(
     network: Network, statistic: PublishedStatistic
 ) -> tuple[tuple[str, int] | None, dict[str, str]]:
@@ -145,35 +134,16 @@ def evidence_rows(
     return num, den
 
 
-def _groups(
-    network: Network,
-    statistics: Sequence[PublishedStatistic],
-    tools: Mapping[str, ScreeningTool],
-) -> list[_Group]:
-    keys: dict[tuple, list[int]] = {}
-    populations = [study_population(network, s) for s in statistics]
-    for i, s in enumerate(statistics):
-        keys.setdefault((s.tool, populations[i][0]), []).append(i)
-    groups = []
-    extended: dict[str | None, Network] = {None: network}
-    for (tool, where), members in keys.items():
-        if tool not in extended:
-            extended[tool] = score_network(network, tools[tool])
-        net = extended[tool]
-        rows = [evidence_rows(net, statistics[i], populations[i][1]) for i in members]
-        mix = None
-        if where is not None:
-            mix = case_mix(network, get_setting(care_settings(network), where[0]), where[1])
-        groups.append(
-            _Group(
-                net,
-                mix,
-                tuple(members),
-                np.stack([r[0] for r in rows]),
-                np.stack([r[1] for r in rows]),
-            )
-        )
-    return groups
+@dataclass
+class _Rows:
+    """The rows of one network (the clinical one, or extended by a tool's score)."""
+
+    network: Network
+    codes: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, row: np.ndarray) -> int:
+        self.codes.append(row)
+        return len(self.codes) - 1
 
 
 def implied_probability_graph(
@@ -183,6 +153,12 @@ def implied_probability_graph(
     tools: Mapping[str, ScreeningTool],
 ):
     """The statistics as the network implies them, one PyTensor graph, shape (n_statistics,).
+
+    Every row records the condition (``aetiology``), whose distribution is then
+    mixed in outside the elimination: the statistic's own condition when it has
+    one, else the case mix of its care setting (a constant) or the network's own
+    P(condition) (a parameter). So one elimination graph serves every setting,
+    and the condition, the widest variable, is never summed inside it.
 
     Parameters
     ----------
@@ -200,27 +176,55 @@ def implied_probability_graph(
     """
     import pytensor.tensor as pt
 
-    base_size = FlatLayout(network).size
-    out = [None] * len(statistics)
-    for group in _groups(network, statistics, tools):
-        layout = FlatLayout(group.network)
-        extra = np.concatenate(
-            [
-                np.asarray(group.network.cpt(n), dtype=np.float64).ravel()
-                for n in group.network.names[len(network) :]
-            ]
-            or [np.zeros(0)]
+    flat = pt.as_tensor_variable(flat)
+    condition = network.variable(CASE_MIX_VARIABLE)
+    at = FlatLayout(network).offset[CASE_MIX_VARIABLE]
+    log_prior = pt.log(pt.maximum(flat[at : at + len(condition.states)], 1e-300))
+    row_sets: dict[str | None, _Rows] = {}
+    plans = []
+    for s in statistics:
+        where, given = study_population(network, s)
+        if s.tool not in row_sets:
+            extended = network if s.tool is None else score_network(network, tools[s.tool])
+            row_sets[s.tool] = _Rows(extended)
+        rows = row_sets[s.tool]
+        num, den = evidence_rows(rows.network, s, given)
+        column = rows.network.index(CASE_MIX_VARIABLE)
+        if CASE_MIX_VARIABLE in given:
+            states = np.array([condition.states.index(given[CASE_MIX_VARIABLE])])
+            log_weights = np.zeros(1)
+        elif where is not None:
+            mix = case_mix(network, get_setting(care_settings(network), where[0]), where[1])
+            states = np.arange(len(mix))
+            log_weights = np.log(mix)
+        else:
+            states = np.arange(len(condition.states))
+            log_weights = None  # the network's own P(condition)
+        pairs = []
+        for k in states:
+            num[column] = den[column] = k
+            pairs.append((rows.add(num.copy()), rows.add(den.copy())))
+        plans.append((s.tool, np.array(pairs), states, log_weights))
+    log_rows = {}
+    for tool, rows in row_sets.items():
+        extra = [
+            np.asarray(rows.network.cpt(n), dtype=np.float64).ravel()
+            for n in rows.network.names[len(network) :]
+        ]
+        vector = pt.concatenate([flat, *map(pt.as_tensor_variable, extra)]) if extra else flat
+        log_rows[tool] = flat_log_evidence(
+            rows.network,
+            flat_log(vector),
+            FlatLayout(rows.network),
+            np.stack(rows.codes),
+            skip=[CASE_MIX_VARIABLE],
         )
-        vector = pt.concatenate([pt.as_tensor_variable(flat), pt.as_tensor_variable(extra)])
-        assert layout.size == base_size + len(extra)
-        if group.case_mix is not None:
-            at = layout.offset[CASE_MIX_VARIABLE]
-            vector = pt.set_subtensor(vector[at : at + len(group.case_mix)], group.case_mix)
-        rows = np.concatenate([group.numerator, group.denominator])
-        log_p = flat_log_evidence(group.network, flat_log(vector), layout, rows)
-        m = len(group.members)
-        for j, i in enumerate(group.members):
-            out[i] = log_p[j] - log_p[m + j]
+    out = []
+    for tool, pairs, states, log_weights in plans:
+        weights = log_prior[states] if log_weights is None else pt.as_tensor_variable(log_weights)
+        log_num = pt.logsumexp(weights + log_rows[tool][pairs[:, 0]])
+        log_den = pt.logsumexp(weights + log_rows[tool][pairs[:, 1]])
+        out.append(log_num - log_den)
     return pt.stack(out)
 
 
