@@ -277,25 +277,27 @@ def flat_log_evidence(
             log_blocks[host] = (host_shaped + broadcast(shaped, list(key), list(host))).reshape(
                 (n_rows, -1)
             )
-    factors: list[tuple[set[str], object]] = []
+    # Each factor keeps only its own scope's axes (in latent order), so no tensor has
+    # more axes than the largest clique: numba writes one loop per axis.
+    factors: list[tuple[list[str], object]] = []
     for key, logf in merged.items():
         flat = logf.reshape((n_rows, -1))
         # Exact rescaling: the row maximum leaves the value unchanged, so no gradient flows.
         shift = disconnected_grad(pt.max(flat, axis=1))
         total = total + shift
         factor = pt.exp(flat - shift[:, None]).reshape((n_rows, *[card[n] for n in key]))
-        factors.append((set(key), broadcast(factor, list(key))))
+        factors.append((list(key), factor))
 
     for v in elimination:
         touching = [f for f in factors if v in f[0]]
         factors = [f for f in factors if v not in f[0]]
         if not touching:
             continue
-        scope = set().union(*(s for s, _ in touching))
-        product = touching[0][1]
-        for _, t in touching[1:]:
-            product = product * t
-        factors.append((scope - {v}, product.sum(axis=1 + axis[v], keepdims=True)))
+        scope = sorted(set().union(*(s for s, _ in touching)), key=axis.get)
+        product = broadcast(touching[0][1], touching[0][0], scope)
+        for s, t in touching[1:]:
+            product = product * broadcast(t, s, scope)
+        factors.append(([n for n in scope if n != v], product.sum(axis=1 + scope.index(v))))
     for _, t in factors:
         total = total + pt.log(t.reshape((n_rows,)))
     return total
