@@ -2,8 +2,9 @@
 
 :class:`NpprobClassifier` takes a table of clinical findings (one column per
 observable network variable, cells holding state names) and a class label, and
-returns P(neuropathic | findings, chronic pain) averaged over posterior
-parameter draws: the same number ``npprob diagnose`` reports, without any
+returns P(neuropathic | findings, chronic pain) under the posterior
+predictive (the draws weighted by P(findings | draw)): the same number
+``npprob diagnose`` reports, without any
 threshold warping, so ``CalibrationDisplay`` and ``cross_val_score`` see the
 model's own probabilities.
 
@@ -303,14 +304,14 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
     # -- prediction -----------------------------------------------------------
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities: posterior mean of P(neuropathic | findings, chronic pain).
+        """Class probabilities: the posterior predictive P(neuropathic | findings, chronic pain).
 
         Returns
         -------
         ndarray of shape (n_patients, 2)
             Columns in the order of ``classes_``.
         """
-        p = self.p_neuropathic_draws(X).mean(axis=0)
+        p = self._predictive(X)[0]
         out = np.empty((len(p), 2))
         positive = self._positive_index()
         out[:, positive] = p
@@ -338,32 +339,41 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
             Lower and upper bounds, probability scale.
         """
         check_parameters({"level": Interval(float, 0.0, 1.0, closed="neither")}, {"level": level})
-        draws = self.p_neuropathic_draws(X)
+        from npprob.diagnosis.predictive import weighted_quantiles
+
+        _, values, weights = self._predictive(X)
         tail = (1.0 - level) / 2.0
-        return np.quantile(draws, [tail, 1.0 - tail], axis=0).T
+        return weighted_quantiles(values, weights, [tail, 1.0 - tail]).T
 
     def p_neuropathic_draws(self, X) -> np.ndarray:
-        """P(neuropathic | findings) for every posterior draw.
+        """Equally weighted draws of P(neuropathic | findings) per patient.
+
+        The parameter draws resampled (systematically, without randomness) in
+        proportion to P(findings | draw), so that their mean is
+        :meth:`predict_proba` up to a resampling error of at most the draws' total
+        variation (in draw order) divided by the number of draws.
 
         Returns
         -------
         ndarray of shape (n_draws, n_patients)
         """
+        from npprob.diagnosis.predictive import resample_indices
+
+        _, draws, weights = self._predictive(X)
+        return np.take_along_axis(draws, resample_indices(weights), axis=0)
+
+    def _predictive(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The predictive P(neuropathic) per patient, with the weighted draws behind it."""
         check_is_fitted(self, "classes_")
         values = self._validated(X)
         model = self.model_
+        from npprob.diagnosis.predictive import weighted_mean
         from npprob.network import EvidenceBatch
 
         codes = self._encode(model.network, values)
-        draws = model.p_neuropathic_draws(EvidenceBatch(model.network, codes))
-        bad = np.flatnonzero(np.isnan(draws[0]))
-        if len(bad):
-            raise EvidenceError(
-                f"Rows {bad.tolist()[:10]} hold findings that are impossible together "
-                "under the model (probability zero).",
-                row=int(bad[0]),
-            )
-        return draws
+        draws, weights = model.weighted_draws(EvidenceBatch(model.network, codes))
+        _check_possible(np.isnan(weights).any(axis=0))
+        return weighted_mean(draws, weights), draws, weights
 
     # -- helpers --------------------------------------------------------------
 
@@ -429,6 +439,16 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
 
     def _encode(self, net, values: np.ndarray) -> np.ndarray:
         return encode_findings(net, self.findings_, values)
+
+
+def _check_possible(impossible: np.ndarray) -> None:
+    bad = np.flatnonzero(impossible)
+    if len(bad):
+        raise EvidenceError(
+            f"Rows {bad.tolist()[:10]} hold findings that are impossible together "
+            "under the model (probability zero).",
+            row=int(bad[0]),
+        )
 
 
 def _load_spec():

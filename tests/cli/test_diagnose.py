@@ -116,8 +116,17 @@ def test_json_output_contract(capsys):
     assert explanation
     for e in explanation:
         assert isinstance(e, dict)
-        assert {"finding", "state", "p_without", "change", "log_odds_change"} <= set(e)
+        assert {
+            "finding",
+            "state",
+            "p_without",
+            "change",
+            "log_odds_change",
+            "removed_with",
+        } <= set(e)
         assert math.isclose(e["p_without"] + e["change"], p, rel_tol=0, abs_tol=1e-12)
+        # Only the history takes findings with it (those judged against its lesion).
+        assert e["finding"] == "aetiology" or e["removed_with"] == []
     sizes = [abs(e["log_odds_change"]) for e in explanation]
     assert sizes == sorted(sizes, reverse=True)
     assert {e["finding"] for e in explanation} == set(findings_of(PHN))

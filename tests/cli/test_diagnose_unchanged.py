@@ -1,10 +1,10 @@
-"""``npprob diagnose --json`` of every example equals the output saved before the typed-boundaries
-refactor (``tests/fixtures/diagnose_before``), except for keys it added.
+"""``npprob diagnose --json`` of the examples equals the saved output (``tests/fixtures/diagnose_before``),
+except for keys added since.
 
-The refactor changed how a patient travels (one record, two engine passes, treatments ranked
-from the diagnosis's own draws) but no number: the diagnosis values are compared exactly. The
-treatment list changed on purpose since (safety gates, guideline lines, long-term harms), so
-for it only the keys are kept: every key the saved output had is still there.
+A regression guard: the saved outputs are those of the shipped model when they were last
+regenerated on purpose (network 0.3.2, its retrained default model and the posterior predictive); a refactor must not
+change a number. The diagnosis values are compared exactly. For the treatment list only the
+keys are kept: every key the saved output had is still there.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from npprob.cli import main
+from npprob.cohorts.settings import load_realism
 from npprob.io.resources import clinical_spec_path
 from npprob.network.spec import load_spec
 
@@ -23,6 +24,8 @@ OBSERVABLE = [
     v.name for v in NETWORK.variables if v.role in ("history", "lesion_evidence", "sign", "symptom")
 ]
 LATENT = [v.name for v in NETWORK.variables if v.role in ("latent", "target", "derived")]
+#: Findings the cohorts never record (always empty cells).
+NEVER_RECORDED = set(load_realism(NETWORK).never_recorded)
 COLUMNS = [
     "patient_id",
     "group",
@@ -107,6 +110,9 @@ def test_csv_has_the_documented_columns_and_matches_the_card(written):
         assert 0.0 <= float(r["p_true_neuropathic"]) <= 1.0
         for name in (*OBSERVABLE, *(f"true_{n}" for n in LATENT)):
             var = NETWORK.variable(name.removeprefix("true_"))
+            if name in NEVER_RECORDED:
+                assert r[name] == "", name
+                continue
             assert r[name] in var.states, (name, r[name])
         if r["group"] == "neurological":
             assert r["true_lesion"] == "present"
@@ -127,6 +133,8 @@ def test_missing_findings_are_empty_cells(capsys, tmp_path):
         assert empty == pytest.approx(card["missing_fraction"][name])
         if name == "aetiology":
             assert empty == 0.0
+        elif name in NEVER_RECORDED:
+            assert empty == 1.0
         else:
             assert 0.15 < empty < 0.45, name
     # Truth, label and p_true are never empty.

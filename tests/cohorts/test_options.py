@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from npprob.cohorts import SimulationOptions
+from npprob.cohorts.settings import load_realism
 from npprob.cohorts.simulate import PUBLISHED_AGREEMENT
 from npprob.diagnosis import GRADES, neupsig_grade
 
@@ -24,7 +25,9 @@ OBSERVABLE_ROLES = ("history", "lesion_evidence", "sign", "symptom")
 
 
 def columns(network, roles) -> list[int]:
-    return [i for i, v in enumerate(network.variables) if v.role in roles]
+    """Variables of these roles that a simulated record can hold (not the never-recorded)."""
+    never = set(load_realism(network).never_recorded)
+    return [i for i, v in enumerate(network.variables) if v.role in roles and v.name not in never]
 
 
 def findings_of(network, codes: np.ndarray) -> dict[str, str]:
@@ -68,7 +71,10 @@ def test_without_options_every_finding_is_recorded_as_true(make_cohort, network)
     cohort = make_cohort("consecutive_pain_clinic", 5000, 4)
     observable = columns(network, OBSERVABLE_ROLES)
     np.testing.assert_array_equal(cohort.recorded.codes[:, observable], cohort.truth[:, observable])
-    assert all(v == 0.0 for v in cohort.card()["missing_fraction"].values())
+    never = set(load_realism(network).never_recorded)
+    missing = cohort.card()["missing_fraction"]
+    assert all(v == 0.0 for k, v in missing.items() if k not in never)
+    assert all(missing[k] == 1.0 for k in never)
 
 
 # -- MCAR ----------------------------------------------------------------------------------
@@ -81,7 +87,8 @@ def test_mcar_removes_the_given_share_of_each_finding_but_not_aetiology(make_coh
     assert np.all(codes[:, aetiology] >= 0)
     observable = columns(network, OBSERVABLE_ROLES)
     card = cohort.card()["missing_fraction"]
-    assert set(card) == {network.names[i] for i in observable}
+    never = set(load_realism(network).never_recorded)
+    assert set(card) == {network.names[i] for i in observable} | never
     assert card["aetiology"] == 0.0
     for i in observable:
         if i == aetiology:
@@ -273,3 +280,14 @@ def test_neupsig_label_uses_recorded_not_true_findings(make_cohort, network):
     # MCAR loses criteria (missing counts as not met), so fewer patients qualify.
     assert cohort.label.mean() < truthful.mean()
     assert np.all(cohort.label <= truthful)
+
+
+def test_the_named_tests_are_never_recorded(make_cohort, network):
+    # The cohorts record the work-up once, as the summary confirmatory test.
+    cohort = make_cohort("consecutive_pain_clinic", 2000, 5)
+    codes = cohort.recorded.codes
+    for name in ("nerve_conduction", "skin_biopsy", "imaging", "qst_sensory_loss",
+                 "qst_sensory_gain"):  # fmt: skip
+        assert (codes[:, network.index(name)] == -1).all(), name
+        assert (cohort.truth[:, network.index(name)] >= 0).all()
+    assert (codes[:, network.index("confirmatory_test")] >= 0).all()

@@ -103,12 +103,16 @@ def test_p_true_is_a_probability(make_cohort):
 
 
 def decile_z_scores(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """z of mean(y) - mean(p) in each decile of p, with SE sqrt(sum p(1-p)) / n_bin."""
+    """z of mean(y) - mean(p) in each decile of p, with SE sqrt(sum p(1-p)) / n_bin.
+
+    The variance is floored at one event: in a decile whose expected count is far
+    below one (p near 0 under truth drawn from the prior), a single event is not a
+    calibration failure, although the normal approximation would call it z = 7."""
     order = np.argsort(p, kind="stable")
     z = []
     for part in np.array_split(order, 10):
         pb, yb = p[part], y[part]
-        se = math.sqrt(max(np.sum(pb * (1 - pb)), 1e-12)) / len(part)
+        se = math.sqrt(max(np.sum(pb * (1 - pb)), 1.0)) / len(part)
         z.append((yb.mean() - pb.mean()) / se)
     return np.array(z)
 
@@ -147,8 +151,9 @@ def test_reporting_trait_breaks_calibration(make_cohort):
     [
         # Only the aetiology recorded: one pattern per aetiology.
         ("general_population", 0.95, 12, 2),
-        # One aetiology, so patterns with one or two findings are common.
-        ("herpes_zoster", 0.9, 30, 3),
+        # One aetiology, so patterns with one or two findings are common (with 0.93
+        # missing, for a network of about 40 findings).
+        ("herpes_zoster", 0.93, 30, 3),
     ],
 )
 def test_p_true_matches_truth_frequency_within_exact_findings_patterns(

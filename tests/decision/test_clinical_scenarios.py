@@ -40,6 +40,8 @@ SCIATICA = example("lumbar_radiculopathy_mixed")
 CPSP = example("central_post_stroke_pain")
 FIBRO = example("widespread_pain")
 KNEE_OA = example("knee_osteoarthritis_allodynia")
+CIPN = example("chemotherapy_induced_polyneuropathy")
+CRPS1 = example("crps_type_1")
 SCI = {"aetiology": "spinal_cord_injury", "distribution_plausible": "yes",
        "sensory_loss": "present", "burning": "present"}  # fmt: skip
 MS = {"aetiology": "multiple_sclerosis", "distribution_plausible": "yes",
@@ -213,6 +215,13 @@ SCENARIOS = [
       not_recommended=OPIOIDS, not_neuropathic=True),
     s("low-back-pain", "NICE NG59: no antidepressants, anticonvulsants or opioids for LBP", LBP,
       not_ranked=ANTIEPILEPTICS | OPIOIDS | {"tca", "duloxetine", "venlafaxine", "ssri"},
+      not_neuropathic=True),
+    # --- chemotherapy-induced polyneuropathy (ASCO 2020) and CRPS type I
+    s("cipn", "ASCO 2020: duloxetine may be offered; no other agent recommended", CIPN,
+      first={"duloxetine"},
+      insufficient={"tca", "gabapentin", "pregabalin", "venlafaxine", "tramadol",
+                    "strong_opioid", "lamotrigine"}),
+    s("crps-type-1", "CRPS I has no nerve lesion: not a neuropathic-pain drug list", CRPS1,
       not_neuropathic=True),
     # --- localized peripheral pain after surgery
     s("scar-neuroma", "seed review: topical lidocaine for localized pain with allodynia", SCAR,

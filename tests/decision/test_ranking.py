@@ -262,6 +262,9 @@ def test_impossible_findings_are_reported_not_ranked() -> None:
         def p_neuropathic_draws(self, batch):
             return np.full((10, batch.n_patients), np.nan)
 
+        def weighted_draws(self, batch):
+            return self.p_neuropathic_draws(batch), np.full((10, batch.n_patients), np.nan)
+
     with pytest.raises(EvidenceError, match="probability zero"):
         recommend_treatments(ZeroProbabilityModel(), PHN)
 

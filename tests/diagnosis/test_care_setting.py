@@ -37,19 +37,30 @@ def setting_weights(name: str) -> np.ndarray:
 
 
 def by_total_probability(weights: np.ndarray, findings: dict[str, str]) -> float:
-    """sum_a w_a P(ctx, findings | a) P(NP | a, ctx, findings) / sum_a w_a P(ctx, findings | a)."""
+    """P(NP | findings) in a setting whose case mix is ``weights``, over the draws s.
+
+    Per draw, by total probability over the condition a:
+    num_s = sum_a w_a P(ctx, findings | a, s) P(NP | a, ctx, findings, s) and
+    den_s = sum_a w_a P(ctx, findings | a, s). The draws are weighted by
+    P(findings | ctx, s) = den_s / C_s with C_s = sum_a w_a P(ctx | a, s), so the
+    answer is sum_s num_s / C_s over sum_s den_s / C_s."""
     var = MODEL.network.variable(CASE_MIX_VARIABLE)
-    rows = [MODEL.evidence({**findings, var.name: state}).codes[0] for state in var.states]
-    batch = EvidenceBatch(MODEL.network, np.array(rows))
-    p_np = MODEL.p_neuropathic_draws(batch)  # (draws, states)
-    # log P(ctx, findings, a) under the model's own distribution of a, and that distribution.
-    log_ev = MODEL.engine.log_evidence(batch)
+
+    def likelihood(record: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        rows = [MODEL.evidence({**record, var.name: state}).codes[0] for state in var.states]
+        batch = EvidenceBatch(MODEL.network, np.array(rows))
+        # P(ctx, record | a) = P(ctx, record, a) / P(a) under the model's own case mix.
+        return np.exp(MODEL.engine.log_evidence(batch)) / own, batch
+
     nothing = EvidenceBatch(MODEL.network, np.full((1, len(MODEL.network)), -1, dtype=np.int16))
     own = MODEL.engine.query(nothing, [var.name]).marginal(var.name)[:, 0, :]  # (draws, states)
-    likelihood = np.exp(log_ev) / own  # P(ctx, findings | a)
-    joint = weights[None, :] * likelihood
-    per_draw = (joint * p_np).sum(axis=1) / joint.sum(axis=1)
-    return float(per_draw.mean())
+    seen, batch = likelihood(findings)
+    p_np = MODEL.p_neuropathic_draws(batch)  # (draws, states)
+    context, _ = likelihood({})
+    c = (weights[None, :] * context).sum(axis=1)
+    num = (weights[None, :] * seen * p_np).sum(axis=1)
+    den = (weights[None, :] * seen).sum(axis=1)
+    return float((num / c).sum() / (den / c).sum())
 
 
 def test_every_care_setting_is_listed_and_study_designs_are_not() -> None:
@@ -75,6 +86,7 @@ def test_a_recorded_condition_gives_the_same_answer_in_every_setting(name) -> No
     own = MODEL.diagnose(record, explain=False)
     there = MODEL.in_setting(name).diagnose(record, explain=False)
     np.testing.assert_allclose(there.p_neuropathic_draws, own.p_neuropathic_draws, atol=1e-12)
+    np.testing.assert_allclose(there.draw_weights, own.draw_weights, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)

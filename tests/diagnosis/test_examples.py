@@ -43,8 +43,8 @@ def check_central_post_stroke_pain(d):
 def check_trigeminal_neuralgia(d):
     # Classical trigeminal neuralgia is neuropathic by definition; the aetiology carries it.
     assert d.p_neuropathic >= 0.80
-    # History and distribution, but no sensory signs and no imaging.
-    assert d.neupsig.grade == "possible"
+    # Triggered paroxysms in the trigeminal distribution: probable (Cruccu 2016); no imaging.
+    assert d.neupsig.grade == "probable"
 
 
 def check_lumbar_radiculopathy_mixed(d):
@@ -95,9 +95,42 @@ def check_fibromyalgia_dn4_positive(d):
     assert d.p_neuropathic <= 0.10
     assert d.p_nociplastic >= 0.70
     assert d.neupsig.grade == "unlikely"
+    check_fibromyalgia_meets_iasp_criteria(d)
+
+
+def check_fibromyalgia_meets_iasp_criteria(d):
+    # The IASP 'probable' nociplastic picture (Kosek 2021): comorbidities and pain out of
+    # proportion make the nociplastic component near-certain.
+    assert d.p_nociplastic >= 0.90
+
+
+def check_lumbar_radiculopathy_slr(d):
+    # Root compression, pain in the dermatome, sensory loss and a reflex deficit there, a
+    # positive straight-leg raise: radicular neuropathic pain is likely.
+    assert d.p_neuropathic >= 0.80
+    # History, distribution and sensory signs, no confirming test: probable.
+    assert d.neupsig.grade == "probable"
+
+
+def check_carpal_tunnel_syndrome(d):
+    # Median-territory pain and sensory loss with slowed median conduction.
+    assert d.p_neuropathic >= 0.80
+    assert d.neupsig.grade == "definite"
+
+
+def check_crps_type_1(d):
+    # Complex regional pain syndrome without a nerve lesion is not neuropathic pain
+    # (structural zero: no lesion, no neuropathic pain) but nociplastic (Kosek 2021).
+    assert d.p_neuropathic <= 0.15
+    assert d.p_nociplastic >= 0.70
+    # No history of a lesion of the somatosensory system.
+    assert d.neupsig.grade == "unlikely"
 
 
 CHECKS = {
+    "lumbar_radiculopathy_slr": check_lumbar_radiculopathy_slr,
+    "carpal_tunnel_syndrome": check_carpal_tunnel_syndrome,
+    "crps_type_1": check_crps_type_1,
     "chemotherapy_induced_polyneuropathy": check_chemotherapy_induced_polyneuropathy,
     "fibromyalgia_dn4_positive": check_fibromyalgia_dn4_positive,
     "postherpetic_neuralgia": check_postherpetic_neuralgia,

@@ -39,6 +39,8 @@ def test_grades_and_aetiologies_match_the_network():
         "post_surgical_no_nerve_injury",
         "widespread_pain",
         "unknown",
+        # CRPS type I has no nerve lesion by definition (Harden 2010).
+        "crps_type_1",
     }
     for name in (*SIGNS, "distribution_plausible", "confirmatory_test", *OTHER_SIGNS):
         assert name in NETWORK.names

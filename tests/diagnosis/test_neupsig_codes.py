@@ -17,7 +17,8 @@ NETWORK = load_spec(clinical_spec_path()).network
 #: The variables the grade reads.
 CRITERIA = (
     "aetiology", "distribution_plausible", "sensory_loss", "hypoaesthesia_touch",
-    "hypoaesthesia_pinprick", "brush_allodynia", "cold_allodynia", "confirmatory_test",
+    "hypoaesthesia_pinprick", "brush_allodynia", "cold_allodynia", "trigger_zone",
+    "qst_sensory_loss", "confirmatory_test", "nerve_conduction", "skin_biopsy", "imaging",
 )  # fmt: skip
 
 
@@ -59,21 +60,37 @@ def test_agrees_with_scalar_grade_on_random_patients(rng):
 
 def test_agrees_with_scalar_grade_on_a_neural_rich_sample(rng):
     # Uniform codes make 'possible' rare; bias towards neural aetiology and findings present.
-    codes = random_patients(rng, NETWORK, 2000)
-    cols = [NETWORK.index(n) for n in CRITERIA[1:]]
-    present = rng.random((2000, len(cols))) < 0.3
+    # 4,000 rows: with seven sign and four test findings, 'possible' (none of them) is the
+    # rarest grade.
+    n = 4000
+    codes = random_patients(rng, NETWORK, n)
+    cols = [NETWORK.index(name) for name in CRITERIA[1:]]
+    present = rng.random((n, len(cols))) < 0.15
     codes[:, cols] = np.where(present, 1, codes[:, cols])
-    codes[:, NETWORK.index("aetiology")] = rng.integers(-1, 16, size=2000)
+    codes[:, NETWORK.index("aetiology")] = rng.integers(-1, 16, size=n)
     grades = neupsig_grade_codes(NETWORK, codes)
     np.testing.assert_array_equal(grades, scalar_grades(NETWORK, codes))
     assert np.min(np.bincount(grades, minlength=4)) > 20
 
 
 def test_agrees_with_scalar_grade_on_every_combination_of_the_criteria():
-    cards = [NETWORK.variable(n).cardinality for n in CRITERIA]
-    grid = np.array(list(itertools.product(*(range(-1, c) for c in cards))), dtype=np.int16)
-    codes = np.full((len(grid), len(NETWORK)), -1, dtype=np.int16)
-    codes[:, [NETWORK.index(n) for n in CRITERIA]] = grid
+    # Every aetiology and distribution, with up to two of the sign and test findings
+    # recorded in any of their states (the full grid over all of them is too large).
+    head, rest = CRITERIA[:2], CRITERIA[2:]
+    heads = list(itertools.product(*(range(-1, NETWORK.variable(n).cardinality) for n in head)))
+    tails = [dict()]
+    for k in (1, 2):
+        for names in itertools.combinations(rest, k):
+            cards = [range(NETWORK.variable(n).cardinality) for n in names]
+            tails += [dict(zip(names, states, strict=True)) for states in itertools.product(*cards)]
+    codes = np.full((len(heads) * len(tails), len(NETWORK)), -1, dtype=np.int16)
+    row = 0
+    for h in heads:
+        for tail in tails:
+            codes[row, [NETWORK.index(n) for n in head]] = h
+            for name, state in tail.items():
+                codes[row, NETWORK.index(name)] = state
+            row += 1
     np.testing.assert_array_equal(
         neupsig_grade_codes(NETWORK, codes), scalar_grades(NETWORK, codes)
     )

@@ -42,21 +42,33 @@ ORACLE_NEURAL = frozenset(
         "root_avulsion", "neoplasm_peripheral", "trigeminal_neuralgia", "stroke",
         "multiple_sclerosis", "spinal_cord_injury", "arachnoiditis", "neoplasm_central",
         "syringomyelia",
+        # Network 0.3.0: a nerve lesion by definition (CRPS II, entrapment), a
+        # polyneuropathy (chemotherapy-induced), a trigeminal nerve injury (ICHD-3 13.1.2.3).
+        "crps_type_2", "entrapment_neuropathy", "chemotherapy_polyneuropathy",
+        "post_traumatic_trigeminal",
     }
 )  # fmt: skip
 ORACLE_SENSORY_LOSS = ("sensory_loss", "hypoaesthesia_touch", "hypoaesthesia_pinprick")
 ORACLE_ALLODYNIA = ("brush_allodynia", "cold_allodynia")
+#: Triggered paroxysms from a trigger zone count as the sign in trigeminal neuralgia (Cruccu 2016).
+ORACLE_TRIGGER = ("trigger_zone",)
+#: Network 0.3.2: loss on quantitative sensory testing is a sensory sign measured with a device.
+ORACLE_QST = ("qst_sensory_loss",)
+ORACLE_SIGNS = ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA + ORACLE_TRIGGER + ORACLE_QST
+#: Network 0.3.2: the tests one by one, each confirming a lesion when abnormal.
+ORACLE_TESTS = (("confirmatory_test", "positive"), ("nerve_conduction", "abnormal"),
+                ("skin_biopsy", "reduced_ienfd"), ("imaging", "lesion_shown"))  # fmt: skip
 GRADED = (
-    "aetiology", "distribution_plausible", "confirmatory_test",
-    *ORACLE_SENSORY_LOSS, *ORACLE_ALLODYNIA,
+    "aetiology", "distribution_plausible", *(name for name, _ in ORACLE_TESTS),
+    *ORACLE_SIGNS,
 )  # fmt: skip
 
 
 def oracle_grade(findings) -> tuple[str, bool, bool, bool, bool]:
     history = findings.get("aetiology") in ORACLE_NEURAL
     distribution = findings.get("distribution_plausible") == "yes"
-    signs = any(findings.get(name) == "present" for name in ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA)
-    test = findings.get("confirmatory_test") == "positive"
+    signs = any(findings.get(name) == "present" for name in ORACLE_SIGNS)
+    test = any(findings.get(name) == state for name, state in ORACLE_TESTS)
     if not (history and distribution):
         grade = "unlikely"
     elif test:
@@ -79,9 +91,11 @@ def oracle_grade_codes(network, codes: np.ndarray) -> np.ndarray:
     history = np.isin(codes[:, network.index("aetiology")], neural)
     distribution = is_state("distribution_plausible", "yes")
     signs = np.zeros(len(codes), dtype=bool)
-    for name in ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA:
+    for name in ORACLE_SIGNS:
         signs |= is_state(name, "present")
-    test = is_state("confirmatory_test", "positive")
+    test = np.zeros(len(codes), dtype=bool)
+    for name, state in ORACLE_TESTS:
+        test |= is_state(name, state)
     possible = history & distribution
     grade = np.where(possible, 1, 0)
     grade = np.where(possible & (signs | test), 2, grade)
@@ -197,8 +211,8 @@ def test_shipped_rules_are_the_oracle_rules():
     assert conditions == {
         "history": {"aetiology": tuple(sorted(ORACLE_NEURAL, key=AETIOLOGY_ORDER.index))},
         "distribution": {"distribution_plausible": ("yes",)},
-        "sensory_signs": dict.fromkeys(ORACLE_SENSORY_LOSS + ORACLE_ALLODYNIA, ("present",)),
-        "confirmatory_test": {"confirmatory_test": ("positive",)},
+        "sensory_signs": dict.fromkeys(ORACLE_SIGNS, ("present",)),
+        "confirmatory_test": {name: (state,) for name, state in ORACLE_TESTS},
     }
     assert NEURAL_AETIOLOGIES == ORACLE_NEURAL
     assert isinstance(NEURAL_AETIOLOGIES, frozenset)

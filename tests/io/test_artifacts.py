@@ -350,13 +350,23 @@ def test_the_content_digest_decides_when_the_card_has_one(default_copy):
 
 
 def test_a_card_of_an_earlier_text_of_the_same_specification_loads(default_copy):
-    # Cards written before the content digest name the text they were trained on; the
+    # Cards written before the content digest name the text they were trained on; a
     # specification lists its earlier texts with the same content.
-    spec = load_spec(clinical_spec_path())
-    assert spec.earlier_digests
-    rewrite_card(default_copy, spec_content_sha256=None, spec_sha256=spec.earlier_digests[0])
-    model = load_model(str(default_copy))
-    assert model.info()["spec_sha256"] == spec.earlier_digests[0]
+    from npprob.io.artifacts import ModelFolder
+    from npprob.network.spec import parse_spec
+
+    earlier = hashlib.sha256(b"an earlier text").hexdigest()
+    text = clinical_spec_path().read_text(encoding="utf-8")
+    spec = parse_spec(
+        text.replace("[network]\n", f'[network]\nearlier_text_sha256 = ["{earlier}"]\n', 1)
+    )
+    assert spec.earlier_digests == (earlier,)
+    rewrite_card(default_copy, spec_content_sha256=None, spec_sha256=earlier)
+    _, card = ModelFolder(default_copy).load(spec)
+    assert card["spec_sha256"] == earlier
+    # Without that entry the same card is refused.
+    with pytest.raises(ModelFileError, match="different network specification"):
+        ModelFolder(default_copy).load(load_spec(clinical_spec_path()))
 
 
 def test_a_card_without_a_content_digest_needs_the_same_text(default_copy):

@@ -200,7 +200,7 @@ def test_population_root_gives_back_the_selected_distribution(spec) -> None:
     net = spec.network
     draws = spec.prior_draws(3, seed=12)
     rng = np.random.default_rng(13)
-    selected = rng.dirichlet(np.ones(22), size=3)
+    selected = rng.dirichlet(np.ones(spec.network.variable("aetiology").cardinality), size=3)
     draws["aetiology"] = selected
     draws["aetiology"] = population_root(net, draws, "aetiology", {"chronic_pain": "present"})
     back = Engine(net, draws).query({"chronic_pain": "present"}, ["aetiology"])

@@ -31,6 +31,13 @@ DIAGNOSIS_CSV_COLUMNS = (
 )  # fmt: skip
 
 
+#: The mechanisms of the CSV columns, in their order.
+CSV_MECHANISMS = ("peripheral_sensitisation", "ectopic_activity", "central_sensitisation")
+
+#: Below this share of the draws carrying an answer, the text output says the interval is rough.
+FEW_DRAWS_SHARE = 0.1
+
+
 def _pct(p: float) -> str:
     return f"{100 * p:.0f}%"
 
@@ -51,6 +58,12 @@ def format_diagnosis(d, *, top: int = 8) -> str:
         f"95% credible interval {probability_text(low)} to {probability_text(high)} "
         "(parameter uncertainty only, not the model's structure)"
     )
+    if d.effective_draws is not None and d.effective_draws < FEW_DRAWS_SHARE * model["n_draws"]:
+        lines.append(
+            f"  Only about {d.effective_draws:.0f} of the {model['n_draws']} parameter draws "
+            "carry this answer: the findings are unusual for the data the model learned "
+            "from, and the interval is rough."
+        )
     c = d.neupsig.to_dict()["criteria"]
     marks = ", ".join(f"{k.replace('_', ' ')} {'yes' if v else 'no'}" for k, v in c.items())
     lines.append(
@@ -69,8 +82,9 @@ def format_diagnosis(d, *, top: int = 8) -> str:
         width = max(len(f"{e.finding} = {e.state}") for e in d.explanation[:top])
         for e in d.explanation[:top]:
             label = f"{e.finding} = {e.state}"
+            without = "without it" + "".join(f", {r}" for r in e.removed_with)
             lines.append(
-                f"  {label:<{width}}  {e.change:+.2f}  (without it {e.p_without:.2f}; "
+                f"  {label:<{width}}  {e.change:+.2f}  ({without} {e.p_without:.2f}; "
                 f"log-odds {e.log_odds_change:+.2f})"
             )
         if len(d.explanation) > top:
@@ -265,7 +279,9 @@ def diagnosis_csv_rows(answer, *, top: int = 8) -> list[list[str]]:
             [
                 answer.ids[i], f"{d.p_neuropathic:.6f}", f"{d.credible_interval[0]:.6f}",
                 f"{d.credible_interval[1]:.6f}", f"{d.p_mixed:.6f}", f"{d.p_nociplastic:.6f}",
-                f"{d.p_nociceptive:.6f}", *(f"{d.mechanisms[m]:.6f}" for m in d.mechanisms),
+                f"{d.p_nociceptive:.6f}",
+                # A network without a mechanism leaves its column blank.
+                *(f"{d.mechanisms[m]:.6f}" if m in d.mechanisms else "" for m in CSV_MECHANISMS),
                 d.neupsig.grade, findings, "",
             ]
         )  # fmt: skip

@@ -63,6 +63,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-accept", type=float, default=0.9, help="NUTS target acceptance")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
+        "--sampler", choices=("pymc", "nutpie"), default="pymc",
+        help="NUTS for the PyMC model: PyMC's own (default) or nutpie (pip install 'npprob[fast]')",
+    )  # fmt: skip
+    p.add_argument(
         "--models-dir", type=Path, default=None,
         help="write DIR/NAME instead of ./models/NAME (ignored with --out)",
     )  # fmt: skip
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         name=ModelFolder.check_name(args.name), label=args.label, draws=args.draws,
         chain_draws=args.chain_draws, tune=args.tune, chains=args.chains,
-        target_accept=args.target_accept, seed=args.seed,
+        target_accept=args.target_accept, seed=args.seed, nuts_sampler=args.sampler,
     )  # fmt: skip
     out = args.out or (args.models_dir or Path("models")) / args.name
     ModelFolder(out).check_replaceable(replace_shipped=args.replace_shipped)

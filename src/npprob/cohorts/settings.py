@@ -33,6 +33,8 @@ class Realism:
     ----------
     never_missing : tuple of str
         Findings missingness completely at random spares.
+    never_recorded : tuple of str
+        Findings no simulated record holds (always applied, not an option).
     reporting_trait_share : float
         Share of patients carrying the symptom-reporting trait.
     reporting_trait_role : str
@@ -51,6 +53,7 @@ class Realism:
     mar_variable: str
     mar_suspicion: dict[str, str]
     mar_p_recorded: tuple[float, float]
+    never_recorded: tuple[str, ...] = ()
 
 
 def load_realism(network: Network, path: str | os.PathLike[str] | None = None) -> Realism:
@@ -90,4 +93,5 @@ def load_realism(network: Network, path: str | os.PathLike[str] | None = None) -
         mar_variable=known(mar.get("variable")),
         mar_suspicion={known(k, s): s for k, s in dict(mar.get("suspicion", {})).items()},
         mar_p_recorded=(float(shares[1]), float(shares[2])),
+        never_recorded=tuple(known(n) for n in table.get("never_recorded", ())),
     )

@@ -329,7 +329,8 @@ def _record(
     """What a clinician records: the findings with the realism options applied."""
     n = len(truth)
     recorded = np.full_like(truth, -1)
-    findings = [i for i, v in enumerate(net.variables) if v.is_finding]
+    unrecorded = {net.index(name) for name in realism.never_recorded}
+    findings = [i for i, v in enumerate(net.variables) if v.is_finding and i not in unrecorded]
     recorded[:, findings] = truth[:, findings]
     if options.reporting_trait > 0:
         carriers = rng.random(n) < realism.reporting_trait_share

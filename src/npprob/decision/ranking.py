@@ -144,6 +144,7 @@ def rank_treatments(
     conditions: ConditionRules | None = None,
     overrides: Collection[str] = (),
     p_nociplastic_draws: np.ndarray | None = None,
+    draw_weights: np.ndarray | None = None,
 ) -> TreatmentRanking:
     """Rank every drug for one patient.
 
@@ -182,6 +183,10 @@ def rank_treatments(
         P(nociplastic | findings, not neuropathic) under the same draws; it
         splits the non-neuropathic effect between the nociplastic and the
         nociceptive one (all nociceptive when not given).
+    draw_weights : ndarray, shape (n_draws,), optional
+        Each draw's weight (non-negative, summing to 1), as
+        :attr:`npprob.diagnosis.Diagnosis.draw_weights` gives them; equal
+        weights when not given.
 
     Returns
     -------
@@ -218,13 +223,18 @@ def rank_treatments(
     contexts = patient_contexts(evidence, findings, factors)
     state = findings.get(evidence.condition_variable)
     rule = conditions.for_state(state) if conditions is not None else None
+    w = _weights(draw_weights, p.size)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    index = rng.integers(0, p.size, n_samples)
+    if w is None:
+        index = rng.integers(0, p.size, n_samples)
+        w = np.full(p.size, 1.0 / p.size)
+    else:
+        index = rng.choice(p.size, n_samples, p=w)
     p_samples = p[index]
     q_samples = np.zeros(n_samples) if q is None else q[index]
-    p_mean = float(p.mean())
+    p_mean = float(np.dot(w, p))
     # E[(1 - P) Q] and E[(1 - P)(1 - Q)]: exact weights of the two non-neuropathic effects.
-    w_npl = float(((1.0 - p) * (0.0 if q is None else q)).mean())
+    w_npl = float(np.dot(w, (1.0 - p) * (0.0 if q is None else q)))
     leads = p_mean >= evidence.first_choice_min_p
     setting = _Setting(
         chosen, state, rule, contexts, evidence, contraindications, p_mean, w_npl, p_samples,
@@ -383,6 +393,15 @@ class _Setting:
             word = self.rule.line_names.get(line) or _DEFAULT_LINE_LABELS.get(line, f"line {line}")
             return f"{word} in {self.rule.description} ({self.rule.guideline.text})"
         return self.evidence.lines.get(line, _DEFAULT_LINE_LABELS.get(line, f"line {line}"))
+
+
+def _weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=float).ravel()
+    if w.size != n or not np.all(np.isfinite(w)) or w.min() < 0.0 or abs(w.sum() - 1.0) > 1e-6:
+        raise EvidenceError(f"draw weights must be {n} finite non-negative numbers summing to 1.")
+    return w / w.sum()
 
 
 def _probabilities(draws: np.ndarray, what: str) -> np.ndarray:

@@ -76,6 +76,7 @@ def recommend(
     if diagnosis.p_neuropathic_draws is None:
         raise EvidenceError("The diagnosis carries no posterior draws; diagnose the patient again.")
     draws = diagnosis.p_neuropathic_draws
+    options = {"draw_weights": diagnosis.draw_weights}
     if model is not None:
         record = PatientRecord.from_mapping(model.network, diagnosis.findings)
         split = _nociplastic_split(model, record.evidence, treatments_path)
@@ -90,6 +91,7 @@ def recommend(
         harm_weight=harm_weight, benefit_shrinkage=benefit_shrinkage, evidence_set=evidence_set,
         n_samples=n_samples, seed=seed, treatments_path=treatments_path,
         contraindications_path=contraindications_path, conditions_path=conditions_path,
+        **options,
     )  # fmt: skip
     if model is None and ranking.nociplastic_split == "exact":
         # The split came from the diagnosis's marginal means, not from a conditional query.
@@ -144,7 +146,8 @@ def recommend_treatments(
     # The record's care setting, unless the model was already put in one.
     model = model.in_setting(None if model.setting else setting_of(rec))
     batch = model.evidence(rec)
-    draws = model.p_neuropathic_draws(batch)[:, 0]
+    draws, weights = model.weighted_draws(batch)
+    draws, options["draw_weights"] = draws[:, 0], weights[:, 0]
     if not np.isfinite(draws).all():
         raise EvidenceError(
             "The findings have probability zero under the model (they contradict each "

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from npprob._checks import Options, check_parameters
-from npprob.diagnosis.neupsig import neupsig_grade
+from npprob.diagnosis.neupsig import judged_against_history, neupsig_grade
+from npprob.diagnosis.predictive import (
+    draw_weights,
+    effective_draws,
+    weighted_mean,
+    weighted_quantiles,
+)
 from npprob.diagnosis.result import Diagnosis, FindingEffect
 from npprob.errors import (
     EvidenceError,
@@ -112,6 +118,7 @@ class DiagnosticModel:
     kind: str
     card: dict | None = field(default=None, repr=False, compare=False)
     setting: dict | None = field(default=None, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_draws(
@@ -182,7 +189,10 @@ class DiagnosticModel:
             "tag": setting.tag,
         }
         return replace(
-            self, engine=self.engine.with_root_distribution(var.name, weights), setting=described
+            self,
+            engine=self.engine.with_root_distribution(var.name, weights),
+            setting=described,
+            _cache={},
         )
 
     def info(self) -> dict[str, object]:
@@ -382,28 +392,121 @@ class DiagnosticModel:
                 diagnoses[i] = d
         return TableDiagnosis(list(table.ids), diagnoses, dict(sorted(errors.items())))
 
+    def p_neuropathic(self, batch: EvidenceBatch) -> np.ndarray:
+        """P(target | findings, context) under the posterior predictive, per patient.
+
+        The draws weighted by P(findings, context | draw) (see
+        :mod:`npprob.diagnosis.predictive`); what :meth:`diagnose` reports.
+
+        Returns
+        -------
+        ndarray, shape (n_patients,)
+            NaN for patients whose findings have probability zero.
+        """
+        values, weights = self.weighted_draws(batch)
+        return weighted_mean(values, weights)
+
     def p_neuropathic_draws(self, batch: EvidenceBatch) -> np.ndarray:
-        """P(target | findings, context) for every draw and patient.
+        """P(target | findings, context) under every parameter draw, per patient.
+
+        The draws do not count equally for a patient: weigh them with
+        :meth:`weighted_draws` (or resample them with
+        :func:`~npprob.diagnosis.predictive.resample_indices`) before averaging.
 
         Returns
         -------
         ndarray, shape (n_draws, n_patients)
             NaN for patients whose findings have probability zero.
         """
+        return self.weighted_draws(batch)[0]
+
+    def p_neuropathic_interval(self, batch: EvidenceBatch, level: float = 0.95) -> np.ndarray:
+        """Equal-tailed credible interval of P(target | findings, context) per patient.
+
+        Returns
+        -------
+        ndarray, shape (n_patients, 2)
+            Weighted quantiles of the per-draw posteriors (see
+            :func:`~npprob.diagnosis.predictive.weighted_quantiles`).
+        """
+        values, weights = self.weighted_draws(batch)
+        tail = (1.0 - level) / 2.0
+        return weighted_quantiles(values, weights, [tail, 1.0 - tail]).T
+
+    def weighted_draws(self, batch: EvidenceBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Per-draw P(target | findings, context) and the draws' predictive weights.
+
+        Returns
+        -------
+        values, weights : ndarray, shape (n_draws, n_patients)
+            ``weights`` from :func:`~npprob.diagnosis.predictive.draw_weights`
+            (columns sum to 1; NaN where the findings are impossible).
+        """
         batch = self.with_context(batch)
         target = self.spec.target
-        out = np.empty((self.n_draws, batch.n_patients))
+        values = np.empty((self.n_draws, batch.n_patients))
+        log_evidence = np.empty((self.n_draws, batch.n_patients))
         for start in range(0, batch.n_patients, 4096):
             rows = np.arange(start, min(start + 4096, batch.n_patients))
             result = self.engine.query(batch.take(rows), [target.name], on_zero="nan")
-            out[:, rows] = result.marginal(target.name)[..., target.positive_index]
-        return out
+            values[:, rows] = result.marginal(target.name)[..., target.positive_index]
+            log_evidence[:, rows] = result.log_evidence
+        return values, self._draw_weights(log_evidence, batch.codes)
+
+    def _draw_weights(self, log_evidence: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Predictive weights of the draws: P(findings | context, condition, draw).
+
+        The model was trained on patients selected for the context (chronic
+        pain), with the likelihood of each conditional on it, so a new patient
+        weighs a draw by P(findings | context, draw), not P(findings, context |
+        draw): an empty record gives equal weights. Where the condition is
+        recorded it is conditioned on too, because the case mix belongs to the
+        care setting, not to the patient: a recorded condition then gives the
+        same answer in every setting.
+
+        Parameters
+        ----------
+        log_evidence : ndarray, shape (n_draws, n_patients)
+            log P(findings, context | draw) from the engine.
+        codes : ndarray, shape (n_patients, n_variables)
+            The patients' state codes (context set).
+        """
+        log_base = self._log_base()
+        index = np.zeros(len(codes), dtype=np.intp)
+        if CASE_MIX_VARIABLE in self.network:
+            column = np.asarray(codes)[:, self.network.index(CASE_MIX_VARIABLE)]
+            index = np.where(column >= 0, column + 1, 0)
+        with np.errstate(invalid="ignore"):
+            log_w = np.where(np.isneginf(log_evidence), -np.inf, log_evidence - log_base[:, index])
+        return draw_weights(log_w)
+
+    def _log_base(self) -> np.ndarray:
+        """log P(context | draw) and log P(context, condition = k | draw) for every k.
+
+        Shape (n_draws, 1 + number of conditions); computed once per engine.
+        """
+        cached = self._cache.get("log_base")
+        if cached is not None and cached[0] is self.engine:
+            return cached[1]
+        empty = np.full((1, len(self.network)), -1, dtype=np.int16)
+        context = self.with_context(EvidenceBatch(self.network, empty)).codes[0]
+        rows = [context]
+        if CASE_MIX_VARIABLE in self.network:
+            j = self.network.index(CASE_MIX_VARIABLE)
+            for k in range(self.network.variable(CASE_MIX_VARIABLE).cardinality):
+                row = context.copy()
+                row[j] = k
+                rows.append(row)
+        value = self.engine.log_evidence(EvidenceBatch(self.network, np.array(rows)))
+        self._cache["log_base"] = (self.engine, value)
+        return value
 
     def p_draws_if_not_target(self, batch: EvidenceBatch, variable: str) -> np.ndarray:
         """P(variable positive | findings, context, target absent) for every draw and patient.
 
         What treatment ranking needs to split the non-neuropathic effect between
-        a nociplastic and a nociceptive component; one engine pass.
+        a nociplastic and a nociceptive component; one engine pass. Draw ``k``
+        pairs with draw ``k`` of :meth:`weighted_draws`.
 
         Returns
         -------
@@ -438,14 +541,20 @@ class DiagnosticModel:
         }
         target = p[reported["p_neuropathic"]]
         ok = ~result.zero_probability
-        with np.errstate(invalid="ignore"):
-            low, high = np.percentile(target, [2.5, 97.5], axis=0)
-            means = {v: p[v].mean(axis=0) for v in variables}
+        # The posterior predictive: each draw weighted by P(findings | draw).
+        weights = self._draw_weights(result.log_evidence, batch.codes)
+        low, high = weighted_quantiles(target, weights, [0.025, 0.975])
+        means = {v: weighted_mean(p[v], weights) for v in variables}
+        n_effective = effective_draws(weights)
         p_full = means[reported["p_neuropathic"]][ok]
         effects = (
             self._explain(batch.codes[ok], p_full) if explain else [[] for _ in range(ok.sum())]
         )
         info = self.info()
+
+        def component(key: str, i: int) -> float:
+            return float(means[reported[key]][i]) if key in reported else float("nan")
+
         out: list[Diagnosis | None] = []
         k = 0
         for i in range(batch.n_patients):
@@ -457,43 +566,61 @@ class DiagnosticModel:
                 Diagnosis(
                     p_neuropathic=float(means[reported["p_neuropathic"]][i]),
                     credible_interval=(float(low[i]), float(high[i])),
-                    p_mixed=float(means[reported["p_mixed"]][i]),
-                    p_nociplastic=float(means[reported["p_nociplastic"]][i]),
-                    p_nociceptive=float(means[reported["p_nociceptive"]][i]),
-                    mechanisms={m: float(means[m][i]) for m in MECHANISMS},
+                    # A network without a component or mechanism reports NaN / omits it.
+                    p_mixed=component("p_mixed", i),
+                    p_nociplastic=component("p_nociplastic", i),
+                    p_nociceptive=component("p_nociceptive", i),
+                    mechanisms={m: float(means[m][i]) for m in MECHANISMS if m in means},
                     neupsig=neupsig_grade(findings),
                     explanation=effects[k],
                     findings=findings,
                     model=dict(info),
                     id=ids[i],
                     p_neuropathic_draws=np.ascontiguousarray(target[:, i]),
+                    draw_weights=np.ascontiguousarray(weights[:, i]),
+                    effective_draws=float(n_effective[i]),
                 )
             )
             k += 1
         return out
 
     def _explain(self, codes: np.ndarray, p_full: np.ndarray) -> list[list[FindingEffect]]:
-        """Leave-one-out effect of each finding on the posterior mean of P(target).
+        """Leave-one-out effect of each finding on the predictive P(target).
+
+        The history is left out together with the recorded findings judged
+        against it (:func:`~npprob.diagnosis.neupsig.judged_against_history`).
 
         ``codes`` holds several patients and ``p_full`` their P(target) with
         every finding; all leave-one-out variants go through the engine in one pass.
         """
         context = {self.network.index(v.name) for v in self.network.context}
         target = self.spec.target
+        judged = {
+            self.network.index(h): [self.network.index(r) for r in rel if r in self.network]
+            for h, rel in judged_against_history().items()
+            if h in self.network
+        }
         rows, owners = [], []
         for i, patient in enumerate(codes):
             observed = [j for j in np.flatnonzero(patient >= 0) if j not in context]
+            together = []
             for j in observed:
+                # The history goes with the findings read against it; see
+                # judged_against_history.
+                others = [r for r in judged.get(j, ()) if patient[r] >= 0 and r not in context]
                 variant = patient.copy()
-                variant[j] = -1
+                variant[[j, *others]] = -1
                 rows.append(variant)
-            owners.append((i, observed))
+                together.append(tuple(self.network.variables[r].name for r in others))
+            owners.append((i, observed, together))
         p = np.empty(0)
         if rows:
-            p = self.engine.query(np.array(rows), [target.name]).marginal(target.name)
-            p = p[..., target.positive_index].mean(axis=0)
+            variants = np.array(rows)
+            result = self.engine.query(variants, [target.name])
+            values = result.marginal(target.name)[..., target.positive_index]
+            p = weighted_mean(values, self._draw_weights(result.log_evidence, variants))
         out, start = [], 0
-        for i, observed in owners:
+        for i, observed, together in owners:
             full = float(p_full[i])
             effects = []
             for k, j in enumerate(observed):
@@ -506,6 +633,7 @@ class DiagnosticModel:
                         p_without=without,
                         change=full - without,
                         log_odds_change=_logit(full) - _logit(without),
+                        removed_with=together[k],
                     )
                 )
             effects.sort(key=lambda e: -abs(e.log_odds_change))

@@ -336,6 +336,34 @@ def neupsig_grade_codes(network, codes: np.ndarray) -> np.ndarray:
     return grade.astype(np.int8)
 
 
+def judged_against_history() -> dict[str, tuple[str, ...]]:
+    """Findings whose meaning depends on the history, by history variable.
+
+    NeuPSIG judges the distribution as "consistent with the suspected lesion"
+    and the test as "confirming a lesion ... that explains the pain": both are
+    read against the lesion the history names. Without the history they have
+    no reference ("pain in the territory of which lesion?"), so a
+    counterfactual that leaves out the history must leave them out too
+    (:meth:`npprob.DiagnosticModel.diagnose` explanations).
+
+    Returns
+    -------
+    dict of str to tuple of str
+        Each variable of the ``history`` criterion mapped to the variables of
+        the ``distribution`` and ``confirmatory_test`` criteria, from the
+        shipped rules file.
+    """
+    criteria = _shipped_rules().criteria
+    relative = tuple(
+        dict.fromkeys(
+            name
+            for c in ("distribution", "confirmatory_test")
+            for name, _ in criteria[c].conditions
+        )
+    )
+    return {name: relative for name, _ in criteria["history"].conditions}
+
+
 def __getattr__(name: str):
     # Derived from the rules file on first use, so importing the module reads no file.
     if name == "NEURAL_AETIOLOGIES":

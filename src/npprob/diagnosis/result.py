@@ -26,12 +26,18 @@ class FindingEffect:
     finding, state : str
         The observed variable and its state.
     p_without : float
-        P(neuropathic) with every other finding but this one.
+        P(neuropathic) with every other finding but this one (and but
+        ``removed_with``).
     change : float
         ``p_neuropathic - p_without`` (probability scale).
     log_odds_change : float
         Natural-log odds with the finding minus without it (its weight of
         evidence in this patient's context).
+    removed_with : tuple of str
+        Recorded findings left out together with this one because they are
+        judged against it: for the history, the pain distribution and the
+        confirmatory test (NeuPSIG reads both against the lesion the history
+        names). Empty for every other finding.
     """
 
     finding: str
@@ -39,6 +45,7 @@ class FindingEffect:
     p_without: float
     change: float
     log_odds_change: float
+    removed_with: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """Plain-data form for JSON."""
@@ -48,6 +55,7 @@ class FindingEffect:
             "p_without": self.p_without,
             "change": self.change,
             "log_odds_change": self.log_odds_change,
+            "removed_with": list(self.removed_with),
         }
 
 
@@ -58,14 +66,16 @@ class Diagnosis:
     Attributes
     ----------
     p_neuropathic : float
-        Posterior mean over parameter draws of P(neuropathic component | findings).
+        P(neuropathic component | findings) under the posterior predictive:
+        the parameter draws weighted by how well each explains the findings
+        (:mod:`npprob.diagnosis.predictive`).
     credible_interval : tuple of float
-        Central 95 % interval of that probability over the draws.
+        Central 95 % interval of that probability over the weighted draws.
     p_mixed, p_nociplastic, p_nociceptive : float
-        Posterior means of mixed pain (neuropathic and nociceptive), a
-        nociplastic and a nociceptive component.
+        Predictive probabilities of mixed pain (neuropathic and nociceptive),
+        a nociplastic and a nociceptive component.
     mechanisms : dict of str to float
-        Posterior means of the latent mechanisms.
+        Predictive probabilities of the latent mechanisms.
     neupsig : NeuPSIGGrade
         The NeuPSIG 2016 grade from the findings (not from the model).
     explanation : list of FindingEffect
@@ -77,9 +87,16 @@ class Diagnosis:
     id : str or None
         The record's identifier.
     p_neuropathic_draws : ndarray of shape (n_draws,), optional
-        P(neuropathic component | findings) under every posterior parameter
-        draw: what the credible interval summarises and what treatment
-        ranking integrates over. Not part of :meth:`to_dict`.
+        P(neuropathic component | findings) under every parameter draw: what
+        the credible interval summarises and treatment ranking integrates
+        over, with ``draw_weights``. Not part of :meth:`to_dict`.
+    draw_weights : ndarray of shape (n_draws,), optional
+        Each draw's weight in the answer, P(findings | draw) normalised to sum
+        to 1 (:func:`~npprob.diagnosis.predictive.draw_weights`).
+    effective_draws : float, optional
+        Kish's effective number of draws behind the answer (``1 / sum w^2``);
+        far below the number of draws, the findings are ones the training data
+        said little about and the interval is rough.
     """
 
     p_neuropathic: float
@@ -95,6 +112,8 @@ class Diagnosis:
     id: str | None = None
     disclaimer: str = field(default=DISCLAIMER)
     p_neuropathic_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+    draw_weights: np.ndarray | None = field(default=None, repr=False, compare=False)
+    effective_draws: float | None = field(default=None, compare=False)
 
     @property
     def neupsig_grade(self) -> str:
@@ -116,5 +135,6 @@ class Diagnosis:
             "explanation": [e.to_dict() for e in self.explanation],
             "findings": dict(self.findings),
             "model": dict(self.model),
+            "effective_draws": self.effective_draws,
             "disclaimer": self.disclaimer,
         }

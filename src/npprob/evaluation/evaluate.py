@@ -1,7 +1,7 @@
 """Evaluate a model on held-out cohorts, next to the bedside tools and fitted baselines.
 
 Every method sees the same recorded findings. npprob's probability is the
-posterior mean over draws; the bedside tools' scores become probabilities by
+posterior predictive (draws weighted by P(findings | draw)); the bedside tools' scores become probabilities by
 the same 5-fold cross-validated logistic recalibration against the recorded
 label (what a study would have), so calibration is compared fairly; AUC is
 reported on the raw scores too. Logistic regression and naive Bayes are fitted
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from npprob._checks import Interval, check_parameters
+from npprob.diagnosis.predictive import weighted_mean, weighted_quantiles
 from npprob.errors import EvidenceError, ParameterError
 from npprob.evaluation.baselines import SCREEN_FALSE_POSITIVES, ScreeningTool, score_all
 from npprob.evaluation.metrics import net_benefit, probability_metrics
@@ -127,8 +128,8 @@ def evaluate_cohort(
 
     net = model.network
     codes = cohort.codes
-    draws = model.p_neuropathic_draws(EvidenceBatch(net, codes))
-    p_npprob = np.nanmean(draws, axis=0)
+    draws, weights = model.weighted_draws(EvidenceBatch(net, codes))
+    p_npprob = weighted_mean(draws, weights)
     usable = np.isfinite(p_npprob)
     probabilities: dict[str, np.ndarray] = {"npprob": p_npprob}
     x = findings_matrix(net, codes)
@@ -158,7 +159,9 @@ def evaluate_cohort(
     if cohort.p_true is not None:
         coverage = {}
         for level in COVERAGE_LEVELS:
-            low, high = np.nanquantile(draws[:, usable], [(1 - level) / 2, (1 + level) / 2], axis=0)
+            low, high = weighted_quantiles(
+                draws[:, usable], weights[:, usable], [(1 - level) / 2, (1 + level) / 2]
+            )
             inside = (cohort.p_true[usable] >= low) & (cohort.p_true[usable] <= high)
             coverage[f"{level:g}"] = float(inside.mean())
         result["coverage"] = coverage

@@ -38,7 +38,7 @@ from npprob.errors import EvidenceError, ParameterError
 from npprob.io.artifacts import ModelFolder
 from npprob.io.cohort import CohortData
 from npprob.learning.counts import family_counts
-from npprob.learning.fit import FitResult, SamplerConfig
+from npprob.learning.fit import SAMPLERS, FitResult, SamplerConfig
 from npprob.network.spec import ClinicalSpec
 
 __all__ = ["LABELS", "LIKELIHOODS", "TrainConfig", "TrainedModel", "train"]
@@ -59,6 +59,7 @@ _CONSTRAINTS = {
     "target_accept": Interval(float, 0.0, 1.0, closed="neither"),
     "seed": Interval(int, 0),
     "selected": Options((False, True)),
+    "nuts_sampler": Options(SAMPLERS),
 }
 
 
@@ -80,6 +81,9 @@ class TrainConfig:
         NUTS draws and tuning steps per chain, and chains.
     target_accept : float, default=0.9
     seed : int, default=0
+    nuts_sampler : {"pymc", "nutpie"}, default="pymc"
+        The NUTS implementation for the PyMC model (see
+        :class:`~npprob.learning.fit.SamplerConfig`).
     selected : bool, default=True
         Every patient was sampled because they are in the diagnosed context
         (chronic pain), as in every clinic cohort; the selection is modelled.
@@ -100,6 +104,7 @@ class TrainConfig:
     seed: int = 0
     selected: bool = True
     conditioned: tuple[str, ...] | None = None
+    nuts_sampler: str = "pymc"
 
     def __post_init__(self) -> None:
         check_parameters(_CONSTRAINTS, asdict(self))
@@ -109,7 +114,7 @@ class TrainConfig:
         return SamplerConfig(
             draws=max(self.chain_draws, -(-self.draws // self.chains)), tune=self.tune,
             chains=self.chains, cores=min(self.chains, 2), target_accept=self.target_accept,
-            seed=self.seed,
+            seed=self.seed, sampler=self.nuts_sampler,
         )  # fmt: skip
 
 
@@ -285,6 +290,17 @@ def train(
         "likelihood": fit.likelihood,
         "n_draws": int(next(iter(draws.values())).shape[0]),
         "seed": config.seed,
+        "sampler": (
+            None
+            if likelihood == "conjugate"
+            else {
+                "nuts": sampler.sampler,
+                "chains": sampler.chains,
+                "tune": sampler.tune,
+                "draws_per_chain": sampler.draws,
+                "target_accept": sampler.target_accept,
+            }
+        ),
         "training_cohort": {
             "path": None if cohort.path is None else str(cohort.path),
             "n": cohort.n,

@@ -1,0 +1,171 @@
+"""The posterior predictive for one new patient, from parameter draws.
+
+A model's draws come from p(theta | training data). A new patient's own
+findings e are data about theta too, so the predictive answer is
+
+    P(target | e) = sum_s P(e | theta_s) P(target | e, theta_s) / sum_s P(e | theta_s),
+
+the draws weighted by how well each explains the patient's findings (exact Bayes
+with the draws as the posterior sample; importance weights P(e | theta_s)).
+Averaging the per-draw posteriors with equal weights ignores that: a finding
+whose rows with and without the target are two loose, equal-mean parameters
+then moves the answer, although its predictive likelihood ratio is 1. With a
+trained model the weights are nearly equal; with the prior model they matter.
+
+This module holds the arithmetic: weights from log evidence, weighted means and
+quantiles, the effective number of draws, and deterministic systematic
+resampling, which turns weighted draws into equally weighted ones (the
+scikit-learn estimator's ``p_neuropathic_draws``). Treatment ranking samples
+draws with these weights itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "draw_weights",
+    "effective_draws",
+    "resample_indices",
+    "weighted_mean",
+    "weighted_quantiles",
+]
+
+
+def draw_weights(log_evidence: np.ndarray) -> np.ndarray:
+    """Normalised weights P(e | theta_s) / sum_s P(e | theta_s) per patient.
+
+    Parameters
+    ----------
+    log_evidence : ndarray, shape (n_draws, n_patients)
+        Natural log of P(findings, context | draw); ``-inf`` where zero.
+
+    Returns
+    -------
+    ndarray, shape (n_draws, n_patients)
+        Columns sum to 1; NaN for a patient whose findings have probability
+        zero under every draw.
+    """
+    log_evidence = np.asarray(log_evidence, dtype=np.float64)
+    top = log_evidence.max(axis=0, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        w = np.exp(log_evidence - top)
+        return w / w.sum(axis=0, keepdims=True)
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum over draws of ``weights * values`` per patient.
+
+    Parameters
+    ----------
+    values, weights : ndarray, shape (n_draws, n_patients)
+        Draws of weight zero are skipped, so a NaN value under a draw that
+        makes the findings impossible does not spoil the mean.
+
+    Returns
+    -------
+    ndarray, shape (n_patients,)
+        NaN where the weights are NaN.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(weights > 0, weights * values, 0.0).sum(axis=0)
+    mean[np.isnan(weights).any(axis=0)] = np.nan
+    return mean
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quantiles of each patient's weighted draws.
+
+    The weighted empirical distribution is interpolated linearly between the
+    midpoints of each draw's probability mass (Hazen's rule, which for equal
+    weights is ``np.percentile(..., method="hazen")``).
+
+    Parameters
+    ----------
+    values, weights : ndarray, shape (n_draws, n_patients)
+    q : array_like
+        Probabilities in [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (len(q), n_patients)
+        Draws of weight zero are never used; NaN for a patient whose weights
+        are NaN (findings of probability zero).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    q = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    n, m = values.shape
+    # Draws of weight zero sort last and are never used.
+    positive = weights > 0
+    order = np.argsort(np.where(positive, values, np.inf), axis=0, kind="stable")
+    v = np.take_along_axis(values, order, axis=0)
+    w = np.take_along_axis(np.where(positive, weights, 0.0), order, axis=0)
+    middle = np.cumsum(w, axis=0) - w / 2
+    last = np.maximum(positive.sum(axis=0) - 1, 0)
+    used = np.arange(n)[:, None] <= last[None, :]
+    columns = np.arange(m)
+    out = np.empty((len(q), m))
+    for r, quantile in enumerate(q):
+        k = ((middle <= quantile) & used).sum(axis=0)
+        lo, hi = np.minimum(np.maximum(k - 1, 0), last), np.minimum(k, last)
+        m_lo, m_hi = middle[lo, columns], middle[hi, columns]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.clip(np.where(m_hi > m_lo, (quantile - m_lo) / (m_hi - m_lo), 0.0), 0.0, 1.0)
+        v_lo, v_hi = v[lo, columns], v[hi, columns]
+        out[r] = v_lo + t * (v_hi - v_lo)
+    out[:, ~np.isfinite(weights).all(axis=0)] = np.nan
+    return out
+
+
+def effective_draws(weights: np.ndarray) -> np.ndarray:
+    """Kish's effective number of draws per patient.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (n_draws, n_patients)
+        Normalised weights (:func:`draw_weights`).
+
+    Returns
+    -------
+    ndarray, shape (n_patients,)
+        ``1 / sum w^2``: ``n_draws`` for equal weights, 1 when one draw carries
+        everything; NaN where the weights are NaN.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return 1.0 / np.square(weights).sum(axis=0)
+
+
+def resample_indices(weights: np.ndarray) -> np.ndarray:
+    """Systematic resampling: equally weighted draw indices per patient.
+
+    Deterministic (the offsets are the midpoints ``(k + 0.5) / n``), so the same
+    weights always give the same indices; equal weights give ``0, 1, ..., n-1``.
+    The indices are non-decreasing, and each draw is repeated about
+    ``n * weight`` times.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (n_draws, n_patients)
+
+    Returns
+    -------
+    ndarray of int, shape (n_draws, n_patients)
+        Index into the draws; a patient whose weights are NaN keeps ``0..n-1``.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    n, n_patients = weights.shape
+    positions = (np.arange(n) + 0.5) / n
+    out = np.empty((n, n_patients), dtype=np.intp)
+    for i in range(n_patients):
+        w = weights[:, i]
+        if not np.isfinite(w).all():
+            out[:, i] = np.arange(n)
+            continue
+        cumulative = np.cumsum(w)
+        cumulative /= cumulative[-1]
+        out[:, i] = np.minimum(np.searchsorted(cumulative, positions, side="right"), n - 1)
+    return out

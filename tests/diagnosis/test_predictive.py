@@ -1,0 +1,268 @@
+"""The posterior predictive of a diagnosis, against brute-force enumeration.
+
+A diagnosis weighs each parameter draw by how well it explains the patient's
+findings: P(target | e) = sum_s P(target, e | s) / sum_s P(e | s). The oracle
+enumerates the joint distribution of a small network under every draw
+(tests/_oracles.py), independently of the engine and of the weighting code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _oracles import brute_force, joint_table, spec_of
+from npprob.diagnosis.model import DiagnosticModel
+from npprob.diagnosis.predictive import (
+    draw_weights,
+    effective_draws,
+    resample_indices,
+    weighted_mean,
+    weighted_quantiles,
+)
+from npprob.network.spec import parse_spec
+
+#: A small clinical network: a condition (the case-mix root), the target, the
+#: context every patient is in, a sign and a sign whose two rows (with and without
+#: the target) are loose, independent parameters with the same prior mean.
+TOY = """
+[network]
+name = "toy-predictive"
+version = "0.0.1"
+
+[variables.aetiology]
+role = "history"
+states = ["a", "b", "c"]
+
+[variables.neuropathic]
+role = "target"
+positive = "present"
+states = ["absent", "present"]
+
+[variables.chronic_pain]
+role = "context"
+positive = "present"
+states = ["absent", "present"]
+
+[variables.sign]
+role = "sign"
+states = ["absent", "present"]
+
+[variables.loose_sign]
+role = "sign"
+states = ["absent", "present"]
+
+[cpts.aetiology]
+ess = 6
+rows = [{ when = {}, p = [0.5, 0.3, 0.2], source = "X 2000", tag = "F" }]
+
+[cpts.neuropathic]
+parents = ["aetiology"]
+ess = 4
+rows = [
+  { when = { aetiology = "a" }, p = 0.2, source = "X 2000", tag = "F" },
+  { when = { aetiology = "b" }, p = 0.5, source = "X 2000", tag = "F" },
+  { when = { aetiology = "c" }, p = 0.8, source = "X 2000", tag = "F" },
+]
+
+[cpts.chronic_pain]
+parents = ["neuropathic"]
+ess = 10
+rows = [
+  { when = { neuropathic = "absent" }, p = 0.4, source = "X 2000", tag = "F" },
+  { when = { neuropathic = "present" }, p = 0.9, source = "X 2000", tag = "F" },
+]
+
+[cpts.sign]
+parents = ["neuropathic"]
+ess = 5
+rows = [
+  { when = { neuropathic = "absent" }, p = 0.2, source = "X 2000", tag = "F" },
+  { when = { neuropathic = "present" }, p = 0.6, source = "X 2000", tag = "F" },
+]
+
+[cpts.loose_sign]
+parents = ["neuropathic"]
+ess = 1
+rows = [{ when = "default", p = 0.1, source = "X 2000", tag = "F" }]
+"""
+
+SPEC = parse_spec(TOY)
+NAMES = SPEC.network.names
+
+
+def model(n_draws: int, seed: int) -> DiagnosticModel:
+    return DiagnosticModel.from_draws(
+        SPEC, SPEC.prior_draws(n_draws, seed=seed), name="toy", kind="prior"
+    )
+
+
+FEW_DRAWS, FEW_SEED = 40, 3
+
+
+def oracle(findings: dict[str, str], *, drop_case_mix: bool) -> float:
+    """sum_s w_s P(NP | e, s) / sum_s w_s, w_s = P(e | context, aetiology if recorded, s).
+
+    The model is trained on patients selected for the context, so a draw's weight
+    is conditional on it; with ``drop_case_mix=False`` the recorded aetiology is
+    not conditioned on (the alternative the model rejects)."""
+    codes = np.full((1, len(NAMES)), -1)
+    for name, state in {**findings, "chronic_pain": "present"}.items():
+        codes[0, NAMES.index(name)] = SPEC.network.variable(name).states.index(state)
+    draws = SPEC.prior_draws(FEW_DRAWS, seed=FEW_SEED)
+    numerator = denominator = 0.0
+    for s in range(FEW_DRAWS):
+        spec = spec_of(SPEC.network, {k: v[s] for k, v in draws.items()})
+        result = brute_force(spec, codes, ["neuropathic"])
+        joint = joint_table(spec)
+        axis = NAMES.index("chronic_pain")
+        p_context = joint.take(1, axis=axis).sum()
+        weight = result.p_evidence[0] / p_context
+        if drop_case_mix and "aetiology" in findings:
+            # P(aetiology | context, s), from the joint as well.
+            a = SPEC.network.variable("aetiology").states.index(findings["aetiology"])
+            in_context = joint.take(1, axis=axis)
+            a_axis = NAMES.index("aetiology") - (NAMES.index("aetiology") > axis)
+            weight /= in_context.take(a, axis=a_axis).sum() / p_context
+        numerator += weight * result.marginals["neuropathic"][0, 1]
+        denominator += weight
+    return numerator / denominator
+
+
+@pytest.fixture(scope="module")
+def few() -> DiagnosticModel:
+    return model(FEW_DRAWS, FEW_SEED)
+
+
+@pytest.mark.parametrize(
+    "findings",
+    [{}, {"sign": "present"}, {"sign": "absent", "loose_sign": "present"},
+     {"aetiology": "b"}, {"aetiology": "c", "sign": "present", "loose_sign": "absent"}],
+)  # fmt: skip
+def test_the_answer_is_the_evidence_weighted_mixture_of_the_draws(few, findings) -> None:
+    d = few.diagnose(findings, explain=False)
+    assert d.p_neuropathic == pytest.approx(oracle(findings, drop_case_mix=True), abs=1e-12)
+    # The draws and weights travel with the diagnosis and give the same answer.
+    assert np.dot(d.draw_weights, d.p_neuropathic_draws) == pytest.approx(d.p_neuropathic)
+    assert d.draw_weights.sum() == pytest.approx(1.0)
+    assert 1.0 <= d.effective_draws <= few.n_draws
+    low, high = d.credible_interval
+    assert d.p_neuropathic_draws.min() <= low <= d.p_neuropathic <= high
+    assert high <= d.p_neuropathic_draws.max()
+
+
+def test_an_empty_record_weighs_every_draw_equally(few) -> None:
+    # Every draw explains "a patient in chronic pain" equally well once the model
+    # conditions on the context it was trained on.
+    d = few.diagnose({}, explain=False)
+    np.testing.assert_allclose(d.draw_weights, 1.0 / few.n_draws, rtol=1e-9)
+    assert d.effective_draws == pytest.approx(few.n_draws)
+
+
+def test_a_recorded_condition_leaves_the_case_mix_out_of_the_weights(few) -> None:
+    findings = {"aetiology": "a", "sign": "present"}
+    answer = few.diagnose(findings, explain=False).p_neuropathic
+    assert answer == pytest.approx(oracle(findings, drop_case_mix=True), abs=1e-12)
+    # With the case mix in the weights the answer differs: the check can fail.
+    assert abs(answer - oracle(findings, drop_case_mix=False)) > 1e-6
+
+
+def test_the_explanation_uses_the_same_predictive(few) -> None:
+    findings = {"aetiology": "c", "sign": "present"}
+    effect = {e.finding: e for e in few.diagnose(findings).explanation}["sign"]
+    assert effect.p_without == pytest.approx(
+        oracle({"aetiology": "c"}, drop_case_mix=True), abs=1e-12
+    )
+
+
+def test_loose_rows_with_equal_means_are_uninformative_under_the_predictive() -> None:
+    # The sign's rows with and without the target are independent Beta(0.1, 0.9)
+    # parameters: for one patient the prior predictive likelihood ratio is exactly 1,
+    # so observing it must not move P(target) beyond Monte Carlo error. (Averaging
+    # the per-draw posteriors with equal weights moves it.)
+    m = model(20_000, seed=11)
+    base = m.diagnose({}, explain=False).p_neuropathic
+    for state in ("absent", "present"):
+        p = m.diagnose({"loose_sign": state}, explain=False).p_neuropathic
+        assert p == pytest.approx(base, abs=0.025), state
+    values, _ = m.weighted_draws(m.evidence({"loose_sign": "present"}))
+    assert abs(values.mean() - base) > 0.03  # what the equal-weight average would say
+
+
+# -- the arithmetic ---------------------------------------------------------------------------
+
+
+def test_weights_normalise_per_patient_and_mark_impossible_patients() -> None:
+    log_evidence = np.array([[np.log(0.2), -np.inf], [np.log(0.6), -np.inf]])
+    w = draw_weights(log_evidence)
+    np.testing.assert_allclose(w[:, 0], [0.25, 0.75])
+    assert np.isnan(w[:, 1]).all()
+    np.testing.assert_allclose(effective_draws(w)[:1], [1 / (0.25**2 + 0.75**2)])
+    mean = weighted_mean(np.array([[0.0, np.nan], [1.0, np.nan]]), w)
+    assert mean[0] == pytest.approx(0.75)
+    assert np.isnan(mean[1])
+
+
+def test_weighted_quantiles_match_hazen_percentiles_for_equal_weights(rng) -> None:
+    values = rng.random((200, 3))
+    weights = np.full((200, 3), 1 / 200)
+    q = np.array([0.025, 0.5, 0.975])
+    expected = np.percentile(values, 100 * q, axis=0, method="hazen")
+    np.testing.assert_allclose(weighted_quantiles(values, weights, q), expected, atol=1e-12)
+
+
+def test_weighted_quantiles_follow_the_weights() -> None:
+    values = np.array([[0.1], [0.9]])
+    weights = np.array([[0.9], [0.1]])
+    low, mid, high = weighted_quantiles(values, weights, [0.05, 0.4, 0.99])[:, 0]
+    assert low == pytest.approx(0.1)
+    assert mid == pytest.approx(0.1)
+    assert high == pytest.approx(0.9)
+
+
+def test_resampling_is_deterministic_and_proportional(rng) -> None:
+    n = 400
+    equal = np.full((n, 1), 1 / n)
+    np.testing.assert_array_equal(resample_indices(equal)[:, 0], np.arange(n))
+    w = rng.random((n, 2))
+    w /= w.sum(axis=0)
+    idx = resample_indices(w)
+    np.testing.assert_array_equal(idx, resample_indices(w))
+    assert (np.diff(idx, axis=0) >= 0).all()
+    for j in range(2):
+        counts = np.bincount(idx[:, j], minlength=n)
+        # Systematic resampling: each draw appears floor or ceil of n * w times.
+        assert (np.abs(counts - n * w[:, j]) < 1 + 1e-9).all()
+
+
+def test_weighted_quantiles_against_a_per_patient_interpolation(rng) -> None:
+    values = rng.random((50, 20))
+    weights = rng.random((50, 20)) * (rng.random((50, 20)) > 0.3)  # some draws weigh nothing
+    weights[:, 0] = 0.0
+    weights[7, 0] = 1.0  # one draw carries all
+    weights /= weights.sum(axis=0)
+    q = np.array([0.0, 0.025, 0.3, 0.5, 0.975, 1.0])
+    got = weighted_quantiles(values, weights, q)
+    for j in range(values.shape[1]):
+        keep = weights[:, j] > 0
+        v, w = values[keep, j], weights[keep, j]
+        order = np.argsort(v)
+        v, w = v[order], w[order]
+        expected = np.interp(q, np.cumsum(w) - w / 2, v)
+        np.testing.assert_allclose(got[:, j], expected, atol=1e-12)
+
+
+def test_the_text_output_says_when_few_draws_carry_the_answer(few) -> None:
+    import dataclasses
+
+    from npprob.cli._output import diagnosis_csv_rows, format_diagnosis
+    from npprob.diagnosis.model import TableDiagnosis
+
+    d = few.diagnose({"sign": "present"})
+    assert "carry this answer" not in format_diagnosis(d)
+    rough = dataclasses.replace(d, effective_draws=0.05 * few.n_draws)
+    assert f"Only about 2 of the {few.n_draws} parameter draws" in format_diagnosis(rough)
+    # The toy network has no mechanisms: their CSV columns stay, blank.
+    (row,) = diagnosis_csv_rows(TableDiagnosis(["x"], [d], {}))
+    assert len(row) == 13
+    assert row[7:10] == ["", "", ""]
