@@ -122,6 +122,9 @@ def three_passes(model, text: str) -> dict:
             rows.append(variant)
     model.engine.query(np.array(rows), [target.name])  # pass 2, the full record included
     draws = model.p_neuropathic_draws(model.evidence(record))[:, 0]  # conversion 2, pass 3
+    # Both pipelines weigh the draws by the posterior predictive (one more pass each).
+    _, weights = model.weighted_draws(batch)
+    weights = weights[:, 0]
     evidence, contraindications = treatment_files()
     # The nociplastic split and the condition rules, as the ranking has them now.
     split = model.p_draws_if_not_target(batch, evidence.nociplastic_variable)[:, 0]
@@ -130,9 +133,9 @@ def three_passes(model, text: str) -> dict:
         draws, decode_codes(model.network, batch.codes[0]),
         parse_patient_factors(factors, contraindications.factors), evidence, contraindications,
         conditions=condition_rules(tuple(evidence.drugs), tuple(states)),
-        p_nociplastic_draws=np.where(np.isfinite(split), split, 0.5),
+        p_nociplastic_draws=np.where(np.isfinite(split), split, 0.5), draw_weights=weights,
     )  # fmt: skip
-    return {"p": float(p_full.mean()), "first": ranking.ranked[0].id}
+    return {"p": float(np.dot(weights, p_full[:, 0])), "first": ranking.ranked[0].id}
 
 
 def engine_two_passes(model, batch) -> None:

@@ -350,7 +350,8 @@ class NpprobClassifier(ClassifierMixin, BaseEstimator):
 
         The parameter draws resampled (systematically, without randomness) in
         proportion to P(findings | draw), so that their mean is
-        :meth:`predict_proba` up to a resampling error of about 1/n_draws.
+        :meth:`predict_proba` up to a resampling error of at most the draws' total
+        variation (in draw order) divided by the number of draws.
 
         Returns
         -------

@@ -269,16 +269,23 @@ class Engine:
                 leftover.append(rows)
         if leftover:
             rows = np.sort(np.concatenate(leftover)).astype(np.int64)
-            sub = key[rows]
-            hard = sub.all(axis=0)
-            soft = sub.any(axis=0) & ~hard
-            groups.append(
-                (
-                    frozenset(np.flatnonzero(hard).tolist()),
-                    frozenset(np.flatnonzero(soft).tolist()) | forced_soft,
-                    rows,
+            # A wide variable (the condition, 27 states) left hidden joins the largest
+            # clique; as soft evidence it would be hidden for every leftover patient,
+            # so the patients who record it get a plan of their own.
+            wide = np.flatnonzero(self.layout.cardinalities >= WIDE_CARDINALITY)
+            split = key[rows][:, wide]
+            for pattern in np.unique(split, axis=0):
+                part = rows[(split == pattern).all(axis=1)]
+                sub = key[part]
+                hard = sub.all(axis=0)
+                soft = sub.any(axis=0) & ~hard
+                groups.append(
+                    (
+                        frozenset(np.flatnonzero(hard).tolist()),
+                        frozenset(np.flatnonzero(soft).tolist()) | forced_soft,
+                        part,
+                    )
                 )
-            )
         return groups
 
     # -- queries -------------------------------------------------------------
@@ -456,6 +463,10 @@ def _draws_minor(params: np.ndarray) -> np.ndarray:
 
 #: Fewest lanes (patients x draws) for which a pattern gets its own pruned plan.
 EXACT_PLAN_MIN_LANES = 2048
+
+#: Variables with at least this many states split the patients who share a plan
+#: by whether they recorded them.
+WIDE_CARDINALITY = 8
 
 #: Most lanes (patient, draw pairs) the fast kernel processes together.
 MAX_LANES_PER_BLOCK = 256
