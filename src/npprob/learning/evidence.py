@@ -205,27 +205,49 @@ def implied_probability_graph(
             num[column] = den[column] = k
             pairs.append((rows.add(num.copy()), rows.add(den.copy())))
         plans.append((s.tool, np.array(pairs), states, log_weights))
-    log_rows = {}
+    # Every row of every network in one vector; each statistic then gathers its rows
+    # into one padded (statistics x conditions) table, so the graph stays small.
+    parts, start = [], {}
+    offset = 0
     for tool, rows in row_sets.items():
         extra = [
             np.asarray(rows.network.cpt(n), dtype=np.float64).ravel()
             for n in rows.network.names[len(network) :]
         ]
         vector = pt.concatenate([flat, *map(pt.as_tensor_variable, extra)]) if extra else flat
-        log_rows[tool] = flat_log_evidence(
-            rows.network,
-            flat_log(vector),
-            FlatLayout(rows.network),
-            np.stack(rows.codes),
-            skip=[CASE_MIX_VARIABLE],
+        parts.append(
+            flat_log_evidence(
+                rows.network,
+                flat_log(vector),
+                FlatLayout(rows.network),
+                np.stack(rows.codes),
+                skip=[CASE_MIX_VARIABLE],
+            )
         )
-    out = []
-    for tool, pairs, states, log_weights in plans:
-        weights = log_prior[states] if log_weights is None else pt.as_tensor_variable(log_weights)
-        log_num = pt.logsumexp(weights + log_rows[tool][pairs[:, 0]])
-        log_den = pt.logsumexp(weights + log_rows[tool][pairs[:, 1]])
-        out.append(log_num - log_den)
-    return pt.stack(out)
+        start[tool] = offset
+        offset += len(rows.codes)
+    log_rows = pt.concatenate([*parts, pt.zeros(1)])  # the last entry pads
+    pad = offset
+    n, width = len(plans), len(condition.states)
+    num = np.full((n, width), pad, dtype=np.int64)
+    den = np.full((n, width), pad, dtype=np.int64)
+    state = np.zeros((n, width), dtype=np.int64)
+    constant = np.full((n, width), -np.inf)
+    from_prior = np.zeros((n, width))
+    for i, (tool, pairs, states, log_weights) in enumerate(plans):
+        k = len(states)
+        num[i, :k] = start[tool] + pairs[:, 0]
+        den[i, :k] = start[tool] + pairs[:, 1]
+        state[i, :k] = states
+        if log_weights is None:
+            from_prior[i, :k] = 1.0
+            constant[i, :k] = 0.0
+        else:
+            constant[i, :k] = log_weights
+    weights = constant + from_prior * log_prior[state]
+    log_num = pt.logsumexp(weights + log_rows[num], axis=1)
+    log_den = pt.logsumexp(weights + log_rows[den], axis=1)
+    return log_num - log_den
 
 
 def build_evidence_model(
