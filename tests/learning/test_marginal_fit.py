@@ -92,12 +92,14 @@ def small_problem():
     return spec, truth, codes, label, cls
 
 
-def fit_small(spec, codes, label, sampler: str = "pymc"):
+def fit_small(spec, codes, label, sampler: str = "pymc", chains: int = 2):
     return fit_pymc_marginal(
         spec, codes, label=label,
         label_model=LabelModel.from_accuracy("cls", 0.85, 20),
         conditioned=("context",),
-        config=SamplerConfig(draws=DRAWS, tune=DRAWS, chains=2, cores=2, seed=3, sampler=sampler),
+        config=SamplerConfig(
+            draws=DRAWS, tune=DRAWS, chains=chains, cores=2, seed=3, sampler=sampler
+        ),
     )  # fmt: skip
 
 
@@ -150,11 +152,12 @@ def test_nutpie_gives_the_same_posterior_as_pymc(small_fit):
     # with PyMC's NUTS within Monte Carlo error (4 combined standard errors, with the
     # effective sample size taken as a quarter of the draws to allow for autocorrelation).
     spec, _, reference, codes, label, _ = small_fit
-    fit = fit_small(spec, codes, label, sampler="nutpie")
+    # Four chains: r-hat from two chains of 600 draws is too noisy for the 1.01 rule.
+    fit = fit_small(spec, codes, label, sampler="nutpie", chains=4)
     assert fit.diagnostics.ok, fit.diagnostics.problems
     for name in ["cls", *[f"f{k}" for k in range(5)]]:
         a, b = reference.draws[name][..., 1], fit.draws[name][..., 1]
-        se = np.sqrt((a.var(axis=0) + b.var(axis=0)) / (len(a) / 4))
+        se = np.sqrt(a.var(axis=0) / (len(a) / 4) + b.var(axis=0) / (len(b) / 4))
         np.testing.assert_array_less(np.abs(a.mean(axis=0) - b.mean(axis=0)), 4 * se)
     for key in ("label_sensitivity", "label_false_positive_rate"):
         low, high = reference.summary["label_model"][key]["interval_95"]
