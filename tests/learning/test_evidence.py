@@ -208,3 +208,90 @@ def test_a_study_design_statistic_must_pick_one_group(clinical) -> None:
                            setting="case_control", tool="dn4")  # fmt: skip
     with pytest.raises(DataFileError, match="2 groups of setting 'case_control'"):
         implied_probability_graph(network, np.zeros(1), [s], tools)
+
+
+TOY_SPEC = """
+[network]
+name = "evidence-toy"
+
+[variables.aetiology]
+role = "history"
+states = ["a", "b"]
+
+[variables.neuropathic]
+role = "target"
+positive = "present"
+states = ["absent", "present"]
+
+[variables.pain]
+role = "context"
+positive = "present"
+states = ["absent", "present"]
+
+[variables.f0]
+role = "symptom"
+states = ["absent", "present"]
+
+[cpts.aetiology]
+ess = 10
+rows = [{ when = {}, p = 0.5, source = "test", tag = "S", reason = "test" }]
+
+[cpts.neuropathic]
+parents = ["aetiology"]
+ess = 10
+rows = [
+  { when = { aetiology = "a" }, p = 0.3, source = "test", tag = "S", reason = "test" },
+  { when = { aetiology = "b" }, p = 0.6, source = "test", tag = "S", reason = "test" },
+]
+
+[cpts.pain]
+parents = ["neuropathic"]
+ess = 10
+rows = [
+  { when = { neuropathic = "absent" }, p = 0.5, source = "test", tag = "S", reason = "test" },
+  { when = { neuropathic = "present" }, p = 0.9, source = "test", tag = "S", reason = "test" },
+]
+
+[cpts.f0]
+parents = ["neuropathic"]
+ess = 10
+rows = [
+  { when = { neuropathic = "absent" }, p = 0.2, source = "test", tag = "S", reason = "test" },
+  { when = { neuropathic = "present" }, p = 0.5, source = "test", tag = "S", reason = "test" },
+]
+"""
+
+
+def finding_statistic(ident: str, family: str, k: int, n: int) -> PublishedStatistic:
+    return PublishedStatistic(ident, "", "finding", {"neuropathic": "present"}, k / n, (0.0, 1.0),
+                              "test", "D", finding="f0", state="present", k=k, n=n,
+                              family=family, publication=ident)  # fmt: skip
+
+
+@pytest.mark.pymc
+def test_the_evidence_fit_learns_the_statistic_and_widens_on_conflict() -> None:
+    # P(f0 | neuropathic) has prior mean 0.5 (ess 10). Two agreeing studies at 0.8 pull
+    # it most of the way there (with two studies the between-study spread is barely
+    # known, so each study counts for less than its n); two studies of the same family at
+    # 0.6 and 0.95 disagree beyond sampling error, so the family's spread grows and the
+    # implied value is less certain.
+    from npprob.learning import SamplerConfig, fit_evidence
+    from npprob.network.spec import parse_spec
+
+    spec = parse_spec(TOY_SPEC, name="toy")
+    config = SamplerConfig(draws=1000, tune=1000, chains=2, cores=2, seed=4)
+    agree = fit_evidence(spec, [finding_statistic("s1", "f", 160, 200),
+                                finding_statistic("s2", "f", 161, 200)], {}, config=config)  # fmt: skip
+    conflict = fit_evidence(spec, [finding_statistic("s1", "f", 120, 200),
+                                   finding_statistic("s2", "f", 190, 200)], {}, config=config)  # fmt: skip
+    for fit in (agree, conflict):
+        assert fit.diagnostics.ok, fit.diagnostics.problems
+        assert fit.likelihood == "evidence"
+    p_agree = agree.draws["f0"][:, 1, 1]
+    p_conflict = conflict.draws["f0"][:, 1, 1]
+    assert 0.65 < p_agree.mean() < 0.85
+    assert p_conflict.std() > 1.1 * p_agree.std()
+    rows = agree.summary["statistics"]
+    assert [r["id"] for r in rows] == ["s1", "s2"]
+    assert all(not r["outside"] for r in rows)
+    assert agree.summary["heterogeneity"]["f"] < conflict.summary["heterogeneity"]["f"]

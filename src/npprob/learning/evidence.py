@@ -13,11 +13,12 @@ tool's positive rate), reported as k events of n. The network implies it exactly
 * a care setting replaces P(condition) by the setting's case mix
   (:func:`~npprob.io.settings.case_mix`), as the diagnosis does.
 
-The likelihood is binomial. Studies of the same quantity disagree beyond sampling
-error (populations, definitions, raters), so each statistic has its own study
-effect on the log-odds scale, z * tau with z ~ N(0, 1), and each family of
-statistics (the same quantity across studies) its spread tau ~ HalfNormal(0.5):
-conflicting studies widen the posterior instead of being averaged away. The
+Studies of the same quantity disagree beyond sampling error (populations,
+definitions, raters), so the likelihood is beta-binomial: each study's own
+probability is Beta-distributed around the implied one, with a spread (the
+intra-study correlation rho, prior Beta(1, 9)) per family of statistics (the same
+quantity across studies): conflicting studies widen the posterior instead of being
+averaged away. The
 Dirichlet priors of ``network.toml`` stay the prior of every CPT row.
 """
 
@@ -49,10 +50,11 @@ __all__ = [
     "study_population",
 ]
 
-#: Scale of the half-normal prior of each family's between-study spread (log-odds).
-#: 0.5 lets two studies of the same quantity differ by a factor of about 2.7 in
-#: odds at two standard deviations; a design choice, reported with the fit.
-HETEROGENEITY_SCALE = 0.5
+#: Second shape of the Beta(1, b) prior of each family's intra-study correlation rho
+#: (between-study variance of a study's probability = rho p (1 - p)): b = 9 gives a
+#: prior mean of 0.1, a study-to-study SD of about 0.16 around p = 0.5; a design
+#: choice, reported with the fit.
+HETEROGENEITY_SCALE = 9.0
 
 
 @dataclass
@@ -263,7 +265,7 @@ def build_evidence_model(
     ancestor of what it records) is a Beta or Dirichlet random variable with the
     specification's prior; the other rows are left to exact prior draws.
     ``implied`` (a deterministic) holds each statistic's probability in the
-    network, ``study_p`` the probability in its study (with the study effect).
+    network, ``heterogeneity`` each family's intra-study correlation.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -298,11 +300,14 @@ def build_evidence_model(
         log_p = implied_probability_graph(net, flat, statistics, tools)
         p = pt.clip(pt.exp(log_p), 1e-12, 1.0 - 1e-12)
         pm.Deterministic("implied", p)
-        tau = pm.HalfNormal("heterogeneity", sigma=heterogeneity_scale, shape=len(families))
-        z = pm.Normal("study_effect", 0.0, 1.0, shape=len(statistics))
-        study = pm.math.invlogit(pt.log(p) - pt.log1p(-p) + tau[family_of] * z)
-        pm.Deterministic("study_p", study)
-        pm.Binomial("events", n=n, p=study, observed=k)
+        # Beta-binomial: each study's own probability is Beta around the implied one,
+        # with the family's intra-study correlation rho = 1 / (1 + concentration);
+        # integrating the study effect out leaves no ridge for NUTS to run along.
+        rho = pm.Beta("heterogeneity", alpha=1.0, beta=heterogeneity_scale, shape=len(families))
+        concentration = 1.0 / rho[family_of] - 1.0
+        pm.BetaBinomial(
+            "events", alpha=p * concentration, beta=(1.0 - p) * concentration, n=n, observed=k
+        )
     return model, layout
 
 

@@ -251,8 +251,8 @@ def fit_evidence(
         The tools the statistics name.
     config : SamplerConfig, optional
     heterogeneity_scale : float, optional
-        Scale of each family's half-normal between-study spread (log-odds);
-        default :data:`~npprob.learning.evidence.HETEROGENEITY_SCALE`.
+        Second shape b of the Beta(1, b) prior of each family's intra-study
+        correlation; default :data:`~npprob.learning.evidence.HETEROGENEITY_SCALE`.
 
     Returns
     -------
@@ -276,13 +276,11 @@ def fit_evidence(
     draws = layout.assemble(exact, posterior)
     report = check(compat.diagnostics(idata))
     implied = posterior["implied"].reshape(n_total, -1)
-    tau = posterior["heterogeneity"].reshape(n_total, -1)
+    rho = posterior["heterogeneity"].reshape(n_total, -1)
     rng = np.random.default_rng(config.seed)
-    # A new study of the same quantity: the implied log-odds plus a fresh study effect.
-    logit = np.log(implied) - np.log1p(-implied)
-    fresh = 1.0 / (
-        1.0 + np.exp(-(logit + tau[:, layout.family_of] * rng.standard_normal(logit.shape)))
-    )
+    # A new study of the same quantity: its own probability drawn around the implied one.
+    concentration = 1.0 / rho[:, layout.family_of] - 1.0
+    fresh = rng.beta(implied * concentration, (1.0 - implied) * concentration)
     predictive = rng.binomial(np.array([s.n for s in statistics]), fresh) / np.array(
         [s.n for s in statistics]
     )
@@ -304,7 +302,7 @@ def fit_evidence(
         "n_publications": len({s.publication for s in statistics}),
         "heterogeneity_scale": scale,
         "heterogeneity": {
-            f: round(float(tau[:, j].mean()), 4) for j, f in enumerate(layout.families)
+            f: round(float(rho[:, j].mean()), 4) for j, f in enumerate(layout.families)
         },
         "coverage_90": round(float(np.mean([not r["outside"] for r in rows])), 4),
         "statistics": rows,
