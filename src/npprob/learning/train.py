@@ -272,11 +272,7 @@ def train(
     else:
         _check_selection(cohort.card)
         fit = _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config, sampler)
-    draws = fit.draws
-    total = next(iter(draws.values())).shape[0]
-    if total > config.draws:
-        keep = np.unique(np.linspace(0, total - 1, config.draws).round().astype(int))
-        draws = {k: v[keep] for k, v in draws.items()}
+    draws = _thinned(fit.draws, config.draws)
     if likelihood in _COMPLETE and selection:
         # Every cohort patient is in the context: the learned CPTs describe that population.
         draws = fits.fix_selection(spec, draws, selection)
@@ -290,17 +286,7 @@ def train(
         "likelihood": fit.likelihood,
         "n_draws": int(next(iter(draws.values())).shape[0]),
         "seed": config.seed,
-        "sampler": (
-            None
-            if likelihood == "conjugate"
-            else {
-                "nuts": sampler.sampler,
-                "chains": sampler.chains,
-                "tune": sampler.tune,
-                "draws_per_chain": sampler.draws,
-                "target_accept": sampler.target_accept,
-            }
-        ),
+        "sampler": None if likelihood == "conjugate" else _sampler_entry(sampler),
         "training_cohort": {
             "path": None if cohort.path is None else str(cohort.path),
             "n": cohort.n,
@@ -353,11 +339,7 @@ def train_evidence(
     t0 = time.perf_counter()
     sampler = config.sampler()
     fit = fits.fit_evidence(spec, statistics, tools, config=sampler)
-    draws = fit.draws
-    total = next(iter(draws.values())).shape[0]
-    if total > config.draws:
-        keep = np.unique(np.linspace(0, total - 1, config.draws).round().astype(int))
-        draws = {k: v[keep] for k, v in draws.items()}
+    draws = _thinned(fit.draws, config.draws)
     source = None
     if evidence_path is not None:
         data = Path(evidence_path).read_bytes()
@@ -368,13 +350,7 @@ def train_evidence(
         "likelihood": fit.likelihood,
         "n_draws": int(next(iter(draws.values())).shape[0]),
         "seed": config.seed,
-        "sampler": {
-            "nuts": sampler.sampler,
-            "chains": sampler.chains,
-            "tune": sampler.tune,
-            "draws_per_chain": sampler.draws,
-            "target_accept": sampler.target_accept,
-        },
+        "sampler": _sampler_entry(sampler),
         "evidence": source,
         "training_cohort": None,
         "label": None,
@@ -389,6 +365,26 @@ def train_evidence(
         "versions": _versions(),
     }
     return TrainedModel(draws, card, fit)
+
+
+def _thinned(draws: dict[str, np.ndarray], n_keep: int) -> dict[str, np.ndarray]:
+    """At most ``n_keep`` draws, evenly spaced over the chains' draws."""
+    total = next(iter(draws.values())).shape[0]
+    if total <= n_keep:
+        return draws
+    keep = np.unique(np.linspace(0, total - 1, n_keep).round().astype(int))
+    return {k: v[keep] for k, v in draws.items()}
+
+
+def _sampler_entry(sampler: SamplerConfig) -> dict[str, object]:
+    """How NUTS ran, for the model card."""
+    return {
+        "nuts": sampler.sampler,
+        "chains": sampler.chains,
+        "tune": sampler.tune,
+        "draws_per_chain": sampler.draws,
+        "target_accept": sampler.target_accept,
+    }
 
 
 def _label_kind(requested: str, cohort_card: dict | None) -> str:
