@@ -364,38 +364,32 @@ def _sample_chains(model, config: SamplerConfig, mode: str | None):
     import pymc as pm
     import pytensor
 
+    common = {
+        "draws": config.draws,
+        "tune": config.tune,
+        "chains": config.chains,
+        "target_accept": config.target_accept,
+        "random_seed": config.seed,
+        "progressbar": False,
+        "compute_convergence_checks": False,
+    }
     if config.sampler == "nutpie":
         try:
             import nutpie  # noqa: F401
         except ImportError as err:
             raise ImportError("sampler 'nutpie' needs nutpie: pip install 'npprob[fast]'") from err
-        with model:
-            # The same PyMC model, sampled by nutpie; its mass-matrix adaptation
-            # needs about half the leapfrog steps per draw of PyMC's NUTS here.
-            return pm.sample(
-                draws=config.draws,
-                tune=config.tune,
-                chains=config.chains,
-                target_accept=config.target_accept,
-                random_seed=config.seed,
-                progressbar=False,
-                compute_convergence_checks=False,
-                nuts_sampler="nutpie",
-                nuts_sampler_kwargs={"backend": "numba", "cores": config.cores},
-            )
-    flags = pytensor.config.change_flags(mode=mode) if mode else contextlib.nullcontext()
+        # The same PyMC model, sampled by nutpie; its mass-matrix adaptation needs
+        # about half the leapfrog steps per draw of PyMC's NUTS here.
+        specific = {
+            "nuts_sampler": "nutpie",
+            "nuts_sampler_kwargs": {"backend": "numba", "cores": config.cores},
+        }
+        flags = contextlib.nullcontext()
+    else:
+        specific = {"cores": config.cores, "compile_kwargs": {"mode": mode} if mode else None}
+        flags = pytensor.config.change_flags(mode=mode) if mode else contextlib.nullcontext()
     with model, flags:
-        return pm.sample(
-            draws=config.draws,
-            tune=config.tune,
-            chains=config.chains,
-            cores=config.cores,
-            target_accept=config.target_accept,
-            random_seed=config.seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-            compile_kwargs={"mode": mode} if mode else None,
-        )
+        return pm.sample(**common, **specific)
 
 
 def population_root(
