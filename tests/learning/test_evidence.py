@@ -295,3 +295,19 @@ def test_the_evidence_fit_learns_the_statistic_and_widens_on_conflict() -> None:
     assert [r["id"] for r in rows] == ["s1", "s2"]
     assert all(not r["outside"] for r in rows)
     assert agree.summary["heterogeneity"]["f"] < conflict.summary["heterogeneity"]["f"]
+
+
+def test_the_shipped_evidence_loads_with_counts_and_sources(clinical) -> None:
+    from npprob.io.resources import evidence_path
+
+    network, tools = clinical
+    statistics = read_statistics(network, evidence_path(), counts=True)
+    assert len(statistics) >= 60
+    assert len({s.publication for s in statistics}) >= 20
+    for s in statistics:
+        assert s.source and s.tag in ("F", "F2", "R", "D", "S")
+        assert 0 <= s.k <= s.n
+        assert s.tool is None or s.tool in tools
+    # Studies of the same quantity share a family: at least some families repeat.
+    families = [s.family for s in statistics]
+    assert len(set(families)) < len(families)
