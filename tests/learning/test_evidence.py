@@ -305,7 +305,8 @@ def test_the_shipped_evidence_loads_with_counts_and_sources(clinical) -> None:
     assert len(statistics) >= 60
     assert len({s.publication for s in statistics}) >= 20
     for s in statistics:
-        assert s.source and s.tag in ("F", "F2", "R", "D", "S")
+        assert s.source
+        assert s.tag in ("F", "F2", "R", "D", "S")
         assert 0 <= s.k <= s.n
         assert s.tool is None or s.tool in tools
     # Studies of the same quantity share a family: at least some families repeat.
