@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from npprob.learning.fit import SAMPLERS
 from npprob.learning.train import LABELS, LIKELIHOODS
 
 
@@ -73,7 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-accept", type=float, default=0.9, help="NUTS target acceptance")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
-        "--sampler", choices=("pymc", "nutpie"), default="pymc",
+        "--sampler", choices=SAMPLERS, default="pymc",
         help="NUTS for the PyMC model: PyMC's own (default) or nutpie (pip install 'npprob[fast]')",
     )  # fmt: skip
     p.add_argument(

@@ -339,23 +339,12 @@ def _sample(model, config: SamplerConfig, mode: str | None = None):
 
     BLAS runs single-threaded while sampling: the chains already use every core,
     and each matrix product would otherwise wake a BLAS thread that competes with
-    them (measured: a third busy thread on two cores). The environment variable
-    covers chain processes started fresh; it is restored afterwards.
+    them (measured with nutpie, whose chains are threads of this process).
     """
-    import os
-
     from threadpoolctl import threadpool_limits
 
-    saved = os.environ.get("OPENBLAS_NUM_THREADS")
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            return _sample_chains(model, config, mode)
-    finally:
-        if saved is None:
-            os.environ.pop("OPENBLAS_NUM_THREADS", None)
-        else:
-            os.environ["OPENBLAS_NUM_THREADS"] = saved
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _sample_chains(model, config, mode)
 
 
 def _sample_chains(model, config: SamplerConfig, mode: str | None):
