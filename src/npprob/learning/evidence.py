@@ -220,15 +220,30 @@ def implied_probability_graph(
             for n in rows.network.names[len(network) :]
         ]
         vector = pt.concatenate([flat, *map(pt.as_tensor_variable, extra)]) if extra else flat
-        parts.append(
-            flat_log_evidence(
-                rows.network,
-                flat_log(vector),
-                FlatLayout(rows.network),
-                np.stack(rows.codes),
-                skip=[CASE_MIX_VARIABLE],
+        log_vector = flat_log(vector)
+        codes = np.stack(rows.codes)
+        # Rows that record the same variables share one elimination, pruned to what they
+        # record: most statistics name two or three variables, and a graph over the
+        # union of every statistic's variables would make each of them pay for all.
+        patterns, group_of = np.unique(codes >= 0, axis=0, return_inverse=True)
+        group_of = group_of.ravel()
+        values = []
+        order = []
+        for g in range(len(patterns)):
+            members = np.flatnonzero(group_of == g)
+            values.append(
+                flat_log_evidence(
+                    rows.network,
+                    log_vector,
+                    FlatLayout(rows.network),
+                    codes[members],
+                    skip=[CASE_MIX_VARIABLE],
+                )
             )
-        )
+            order.append(members)
+        position = np.empty(len(codes), dtype=np.int64)
+        position[np.concatenate(order)] = np.arange(len(codes))
+        parts.append(pt.concatenate(values)[position])
         start[tool] = offset
         offset += len(rows.codes)
     log_rows = pt.concatenate([*parts, pt.zeros(1)])  # the last entry pads
