@@ -18,6 +18,7 @@ from npprob.evaluation.evaluate import (
     read_evaluation_cohort,
 )
 from npprob.evaluation.report import check_targets
+from npprob.network.evidence import EvidenceBatch
 
 
 def simulate(tmp: Path, name: str, *flags: str) -> Path:
@@ -144,19 +145,85 @@ def test_npprob_evaluate_writes_json_report_and_figures(cohorts, tmp_path, capsy
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_evaluate_refuses_a_cohort_without_truth(cohorts, tmp_path, capsys) -> None:
+def real_cohort(clinic: Path, tmp: Path, *, drop_label: bool = False, label_value=None) -> Path:
+    """The clinic cohort as a study of real patients has it: findings and label, no truth."""
     import pandas as pd
 
-    train, clinic, _ = cohorts
     frame = pd.read_csv(clinic, dtype=str, keep_default_na=False)
-    bare = tmp_path / "bare.csv"
-    frame.drop(columns=[c for c in frame if c.startswith("true_")]).to_csv(bare, index=False)
-    status = main(["evaluate", "--train-cohort", str(train), "--cohort", str(bare),
-                   "--model", "prior", "--out-dir", str(tmp_path / "r"), "--no-progress"])  # fmt: skip
-    err = capsys.readouterr().err
-    assert status == 2
-    assert "true_neuropathic" in err
-    assert not (tmp_path / "r").exists()
+    frame = frame.drop(columns=[c for c in frame if c.startswith(("true_", "p_true_"))])
+    if drop_label:
+        frame = frame.drop(columns=["label_neuropathic"])
+    if label_value is not None:
+        frame["label_neuropathic"] = label_value
+    frame.loc[:9, "label_neuropathic"] = "" if label_value is None else label_value
+    folder = tmp / "real"
+    folder.mkdir(exist_ok=True)
+    frame.to_csv(folder / "cohort.csv", index=False)
+    return folder / "cohort.csv"
+
+
+def test_evaluate_scores_a_real_cohort_against_its_label(cohorts, tmp_path, capsys) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    _, clinic, _ = cohorts
+    real = real_cohort(clinic, tmp_path)
+    runs = []
+    for k in range(2):
+        out = tmp_path / f"report{k}"
+        status = main(["evaluate", "--cohort", str(real), "--model", "prior", "--out-dir",
+                       str(out), "--bootstrap", "100", "--no-progress"])  # fmt: skip
+        assert status == 0
+        runs.append(out)
+    stdout = capsys.readouterr().out
+    assert "against the recorded label: npprob AUC" in stdout
+    summary = json.loads((runs[0] / "evaluation.json").read_text())
+    (result,) = summary["cohorts"]
+    assert result["reference"] == "label"
+    assert result["n_unlabelled"] == 10
+    assert "coverage" not in result
+    assert "targets" not in result
+    assert summary["train_cohort"] is None
+    assert "logistic_regression" not in result["methods"]  # no --train-cohort
+    npprob = result["methods"]["npprob"]
+    assert "truth" not in npprob
+    ci = npprob["label_ci"]
+    assert ci["replicates"] == 100
+    assert ci["n"] == result["n"] - 10
+    for name in ("auc", "brier", "calibration_intercept", "calibration_slope"):
+        assert ci[name]["low"] < ci[name]["estimate"] < ci[name]["high"], name
+    # The label AUC is npprob's probabilities against the recorded label, recomputed here
+    # from the model on the labelled patients.
+    model = load_model("prior")
+    data = read_evaluation_cohort(real, model.network, require_truth=False)
+    labelled = data.label >= 0
+    draws, weights = model.weighted_draws(EvidenceBatch(model.network, data.codes))
+    p = (draws * weights).sum(axis=0) / weights.sum(axis=0)
+    assert npprob["label"]["auc"] == pytest.approx(roc_auc_score(data.label[labelled], p[labelled]))
+    report = (runs[0] / "report.md").read_text()
+    assert "No latent truth" in report
+    assert "bootstrap 95 % intervals" in report
+    for name in ("real_reliability", "real_curves"):
+        assert (runs[0] / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        svg = (runs[0] / f"{name}.svg").read_bytes()
+        assert b"<svg" in svg[:500]
+        assert svg == (runs[1] / f"{name}.svg").read_bytes()  # same seed, same bytes
+    assert (runs[0] / "evaluation.json").read_bytes() == (runs[1] / "evaluation.json").read_bytes()
+
+
+def test_evaluate_refuses_a_cohort_without_label_or_with_one_class(
+    cohorts, tmp_path, capsys
+) -> None:
+    train, clinic, _ = cohorts
+    for kwargs, message in (({"drop_label": True}, "label_neuropathic"),
+                            ({"label_value": "1"}, "both classes")):  # fmt: skip
+        bare = real_cohort(clinic, tmp_path, **kwargs)
+        out = tmp_path / "r"
+        status = main(["evaluate", "--train-cohort", str(train), "--cohort", str(bare),
+                       "--model", "prior", "--out-dir", str(out), "--no-progress"])  # fmt: skip
+        err = capsys.readouterr().err
+        assert status == 2
+        assert message in err
+        assert not out.exists()
 
 
 @pytest.mark.parametrize("threshold", ["0", "1.5"])

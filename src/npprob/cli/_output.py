@@ -293,11 +293,21 @@ def format_evaluation(summary) -> str:
     lines = []
     for result in summary["cohorts"]:
         m = result["methods"]
-        line = (
-            f"{result['cohort']}: npprob AUC {m['npprob']['truth']['auc']:.3f}, "
-            f"ECE {m['npprob']['truth']['ece']:.3f}; DN4 AUC {m['dn4']['auc_raw']:.3f}; "
-            f"logistic regression AUC {m['logistic_regression']['truth']['auc']:.3f}"
-        )
+        reference = result.get("reference", "truth")
+        npprob = m["npprob"]
+        line = f"{result['cohort']}: "
+        if reference == "truth":
+            line += f"npprob AUC {npprob['truth']['auc']:.3f}, ECE {npprob['truth']['ece']:.3f}"
+        else:
+            auc = npprob.get("label_ci", {}).get("auc")
+            interval = f" ({auc['low']:.3f} to {auc['high']:.3f})" if auc else ""
+            line += (
+                f"against the recorded label: npprob AUC {npprob['label']['auc']:.3f}{interval}, "
+                f"ECE {npprob['label']['ece']:.3f}"
+            )
+        line += f"; DN4 AUC {m['dn4']['auc_raw']:.3f}"
+        if "logistic_regression" in m:
+            line += f"; logistic regression AUC {m['logistic_regression'][reference]['auc']:.3f}"
         if "coverage" in result:
             line += f"; 90% interval coverage {result['coverage']['0.9']:.3f}"
         lines.append(line)

@@ -12,10 +12,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "evaluate",
         help="evaluate a model on held-out cohorts against bedside tools and baselines",
         description=(
-            "Score held-out cohorts (CSV files written by npprob simulate, with the latent "
-            "truth) with npprob, DN4, DN4 interview, a LANSS-style score, ID Pain, the NeuPSIG "
-            "grade, and logistic regression and naive Bayes fitted on --train-cohort. Writes "
-            "evaluation.json, report.md and PNG figures to --out-dir."
+            "Score held-out cohorts with npprob, DN4, DN4 interview, a LANSS-style score, ID "
+            "Pain, the NeuPSIG grade, and (with --train-cohort) logistic regression and naive "
+            "Bayes fitted on it. A cohort written by npprob simulate is scored against its "
+            "latent truth and its recorded label; a cohort of real patients (findings and the "
+            "recorded label, no truth) against the label, every metric with a stratified "
+            "bootstrap 95%% interval. Writes evaluation.json, report.md and figures (PNG and "
+            "SVG) to --out-dir."
         ),
     )
     p.add_argument(
@@ -23,8 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="held-out cohort (repeat for several)",
     )  # fmt: skip
     p.add_argument(
-        "--train-cohort", type=Path, required=True, metavar="TRAIN.csv",
-        help="cohort the fitted baselines learn from (the model's training cohort)",
+        "--train-cohort", type=Path, default=None, metavar="TRAIN.csv",
+        help="cohort the fitted baselines learn from, by its recorded label (the model's "
+        "training cohort); without it logistic regression and naive Bayes are left out",
     )  # fmt: skip
     p.add_argument("--model", default=None, help="model name or folder (default: default)")
     p.add_argument(
@@ -35,7 +39,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--threshold", type=float, action="append", default=None,
         help="probability threshold for sensitivity/specificity (repeat; default 0.3 and 0.5)",
     )  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the cross-validation folds and the bootstrap"
+    )
+    p.add_argument(
+        "--bootstrap", type=int, default=None, metavar="N",
+        help="bootstrap replicates of the metrics against the recorded label (default 1000 "
+        "for cohorts without the latent truth, none for the others; 0 for none)",
+    )  # fmt: skip
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -51,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(len(args.cohort), unit="cohorts", disable=args.no_progress)
     evaluation = evaluate(
         model, args.cohort, args.train_cohort, thresholds=args.threshold or (0.3, 0.5),
-        seed=args.seed, progress=bar,
+        seed=args.seed, bootstrap=args.bootstrap, progress=bar,
     )  # fmt: skip
     bar.close()
     written = evaluation.write(args.out_dir, plots=not args.no_plots)

@@ -58,6 +58,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="literature",
         help="truth parameters: literature values or one prior draw (default literature)",
     )
+    p.add_argument(
+        "--generator", choices=("network", "latent-trait"), default="network",
+        help="network (default): the clinical network; latent-trait: a generator with another "
+        "structure (a latent class and a reporting trait, models/latent_trait_generator.toml) "
+        "that records the condition and the ten DN4 items, for evaluation under "
+        "misspecification (with --setting, --n, --seed, --mcar, --label truth|clinician)",
+    )  # fmt: skip
     p.add_argument("--parquet", action=argparse.BooleanOptionalAction, default=None,
                    help="also write Parquet (default: when pyarrow is installed)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -72,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = clinical_spec()
     setting = get_setting(load_settings(spec.network), args.setting)
+    if args.generator == "latent-trait":
+        return _run_latent_trait(args, spec.network, setting)
     options = SimulationOptions(
         mcar=args.mcar,
         mar=args.mar,
@@ -89,5 +98,37 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {out_dir}/cohort.csv: {cohort.n} patients, setting {setting.name}, "
         f"P(neuropathic) {card['prevalence_true']:.3f} (expected {setting.expected_prevalence[0]:.2f}"
         f"-{setting.expected_prevalence[1]:.2f}), label {options.label}"
+    )
+    return 0
+
+
+def _run_latent_trait(args: argparse.Namespace, network, setting) -> int:
+    from npprob.cohorts.latent_trait import simulate_latent_trait
+    from npprob.errors import ParameterError
+    from npprob.io.cohort import write_cohort_data
+
+    unused = {
+        "mar": args.mar, "reporting_trait": args.reporting_trait != 0.0,
+        "agreement": args.agreement != 0.785, "truth": args.truth != "literature",
+        "label": args.label == "neupsig",
+    }  # fmt: skip
+    for name, given in unused.items():
+        if given:
+            flag = "--label neupsig" if name == "label" else "--" + name.replace("_", "-")
+            raise ParameterError(
+                f"{flag} has no meaning for --generator latent-trait (its trait and label "
+                "error are in models/latent_trait_generator.toml; labels: truth or clinician).",
+                parameter=name,
+            )
+    out_dir = args.out_dir or Path("data/synthetic") / (
+        f"{args.setting}-latent-trait-n{args.n}-seed{args.seed}"
+    )
+    data = simulate_latent_trait(
+        network, setting, args.n, args.seed, mcar=args.mcar, label=args.label
+    )
+    card = write_cohort_data(data, out_dir, card=data.card, parquet=args.parquet)
+    print(
+        f"wrote {out_dir}/cohort.csv: {data.n} patients, latent-trait generator, setting "
+        f"{setting.name}, P(neuropathic) {card['prevalence_true']:.3f}, label {args.label}"
     )
     return 0

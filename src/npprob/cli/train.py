@@ -71,12 +71,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--models-dir", type=Path, default=None,
         help="write DIR/NAME instead of ./models/NAME (ignored with --out)",
     )  # fmt: skip
+    p.add_argument(
+        "--prior", default=None, metavar="MODEL",
+        help="start from a trained model instead of the specification's prior (fine-tuning): "
+        "its draws become a Dirichlet prior per CPT row by moment matching; a model name or "
+        "folder, as for diagnose (default: the specification's prior)",
+    )  # fmt: skip
+    p.add_argument(
+        "--prior-weight", type=float, default=1.0, metavar="W",
+        help="with --prior: share in [0, 1] of what the model learned over the specification "
+        "that the fit starts from (a power prior; default 1)",
+    )  # fmt: skip
     p.add_argument("--no-netcdf", action="store_true", help="skip the ArviZ netCDF file")
     p.add_argument(
         "--replace-shipped", action="store_true",
         help="allow replacing a model shipped with npprob (models/default in a checkout)",
     )  # fmt: skip
     p.set_defaults(run=run)
+
+
+def _fine_tuning(spec, name: str, weight: float):
+    """The specification with a trained model's posterior as its prior, and the card's note."""
+    import dataclasses
+
+    from npprob._checks import Interval, check_parameters
+    from npprob.io.artifacts import ModelFolder
+    from npprob.learning.prior import prior_from_draws
+
+    check_parameters({"prior_weight": Interval(float, 0.0, 1.0)}, {"prior_weight": weight})
+    folder = ModelFolder.find(name)
+    draws, card = folder.load(spec)
+    concentration = prior_from_draws(spec, draws, weight)
+    note = {
+        "model": card.get("name", folder.name),
+        "path": str(folder.path),
+        "likelihood": card.get("likelihood"),
+        "n_draws": int(next(iter(draws.values())).shape[0]),
+        "weight": float(weight),
+        "method": "moment-matched Dirichlet per CPT row; power prior (Ibrahim and Chen 2000)",
+    }
+    return dataclasses.replace(spec, concentration=concentration), note
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,8 +128,15 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or (args.models_dir or Path("models")) / args.name
     ModelFolder(out).check_replaceable(replace_shipped=args.replace_shipped)
     spec = clinical_spec()
+    prior = None
+    if args.prior is not None:
+        spec, prior = _fine_tuning(spec, args.prior, args.prior_weight)
+    elif args.prior_weight != 1.0:
+        from npprob.errors import ParameterError
+
+        raise ParameterError("--prior-weight needs --prior MODEL.", parameter="prior_weight")
     cohort = read_cohort_data(args.cohort, spec.network)
-    trained = train(spec, cohort, likelihood=args.likelihood, config=config)
+    trained = train(spec, cohort, likelihood=args.likelihood, config=config, prior=prior)
     if not trained.ok:
         for problem in trained.problems:
             print(f"npprob train: diagnostics failed: {problem}", file=sys.stderr)

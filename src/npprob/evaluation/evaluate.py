@@ -5,8 +5,11 @@ posterior predictive (draws weighted by P(findings | draw)); the bedside tools' 
 the same 5-fold cross-validated logistic recalibration against the recorded
 label (what a study would have), so calibration is compared fairly; AUC is
 reported on the raw scores too. Logistic regression and naive Bayes are fitted
-on the training cohort's recorded findings and label. Metrics are computed
-against the latent truth and against the recorded (noisy) label.
+on the training cohort's recorded findings and label (left out without one).
+Metrics are computed against the latent truth and against the recorded (noisy)
+label. A cohort with a recorded label and no latent truth (real patients) is
+scored against the label only, every metric with a stratified bootstrap 95 %
+interval (:mod:`npprob.evaluation.bootstrap`).
 """
 
 from __future__ import annotations
@@ -45,22 +48,41 @@ DECISION_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2))
 MIN_SUBGROUP = 100
 
 
-def read_evaluation_cohort(path: str | os.PathLike[str], network: Network) -> CohortData:
-    """Read a cohort written by ``npprob simulate``; evaluation needs its truth and label.
+def read_evaluation_cohort(
+    path: str | os.PathLike[str], network: Network, *, require_truth: bool = True
+) -> CohortData:
+    """Read a cohort to evaluate on: a recorded label always, the latent truth if required.
+
+    Parameters
+    ----------
+    path : path
+        ``cohort.csv`` (or its folder): written by ``npprob simulate``, or real
+        patients' findings with the recorded label column.
+    network : Network
+    require_truth : bool, default=True
+        Refuse a cohort without the target's ``true_`` column.
 
     Raises
     ------
     EvidenceError
-        When the file lacks the target's ``true_`` column or the recorded label.
+        When the file lacks the recorded label (or, if required, the truth), or
+        no patient has a recorded label of both classes.
     """
     from npprob.io.cohort import TRUTH_PREFIX, label_column, read_cohort_data
 
     data = read_cohort_data(path, network)
-    if data.truth is None or data.label is None:
-        raise EvidenceError(
-            f"{data.path}: evaluation needs the latent truth ({TRUTH_PREFIX}{network.target.name}) "
-            f"and {label_column(network)}."
+    if data.label is None or (require_truth and data.truth is None):
+        needs = (
+            f"the latent truth ({TRUTH_PREFIX}{network.target.name}) and " if require_truth else ""
         )
+        raise EvidenceError(f"{data.path}: evaluation needs {needs}{label_column(network)}.")
+    if data.truth is None:
+        labels = set(np.unique(data.label[data.label >= 0]).tolist())
+        if labels != {0, 1}:
+            raise EvidenceError(
+                f"{data.path}: {label_column(network)} must record patients of both classes "
+                f"(0 and 1) to evaluate against it; found {sorted(labels) or 'none'}."
+            )
     return data
 
 
@@ -107,8 +129,16 @@ def evaluate_cohort(
     thresholds: Sequence[float] = (0.3, 0.5),
     seed: int = 0,
     hard_cases: Mapping[str, Sequence[str]] | None = None,
+    bootstrap: int | None = None,
 ) -> tuple[dict[str, object], dict[str, np.ndarray]]:
     """Every number for one cohort, and the probabilities behind them.
+
+    A cohort without the latent truth (``cohort.truth`` None) is scored against its
+    recorded label only, over the patients who have one: ``methods`` then hold
+    ``label`` metrics and ``label_ci`` (bootstrap intervals, see
+    :func:`~npprob.evaluation.bootstrap.bootstrap_metrics`), and there are no
+    coverage, subgroups or hard cases. ``bootstrap`` is the number of replicates
+    (default: 1000 without the truth, none with it; 0 for none).
 
     Returns
     -------
@@ -126,36 +156,56 @@ def evaluate_cohort(
     """
     from sklearn.metrics import roc_auc_score
 
+    from npprob.evaluation.bootstrap import DEFAULT_REPLICATES, bootstrap_metrics
+
+    has_truth = cohort.truth is not None
+    if bootstrap is None:
+        bootstrap = 0 if has_truth else DEFAULT_REPLICATES
     net = model.network
     codes = cohort.codes
     draws, weights = model.weighted_draws(EvidenceBatch(net, codes))
     p_npprob = weighted_mean(draws, weights)
     usable = np.isfinite(p_npprob)
+    if not has_truth:
+        usable &= cohort.label >= 0  # unlabelled patients cannot be scored
+    reference = cohort.truth if has_truth else cohort.label
     probabilities: dict[str, np.ndarray] = {"npprob": p_npprob}
     x = findings_matrix(net, codes)
     for key, estimator in fitted.items():
         probabilities[key] = estimator.predict_proba(x)[:, 1]
     raw_auc = {}
     raw = score_all(net, codes, tools)
+    labelled = cohort.label >= 0
     for key, (score, _) in raw.items():
-        probabilities[key] = _recalibrated(score, cohort.label, seed)
-        raw_auc[key] = float(roc_auc_score(cohort.truth, score))
+        recalibrated = np.full(len(codes), np.nan)
+        recalibrated[labelled] = _recalibrated(score[labelled], cohort.label[labelled], seed)
+        probabilities[key] = recalibrated
+        raw_auc[key] = float(roc_auc_score(reference[usable], score[usable]))
     methods: dict[str, object] = {}
     for key, p in probabilities.items():
-        methods[key] = {
-            "truth": probability_metrics(cohort.truth[usable], p[usable], thresholds=thresholds),
-            "label": probability_metrics(cohort.label[usable], p[usable], thresholds=thresholds),
-        }
+        ok = usable & np.isfinite(p)
+        entry: dict[str, object] = {}
+        if has_truth:
+            entry["truth"] = probability_metrics(cohort.truth[ok], p[ok], thresholds=thresholds)
+        entry["label"] = probability_metrics(cohort.label[ok], p[ok], thresholds=thresholds)
+        if bootstrap:
+            entry["label_ci"] = bootstrap_metrics(
+                cohort.label[ok], p[ok], replicates=bootstrap, seed=seed
+            )
         if key in raw_auc:
-            methods[key]["auc_raw"] = raw_auc[key]
+            entry["auc_raw"] = raw_auc[key]
+        methods[key] = entry
     result: dict[str, object] = {
         "cohort": cohort.name,
         "n": len(codes),
-        "n_zero_probability": int((~usable).sum()),
-        "prevalence_truth": float(cohort.truth.mean()),
-        "prevalence_label": float(cohort.label.mean()),
+        "reference": "truth" if has_truth else "label",
+        "n_zero_probability": int((~np.isfinite(p_npprob)).sum()),
+        "n_unlabelled": int((~labelled).sum()),
+        "prevalence_label": float(cohort.label[labelled].mean()),
         "methods": methods,
     }
+    if has_truth:
+        result["prevalence_truth"] = float(cohort.truth.mean())
     if cohort.p_true is not None:
         coverage = {}
         for level in COVERAGE_LEVELS:
@@ -168,15 +218,19 @@ def evaluate_cohort(
         result["mean_abs_error_vs_p_true"] = float(
             np.mean(np.abs(p_npprob[usable] - cohort.p_true[usable]))
         )
-    result["subgroups"] = _subgroups(net, cohort, probabilities, usable)
-    if hard_cases is not None:
-        result["hard_cases"] = _hard_cases(net, cohort, p_npprob, usable, raw, hard_cases)
+    if has_truth:
+        result["subgroups"] = _subgroups(net, cohort, probabilities, usable)
+        if hard_cases is not None:
+            result["hard_cases"] = _hard_cases(net, cohort, p_npprob, usable, raw, hard_cases)
+    y = reference[usable]
     result["decision_curve"] = {
+        "reference": result["reference"],
         "thresholds": list(DECISION_THRESHOLDS),
-        "treat_all": net_benefit(cohort.truth, np.ones(len(codes)), DECISION_THRESHOLDS).tolist(),
+        "treat_all": net_benefit(y, np.ones(len(y)), DECISION_THRESHOLDS).tolist(),
         **{
-            key: net_benefit(cohort.truth[usable], p[usable], DECISION_THRESHOLDS).tolist()
+            key: net_benefit(y, p[usable], DECISION_THRESHOLDS).tolist()
             for key, p in probabilities.items()
+            if np.isfinite(p[usable]).all()
         },
     }
     return result, probabilities
@@ -255,7 +309,9 @@ class Evaluation:
         :func:`evaluate_cohort` per cohort, with its card and, where they apply,
         the acceptance ``targets``) and ``misspecification``.
     probabilities, truths : dict
-        Per cohort name, each method's probabilities and the latent truth.
+        Per cohort name, each method's probabilities and the outcome they are
+        scored against: the latent truth, or the recorded label (-1 unlabelled)
+        for a cohort without it (``summary`` says which, as ``reference``).
     """
 
     summary: dict
@@ -272,10 +328,11 @@ class Evaluation:
 def evaluate(
     model,
     cohorts: Sequence[str | os.PathLike[str]],
-    train_cohort: str | os.PathLike[str],
+    train_cohort: str | os.PathLike[str] | None = None,
     *,
     thresholds: Sequence[float] = (0.3, 0.5),
     seed: int = 0,
+    bootstrap: int | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> Evaluation:
     """npprob against the bedside tools and baselines fitted on ``train_cohort``.
@@ -284,14 +341,20 @@ def evaluate(
     ----------
     model : DiagnosticModel
     cohorts : sequence of path
-        Held-out cohorts written by ``npprob simulate`` (their folders' names
-        must differ: they name the results).
-    train_cohort : path
-        The cohort the logistic-regression and naive-Bayes baselines learn from.
+        Held-out cohorts (their folders' names must differ: they name the
+        results): written by ``npprob simulate`` (with the latent truth), or real
+        patients' findings with the recorded label and no truth, which are scored
+        against the label with bootstrap intervals.
+    train_cohort : path, optional
+        The cohort the logistic-regression and naive-Bayes baselines learn from
+        (its recorded label); without it they are left out.
     thresholds : sequence of float, default=(0.3, 0.5)
         Probability thresholds for sensitivity and specificity, each in (0, 1).
     seed : int, default=0
-        Seed of the cross-validated recalibration folds.
+        Seed of the cross-validated recalibration folds and of the bootstrap.
+    bootstrap : int, optional
+        Bootstrap replicates of the label metrics (default: 1000 for cohorts
+        without the truth, none for the others; 0 for none).
     progress : callable, optional
         Called with the number of cohorts done.
 
@@ -307,33 +370,39 @@ def evaluate(
     for value in thresholds:
         check_parameters({"threshold": rule}, {"threshold": value})
     check_parameters({"seed": Interval(int, 0)}, {"seed": seed})
+    if bootstrap is not None and bootstrap != 0:
+        check_parameters({"bootstrap": Interval(int, 20)}, {"bootstrap": bootstrap})
     net = model.network
     tools, hard_cases = load_tools(net), load_hard_cases(net)
-    train = read_evaluation_cohort(train_cohort, net)
-    fitted = fit_baselines(net, train.codes, train.label, seed=seed)
-    held_out = [read_evaluation_cohort(path, net) for path in cohorts]
+    fitted: dict = {}
+    if train_cohort is not None:
+        train = read_evaluation_cohort(train_cohort, net, require_truth=False)
+        fitted = fit_baselines(net, train.codes, train.label, seed=seed)
+    held_out = [read_evaluation_cohort(path, net, require_truth=False) for path in cohorts]
     names = [c.name for c in held_out]
     if len(set(names)) != len(names):
         raise ParameterError(
             f"Cohort names (their folders) must differ; got {names}.", parameter="cohort"
         )
-    results, probabilities, truths = [], {}, {}
+    results, probabilities, outcomes = [], {}, {}
     for cohort in held_out:
         result, probs = evaluate_cohort(
-            model, cohort, tools, fitted, thresholds=thresholds, seed=seed, hard_cases=hard_cases
-        )
+            model, cohort, tools, fitted, thresholds=thresholds, seed=seed,
+            hard_cases=hard_cases, bootstrap=bootstrap,
+        )  # fmt: skip
         result["card"] = cohort.card
-        if targets_apply(cohort.card):
+        if cohort.truth is not None and targets_apply(cohort.card):
             result["targets"] = check_targets(result)
         results.append(result)
-        probabilities[cohort.name], truths[cohort.name] = probs, cohort.truth
+        probabilities[cohort.name] = probs
+        outcomes[cohort.name] = cohort.truth if cohort.truth is not None else cohort.label
         if progress is not None:
             progress(len(results))
     summary = {
         "model": model.info(),
-        "train_cohort": str(train_cohort),
+        "train_cohort": None if train_cohort is None else str(train_cohort),
         "thresholds": list(thresholds),
         "cohorts": results,
         "misspecification": misspecification(results),
     }
-    return Evaluation(summary, probabilities, truths)
+    return Evaluation(summary, probabilities, outcomes)

@@ -58,6 +58,7 @@ def calibration_intercept_slope(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
     definition. Perfect calibration gives (0, 1).
     """
     from scipy.optimize import minimize
+    from scipy.special import expit
 
     y, p = _check(y, p)
     lp = np.log(np.clip(p, EPS, 1 - EPS)) - np.log1p(-np.clip(p, EPS, 1 - EPS))
@@ -68,7 +69,7 @@ def calibration_intercept_slope(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
         eta = a + b * lp
         # log(1 + exp(eta)) without overflow
         loss = float(np.sum(np.logaddexp(0.0, eta) - y * eta))
-        resid = 1.0 / (1.0 + np.exp(-eta)) - y
+        resid = expit(eta) - y
         grad = (
             np.array([resid.sum(), (resid * lp).sum()]) if slope_free else np.array([resid.sum()])
         )

@@ -1,4 +1,4 @@
-"""The evaluation report: targets, misspecification, a Markdown summary and PNG figures.
+"""The evaluation report: targets, misspecification, a Markdown summary and figures (PNG and SVG).
 
 The acceptance targets, and which cohorts they apply to, are data:
 ``models/acceptance.toml`` (:func:`npprob.io.resources.acceptance_path`), read
@@ -44,8 +44,9 @@ def _npprob_truth(result: Mapping[str, object]) -> Mapping[str, float]:
 _MEASURES: dict[str, Callable[[Mapping[str, object]], tuple[float, float | None] | None]] = {
     "auc_vs_dn4": lambda r: (_npprob_truth(r)["auc"], r["methods"]["dn4"]["auc_raw"]),
     "auc_vs_logistic_regression": lambda r: (
-        _npprob_truth(r)["auc"],
-        r["methods"]["logistic_regression"]["truth"]["auc"],
+        (_npprob_truth(r)["auc"], r["methods"]["logistic_regression"]["truth"]["auc"])
+        if "logistic_regression" in r["methods"]
+        else None
     ),
     "ece": lambda r: (_npprob_truth(r)["ece"], None),
     "calibration_slope": lambda r: (_npprob_truth(r)["calibration_slope"], None),
@@ -293,6 +294,8 @@ def targets_apply(
     card = card or {}
     setting = (card.get("setting") or {}).get("name")
     options = card.get("options") or {}
+    if options.get("generator", "network") != "network":
+        return False  # the targets are for cohorts the network itself generates
     return all(
         setting == wanted if key == "setting" else _option_matches(options.get(key), wanted)
         for key, wanted in acceptance.applies_to.items()
@@ -307,6 +310,16 @@ def _setting(result: Mapping[str, object]) -> str | None:
 def _trait(result: Mapping[str, object]) -> float:
     card = result.get("card") or {}
     return float((card.get("options") or {}).get("reporting_trait", 0.0))
+
+
+def _generator(result: Mapping[str, object]) -> str:
+    card = result.get("card") or {}
+    return str((card.get("options") or {}).get("generator", "network"))
+
+
+def _misspecified(result: Mapping[str, object]) -> bool:
+    """Drawn with a reporting trait, or by a generator other than the network."""
+    return _trait(result) > 0 or _generator(result) != "network"
 
 
 def check_targets(
@@ -345,27 +358,38 @@ def check_targets(
 
 
 def misspecification(results: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
-    """For each cohort with the reporting trait, each method's change against a trait-free cohort.
+    """For each misspecified cohort, each method's change against a matched cohort.
 
-    Pairs cohorts of the same setting; positive ``delta_auc`` = the method got worse.
+    A cohort is misspecified when drawn with the reporting trait or by another generator
+    (``options.generator``, e.g. ``latent-trait``); it is paired with a cohort of the same
+    setting drawn by the network without the trait. Positive ``delta_auc`` = the method
+    got worse.
     """
     out = []
+    results = [r for r in results if r.get("reference", "truth") == "truth"]
     for spoiled in results:
-        if _trait(spoiled) <= 0:
+        if not _misspecified(spoiled):
             continue
         clean = next(
-            (r for r in results if _trait(r) == 0 and _setting(r) == _setting(spoiled)), None
+            (r for r in results if not _misspecified(r) and _setting(r) == _setting(spoiled)),
+            None,
         )
         if clean is None:
             continue
         deltas = {}
         for key, m in spoiled["methods"].items():
+            if key not in clean["methods"]:
+                continue
             base = clean["methods"][key]["truth"]
             deltas[key] = {
                 "delta_auc": base["auc"] - m["truth"]["auc"],
                 "delta_ece": m["truth"]["ece"] - base["ece"],
             }
-        out.append({"cohort": spoiled["cohort"], "reference": clean["cohort"], "methods": deltas})
+        out.append({
+            "cohort": spoiled["cohort"], "reference": clean["cohort"],
+            "generator": _generator(spoiled), "reporting_trait": _trait(spoiled),
+            "methods": deltas,
+        })  # fmt: skip
     return out
 
 
@@ -377,7 +401,7 @@ def write_report(
     *,
     plots: bool = True,
 ) -> list[Path]:
-    """Write ``evaluation.json``, ``report.md`` and (with ``plots``) PNG figures.
+    """Write ``evaluation.json``, ``report.md`` and (with ``plots``) figures as PNG and SVG.
 
     Parameters
     ----------
@@ -437,23 +461,10 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
     ]
     for result in summary["cohorts"]:
         name = result["cohort"]
-        lines += [
-            f"## {name}",
-            "",
-            f"{result['n']} patients, prevalence {result['prevalence_truth']:.3f} (truth), "
-            f"{result['prevalence_label']:.3f} (label).",
-            "",
-            "| method | AUC | AUC raw | Brier | log loss | ECE | cal. intercept | cal. slope "
-            "| AUC *label* | ECE *label* |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for key, m in result["methods"].items():
-            t, lab = m["truth"], m["label"]
-            lines.append(
-                f"| {key} | {_fmt(t['auc'])} | {_fmt(m.get('auc_raw'))} | {_fmt(t['brier'])} | "
-                f"{_fmt(t['log_loss'])} | {_fmt(t['ece'])} | {_fmt(t['calibration_intercept'])} "
-                f"| {_fmt(t['calibration_slope'])} | {_fmt(lab['auc'])} | {_fmt(lab['ece'])} |"
-            )
+        if result.get("reference") == "label":
+            lines += _label_only_section(result)
+        else:
+            lines += _truth_table(result)
         if "coverage" in result:
             cov = ", ".join(f"{k}: {v:.3f}" for k, v in result["coverage"].items())
             lines += [
@@ -494,13 +505,19 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
             lines += ["", "The groups are chosen by recorded aetiology, which npprob reads and "
                       "the DN4 does not: the comparison shows what that information is worth."]  # fmt: skip
         for figure in figures.get(name, []):
-            lines += ["", f"![{figure}]({figure})"]
+            if figure.endswith(".png"):
+                svg = figure[: -len(".png")] + ".svg"
+                lines += ["", f"![{figure}]({figure}) ([SVG]({svg}))"]
         lines.append("")
     if summary.get("misspecification"):
-        lines += ["## Misspecification (correlated reporting trait)", ""]
+        lines += ["## Misspecification (reporting trait; another generator)", ""]
         for entry in summary["misspecification"]:
+            how = entry.get("generator", "network")
+            how = (
+                f"generator {how}" if how != "network" else f"trait {entry.get('reporting_trait')}"
+            )
             lines += [
-                f"{entry['cohort']} against {entry['reference']} (positive = worse):",
+                f"{entry['cohort']} ({how}) against {entry['reference']} (positive = worse):",
                 "",
                 "| method | AUC loss | ECE increase |",
                 "|---|---|---|",
@@ -511,7 +528,129 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
     return "\n".join(lines) + "\n"
 
 
+def _truth_table(result: Mapping[str, object]) -> list[str]:
+    lines = [
+        f"## {result['cohort']}",
+        "",
+        f"{result['n']} patients, prevalence {result['prevalence_truth']:.3f} (truth), "
+        f"{result['prevalence_label']:.3f} (label).",
+        "",
+        "| method | AUC | AUC raw | Brier | log loss | ECE | cal. intercept | cal. slope "
+        "| AUC *label* | ECE *label* |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, m in result["methods"].items():
+        t, lab = m["truth"], m["label"]
+        lines.append(
+            f"| {key} | {_fmt(t['auc'])} | {_fmt(m.get('auc_raw'))} | {_fmt(t['brier'])} | "
+            f"{_fmt(t['log_loss'])} | {_fmt(t['ece'])} | {_fmt(t['calibration_intercept'])} "
+            f"| {_fmt(t['calibration_slope'])} | {_fmt(lab['auc'])} | {_fmt(lab['ece'])} |"
+        )
+    return lines
+
+
+def _ci(entry: Mapping[str, float]) -> str:
+    return f"{entry['estimate']:.3f} ({entry['low']:.3f} to {entry['high']:.3f})"
+
+
+def _label_only_section(result: Mapping[str, object]) -> list[str]:
+    """A cohort scored against its recorded label: every metric with its bootstrap interval."""
+    methods = result["methods"]
+    first = next((m["label_ci"] for m in methods.values() if "label_ci" in m), None)
+    lines = [
+        f"## {result['cohort']}",
+        "",
+        f"{result['n']} patients ({result['n_unlabelled']} without a recorded label, left out), "
+        f"prevalence {result['prevalence_label']:.3f} by the recorded label. No latent truth: "
+        "every metric is against the recorded label, which carries the recording clinician's "
+        "own errors.",
+        "",
+    ]
+    if first is None:
+        return [
+            *lines,
+            "| method | AUC | Brier | ECE | cal. intercept | cal. slope |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {key} | {_fmt(m['label']['auc'])} | {_fmt(m['label']['brier'])} | "
+                f"{_fmt(m['label']['ece'])} | {_fmt(m['label']['calibration_intercept'])} | "
+                f"{_fmt(m['label']['calibration_slope'])} |"
+                for key, m in methods.items()
+            ),
+        ]
+    level = f"{100 * first['level']:g} %"
+    shown = [t for t in (0.2, 0.3, 0.5) if t in first["net_benefit"]["thresholds"]]
+    lines += [
+        f"Estimates with stratified bootstrap {level} intervals ({first['replicates']} "
+        "replicates, percentile). The ECE's bootstrap distribution lies above its estimate "
+        "(resampling adds binning noise); read its interval as a range of plausible values "
+        "of the binned statistic, not as centred on the estimate.",
+        "",
+        "| method | AUC | Brier | ECE | cal. intercept | cal. slope | "
+        + " | ".join(f"net benefit at {t:g}" for t in shown)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(shown),
+    ]
+    for key, m in methods.items():
+        ci = m.get("label_ci")
+        if ci is None:
+            continue
+        nb = ci["net_benefit"]
+        cells = [
+            _ci({k: nb[k][nb["thresholds"].index(t)] for k in ("estimate", "low", "high")})
+            for t in shown
+        ]
+        lines.append(
+            f"| {key} | {_ci(ci['auc'])} | {_ci(ci['brier'])} | {_ci(ci['ece'])} | "
+            f"{_ci(ci['calibration_intercept'])} | {_ci(ci['calibration_slope'])} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    if "dn4" in methods:
+        lines += [
+            "",
+            f"DN4 raw-score AUC against the label: {_fmt(methods['dn4'].get('auc_raw'))}.",
+        ]
+    return lines
+
+
+def _save(fig, out: Path, stem: str) -> list[str]:
+    """The figure as PNG and SVG, the same bytes for the same figure."""
+    import matplotlib
+
+    files = []
+    with matplotlib.rc_context({"svg.hashsalt": "npprob"}):
+        fig.savefig(out / f"{stem}.png", dpi=100, metadata={"Software": None})
+        fig.savefig(out / f"{stem}.svg", metadata={"Date": None, "Creator": None})
+    files += [f"{stem}.png", f"{stem}.svg"]
+    return files
+
+
+def _reliability(name: str, y: np.ndarray, probs: Mapping[str, np.ndarray], shown):
+    """Reliability diagram (equal-mass bins) over a histogram of the predictions."""
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(5.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]}
+    )
+    top.plot([0, 1], [0, 1], color="grey", lw=1, ls="--")
+    bins = np.linspace(0, 1, 21)
+    for key in shown:
+        p = probs[key]
+        ok = np.isfinite(p) & (y >= 0)
+        frac, mean = calibration_curve(y[ok], p[ok], n_bins=10, strategy="quantile")
+        (line,) = top.plot(mean, frac, marker="o", ms=3, label=key)
+        bottom.hist(p[ok], bins=bins, histtype="step", color=line.get_color(), label=key)
+    top.set(title=f"Reliability: {name}", ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1))
+    top.legend(fontsize=8)
+    bottom.set(xlabel="predicted probability", ylabel="patients")
+    fig.tight_layout()
+    return fig
+
+
 def _plots(summary, probabilities, truths, out: Path) -> dict[str, list[str]]:
+    """Per cohort: reliability with a histogram, ROC and decision curves, coverage; PNG and SVG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -519,19 +658,24 @@ def _plots(summary, probabilities, truths, out: Path) -> dict[str, list[str]]:
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import roc_curve
 
-    shown = ("npprob", "logistic_regression", "naive_bayes", "dn4", "neupsig")
     figures: dict[str, list[str]] = {}
     for result in summary["cohorts"]:
         name = result["cohort"]
+        reference = result.get("reference", "truth")
         y = truths[name]
         probs = probabilities[name]
+        shown = [k for k in ("npprob", "logistic_regression", "naive_bayes", "dn4", "neupsig")
+                 if k in probs]  # fmt: skip
         files = []
+        fig = _reliability(f"{name} (against the {reference})", y, probs, shown)
+        files += _save(fig, out, f"{name}_reliability")
+        plt.close(fig)
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
         ax = axes[0]
         ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--")
         for key in shown:
             p = probs[key]
-            ok = np.isfinite(p)
+            ok = np.isfinite(p) & (y >= 0)
             frac, mean = calibration_curve(y[ok], p[ok], n_bins=10, strategy="quantile")
             ax.plot(mean, frac, marker="o", ms=3, label=key)
         ax.set(title="Reliability (equal-mass bins)", xlabel="predicted", ylabel="observed")
@@ -539,11 +683,12 @@ def _plots(summary, probabilities, truths, out: Path) -> dict[str, list[str]]:
         ax = axes[1]
         for key in shown:
             p = probs[key]
-            ok = np.isfinite(p)
+            ok = np.isfinite(p) & (y >= 0)
             fpr, tpr, _ = roc_curve(y[ok], p[ok])
-            ax.plot(fpr, tpr, label=f"{key} ({result['methods'][key]['truth']['auc']:.3f})")
+            auc = result["methods"][key][reference]["auc"]
+            ax.plot(fpr, tpr, label=f"{key} ({auc:.3f})")
         ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--")
-        ax.set(title="ROC (truth)", xlabel="1 - specificity", ylabel="sensitivity")
+        ax.set(title=f"ROC ({reference})", xlabel="1 - specificity", ylabel="sensitivity")
         ax.legend(fontsize=8)
         ax = axes[2]
         curve = result["decision_curve"]
@@ -551,15 +696,14 @@ def _plots(summary, probabilities, truths, out: Path) -> dict[str, list[str]]:
         ax.plot(t, curve["treat_all"], color="grey", ls=":", label="treat all")
         ax.axhline(0, color="black", lw=0.8, label="treat none")
         for key in shown:
-            ax.plot(t, curve[key], label=key)
+            if key in curve:
+                ax.plot(t, curve[key], label=key)
         ax.set(title="Decision curve", xlabel="threshold probability", ylabel="net benefit")
         ax.set_ylim(-0.05, max(0.05, max(curve["npprob"]) * 1.1))
         ax.legend(fontsize=8)
         fig.tight_layout()
-        file = f"{name}_curves.png"
-        fig.savefig(out / file, dpi=100, metadata={"Software": None})
+        files += _save(fig, out, f"{name}_curves")
         plt.close(fig)
-        files.append(file)
         if "coverage" in result:
             fig, ax = plt.subplots(figsize=(4.5, 4))
             levels = [float(k) for k in result["coverage"]]
@@ -568,9 +712,7 @@ def _plots(summary, probabilities, truths, out: Path) -> dict[str, list[str]]:
             ax.set(title="Interval coverage of the true P", xlabel="nominal", ylabel="observed",
                    xlim=(0.4, 1), ylim=(0, 1))  # fmt: skip
             fig.tight_layout()
-            file = f"{name}_coverage.png"
-            fig.savefig(out / file, dpi=100, metadata={"Software": None})
+            files += _save(fig, out, f"{name}_coverage")
             plt.close(fig)
-            files.append(file)
         figures[name] = files
     return figures

@@ -231,7 +231,36 @@ class _Builder:
                 out.append(self.emit(group, scope, None, count_scale))
             else:
                 out.extend(group)
-        return out
+        return self.merge_pairs(out, op_size, count_scale)
+
+    def merge_pairs(self, factors: list[_Factor], op_size: int, count_scale: bool) -> list[_Factor]:
+        """Multiply pairs of factors whose joint scope is far smaller than the op, smallest first.
+
+        Summing out a variable that many factors mention (the condition, when it is not
+        recorded) costs ``op_size`` gathers per input. Two inputs over, say, (condition,
+        lesion) and (condition, lesion, neuropathic) multiply over their union at a
+        fraction of that, and a product of evidence-free inputs is a constant op, run
+        once per draw. A pair is merged while its union is at most a quarter of the op.
+        """
+        factors = list(factors)
+        while len(factors) > 2:
+            best = None
+            for i in range(len(factors)):
+                for j in range(i + 1, len(factors)):
+                    union = tuple(sorted(set(factors[i].scope) | set(factors[j].scope)))
+                    size = self.size(union)
+                    if 4 * size > op_size:
+                        continue
+                    # Constant pairs first (free per patient), then the smallest union.
+                    key = (not (factors[i].constant and factors[j].constant), size, i, j)
+                    if best is None or key < best[0]:
+                        best = (key, union)
+            if best is None:
+                break
+            (_, _, i, j), union = best
+            merged = self.emit([factors[i], factors[j]], union, None, count_scale)
+            factors = [f for k, f in enumerate(factors) if k not in (i, j)] + [merged]
+        return factors
 
 
 def compile_plan(

@@ -317,8 +317,11 @@ def cohort_frame(data: CohortData):
     if data.hidden is not None:
         for var in net.variables:
             if not var.observable:
-                states = np.array(var.states, dtype=object)
-                columns[TRUTH_PREFIX + var.name] = states[data.hidden[:, net.index(var.name)]]
+                hidden = data.hidden[:, net.index(var.name)]
+                if (hidden < 0).all():
+                    continue  # a generator without this variable (see cohorts.latent_trait)
+                states = np.array([*var.states, ""], dtype=object)
+                columns[TRUTH_PREFIX + var.name] = states[hidden]
     if data.p_true is not None:
         columns[p_true_column(net)] = data.p_true
     return pd.DataFrame(columns)

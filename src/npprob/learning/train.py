@@ -210,6 +210,8 @@ def train(
     cohort: CohortData,
     likelihood: str = "auto",
     config: TrainConfig | None = None,
+    *,
+    prior: dict | None = None,
 ) -> TrainedModel:
     """Posterior draws of every CPT of ``spec`` from ``cohort``.
 
@@ -221,6 +223,10 @@ def train(
     likelihood : {"auto", "conjugate", "pymc-complete", "pymc-marginal", "latent-class"}
         See the module docstring.
     config : TrainConfig, optional
+    prior : dict, optional
+        Where ``spec.concentration`` came from when it is not the specification's own
+        prior (fine-tuning: :func:`~npprob.learning.prior.prior_from_draws`), recorded
+        as the card's ``prior``.
 
     Returns
     -------
@@ -313,6 +319,7 @@ def train(
         "spec_content_sha256": spec.content_digest,
         "selection": selection_note if selection else None,
         "likelihood_details": fit.summary or None,
+        "prior": prior or {"model": None, "method": "the specification's Dirichlet prior"},
         "versions": _versions(),
     }
     return TrainedModel(draws, card, fit)
