@@ -498,3 +498,19 @@ def test_the_shipped_default_model_is_not_replaced_by_accident(cohort_csv, capsy
     assert main(args) == 2
     assert "shipped with npprob" in one_line_error(capsys.readouterr().err)
     assert (shipped / CHECKSUMS).read_bytes() == before
+
+
+def test_a_model_trained_on_a_cohort_without_its_card_diagnoses(cohort_csv, tmp_path, capsys):
+    # A study's own file has no card.json: the model's card records none, and diagnosing
+    # with the model must still name where its case mix comes from.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "cohort.csv").write_bytes(cohort_csv.read_bytes())
+    models = tmp_path / "models"
+    assert main(train_args(bare / "cohort.csv", models, "bare", "--likelihood", "conjugate")) == 0
+    card = json.loads((models / "bare" / "card.json").read_text())
+    assert card["training_cohort"]["card"] is None
+    capsys.readouterr()
+    assert main(["diagnose", str(EXAMPLE), "--model", str(models / "bare"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"]["setting"]["description"] == "the case mix of the model's training data"

@@ -211,7 +211,9 @@ class DiagnosticModel:
 
     def _own_case_mix(self) -> dict[str, object]:
         """What the condition's distribution is when no setting is chosen."""
-        trained = ((self.card or {}).get("training_cohort") or {}).get("card", {}).get("setting")
+        # A cohort without a data card (a study's own file) records None here.
+        cohort_card = (((self.card or {}).get("training_cohort") or {}).get("card")) or {}
+        trained = cohort_card.get("setting")
         if trained:
             where = f"the training cohort's case mix ({trained.get('name')})"
         elif self.kind == "prior":
