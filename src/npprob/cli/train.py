@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
                 "from a cohort: leave out --cohort.",
                 parameter="cohort",
             )
-        trained = _train_evidence(spec, args.evidence, config)
+        trained = _train_evidence(spec, args.evidence, config, prior)
     else:
         if args.cohort is None:
             raise ParameterError(
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_evidence(spec, path: Path | None, config):
+def _train_evidence(spec, path: Path | None, config, prior=None):
     from npprob.io.evidence import read_statistics
     from npprob.io.resources import evidence_path
     from npprob.io.screening import load_tools
@@ -181,4 +181,6 @@ def _train_evidence(spec, path: Path | None, config):
 
     path = path if path is not None else evidence_path()
     statistics = read_statistics(spec.network, path, counts=True)
-    return train_evidence(spec, statistics, load_tools(spec.network), config, evidence_path=path)
+    return train_evidence(
+        spec, statistics, load_tools(spec.network), config, evidence_path=path, prior=prior
+    )

@@ -318,6 +318,7 @@ def train_evidence(
     config: TrainConfig | None = None,
     *,
     evidence_path: str | os.PathLike[str] | None = None,
+    prior: dict | None = None,
 ) -> TrainedModel:
     """Posterior draws of every CPT of ``spec`` from published aggregate statistics.
 
@@ -331,6 +332,9 @@ def train_evidence(
     config : TrainConfig, optional
     evidence_path : path-like, optional
         Where the statistics were read from (recorded in the card with its SHA-256).
+    prior : dict, optional
+        Where ``spec.concentration`` came from when it is not the specification's own
+        prior (see :func:`train`), recorded as the card's ``prior``.
 
     Returns
     -------
@@ -369,6 +373,7 @@ def train_evidence(
         # conditioned on the context inside the likelihood.
         "selection": {**dict(spec.context), "handled_by": "conditioned on in the likelihood"},
         "likelihood_details": fit.summary or None,
+        "prior": prior or {"model": None, "method": "the specification's Dirichlet prior"},
         "versions": _versions(),
     }
     return TrainedModel(draws, card, fit)
