@@ -40,6 +40,8 @@ GENERATOR_NAME = "latent-trait"
 #: Gauss-Hermite nodes of the quadrature over the trait.
 QUADRATURE_NODES = 64
 _LABELS = ("truth", "clinician")
+#: Patients per block of the quadrature (memory: block x items x nodes floats per table).
+_BLOCK = 4096
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
@@ -174,14 +176,16 @@ def _likelihoods(x: np.ndarray, yes: np.ndarray, no: np.ndarray, loading: np.nda
     (items,) when not; ``loading``: (items,).
     """
     nodes, weights = _quadrature()
-    recorded = x >= 0
     out = np.empty((len(x), 2))
-    for column, intercept in ((0, np.broadcast_to(no, x.shape)), (1, yes)):
-        eta = intercept[:, :, None] + loading[None, :, None] * nodes[None, None, :]
-        p = _logistic(eta)
-        per_item = np.where((x == 1)[:, :, None], p, 1.0 - p)
-        log_lik = np.where(recorded[:, :, None], np.log(per_item), 0.0).sum(axis=1)
-        out[:, column] = np.exp(log_lik) @ weights
+    # In blocks of patients: the (patients, items, nodes) tables stay a few MB each.
+    for start in range(0, len(x), _BLOCK):
+        rows = slice(start, start + _BLOCK)
+        block, recorded = x[rows], x[rows] >= 0
+        for column, intercept in ((0, np.broadcast_to(no, block.shape)), (1, yes[rows])):
+            p = _logistic(intercept[:, :, None] + loading[None, :, None] * nodes[None, None, :])
+            per_item = np.where((block == 1)[:, :, None], p, 1.0 - p)
+            log_lik = np.where(recorded[:, :, None], np.log(per_item), 0.0).sum(axis=1)
+            out[rows, column] = np.exp(log_lik) @ weights
     return out
 
 
