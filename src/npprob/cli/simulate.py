@@ -103,15 +103,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_latent_trait(args: argparse.Namespace, network, setting) -> int:
+    from npprob.cohorts import SimulationOptions
     from npprob.cohorts.latent_trait import simulate_latent_trait
     from npprob.errors import ParameterError
     from npprob.io.cohort import write_cohort_data
 
+    default = SimulationOptions()
     unused = {
-        "mar": args.mar, "reporting_trait": args.reporting_trait != 0.0,
-        "agreement": args.agreement != 0.785, "truth": args.truth != "literature",
+        "mar": args.mar != default.mar,
+        "reporting_trait": args.reporting_trait != default.reporting_trait,
+        "agreement": args.agreement != default.agreement,
+        "truth": args.truth != default.truth,
         "label": args.label == "neupsig",
-    }  # fmt: skip
+    }
     for name, given in unused.items():
         if given:
             flag = "--label neupsig" if name == "label" else "--" + name.replace("_", "-")

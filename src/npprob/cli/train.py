@@ -100,29 +100,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _fine_tuning(spec, name: str, weight: float):
-    """The specification with a trained model's posterior as its prior, and the card's note."""
-    import dataclasses
-
-    from npprob._checks import Interval, check_parameters
-    from npprob.io.artifacts import ModelFolder
-    from npprob.learning.prior import prior_from_draws
-
-    check_parameters({"prior_weight": Interval(float, 0.0, 1.0)}, {"prior_weight": weight})
-    folder = ModelFolder.find(name)
-    draws, card = folder.load(spec)
-    concentration = prior_from_draws(spec, draws, weight)
-    note = {
-        "model": card.get("name", folder.name),
-        "path": str(folder.path),
-        "likelihood": card.get("likelihood"),
-        "n_draws": int(next(iter(draws.values())).shape[0]),
-        "weight": float(weight),
-        "method": "moment-matched Dirichlet per CPT row; power prior (Ibrahim and Chen 2000)",
-    }
-    return dataclasses.replace(spec, concentration=concentration), note
-
-
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob train``."""
     from npprob.errors import ParameterError
@@ -141,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
     spec = clinical_spec()
     prior = None
     if args.prior is not None:
-        spec, prior = _fine_tuning(spec, args.prior, args.prior_weight)
+        from npprob.learning.prior import fine_tuning_spec
+
+        spec, prior = fine_tuning_spec(spec, args.prior, args.prior_weight)
     elif args.prior_weight != 1.0:
         raise ParameterError("--prior-weight needs --prior MODEL.", parameter="prior_weight")
     if args.likelihood == "evidence":

@@ -18,6 +18,7 @@ ten items recorded; ``true_neuropathic`` and ``p_true_neuropathic`` the truth), 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ def _quadrature() -> tuple[np.ndarray, np.ndarray]:
     return nodes, weights / weights.sum()
 
 
+@functools.lru_cache(maxsize=4096)
 def _intercept(rate: float, loading: float) -> float:
     """The intercept b with E_T[logistic(b + loading T)] = rate."""
     from scipy.optimize import brentq

@@ -25,7 +25,7 @@ from npprob._checks import Interval, check_parameters
 from npprob.errors import ParameterError
 from npprob.network.spec import ClinicalSpec
 
-__all__ = ["MAX_PRECISION", "moment_matched_concentration", "prior_from_draws"]
+__all__ = ["MAX_PRECISION", "fine_tuning_spec", "moment_matched_concentration", "prior_from_draws"]
 
 #: Largest precision (sum of a row's concentrations) a matched row gets: draws that
 #: barely vary (a row pinned by a huge cohort) would otherwise give a prior no new
@@ -103,3 +103,51 @@ def prior_from_draws(
         alpha_model = np.where(single, alpha_spec, alpha_model)
         out[name] = np.where(support, alpha_spec + weight * (alpha_model - alpha_spec), 0.0)
     return out
+
+
+def fine_tuning_spec(
+    spec: ClinicalSpec, model: str, weight: float = 1.0
+) -> tuple[ClinicalSpec, dict[str, object]]:
+    """``spec`` with a trained model's posterior as its prior, and the card's note on it.
+
+    Parameters
+    ----------
+    spec : ClinicalSpec
+    model : str
+        A model name or folder (as for :func:`~npprob.diagnosis.load_model`), trained
+        on ``spec``.
+    weight : float, default=1.0
+        Power-prior weight in [0, 1] (see :func:`prior_from_draws`).
+
+    Returns
+    -------
+    spec : ClinicalSpec
+        The same specification (and content digest) with the new concentrations.
+    note : dict
+        ``model``, ``path``, ``likelihood``, ``n_draws``, ``weight``, ``method``:
+        what :func:`~npprob.learning.train.train` records as the card's ``prior``.
+
+    Raises
+    ------
+    ParameterError
+        On a weight outside [0, 1].
+    ModelFileError
+        When the model folder is missing, corrupted or trained on another specification.
+    """
+    import dataclasses
+
+    from npprob.io.artifacts import ModelFolder
+
+    check_parameters({"prior_weight": Interval(float, 0.0, 1.0)}, {"prior_weight": float(weight)})
+    folder = ModelFolder.find(model)
+    draws, card = folder.load(spec)
+    concentration = prior_from_draws(spec, draws, weight)
+    note = {
+        "model": card.get("name", folder.name),
+        "path": str(folder.path),
+        "likelihood": card.get("likelihood"),
+        "n_draws": int(next(iter(draws.values())).shape[0]),
+        "weight": float(weight),
+        "method": "moment-matched Dirichlet per CPT row; power prior (Ibrahim and Chen 2000)",
+    }
+    return dataclasses.replace(spec, concentration=concentration), note
