@@ -312,3 +312,38 @@ def test_the_shipped_evidence_loads_with_counts_and_sources(clinical) -> None:
     # Studies of the same quantity share a family: at least some families repeat.
     families = [s.family for s in statistics]
     assert len(set(families)) < len(families)
+
+
+def target_statistic(ident: str, condition: str, k: int, n: int) -> PublishedStatistic:
+    return PublishedStatistic(ident, "", "target", {"aetiology": condition}, k / n, (0.0, 1.0),
+                              "test", "D", k=k, n=n, family=ident, publication=ident)  # fmt: skip
+
+
+@pytest.mark.pymc
+def test_removing_a_source_widens_what_it_informed_and_lopo_predicts_without_it() -> None:
+    # Two sources inform two different quantities: P(f0 | neuropathic) and
+    # P(neuropathic | a). Dropping the first leaves its quantity to the prior (and to
+    # what the second implies about it, nothing here): its posterior widens, while the
+    # other quantity keeps its width.
+    from npprob.learning import SamplerConfig, fit_evidence
+    from npprob.network.spec import parse_spec
+
+    spec = parse_spec(TOY_SPEC, name="toy")
+    config = SamplerConfig(draws=1000, tune=1000, chains=2, cores=2, seed=5)
+    both_stats = [finding_statistic("s1", "f", 240, 300), target_statistic("t1", "a", 60, 300)]
+    both = fit_evidence(spec, both_stats, {}, config=config)
+    fewer = fit_evidence(spec, both_stats[1:], {}, config=config)
+    for fit in (both, fewer):
+        assert fit.diagnostics.ok, fit.diagnostics.problems
+    assert fewer.draws["f0"][:, 1, 1].std() > 1.15 * both.draws["f0"][:, 1, 1].std()
+    # The other quantity's width barely moves (P(neuropathic | a) against its own source).
+    ratio = fewer.draws["neuropathic"][:, 0, 1].std() / both.draws["neuropathic"][:, 0, 1].std()
+    assert 0.8 < ratio < 1.25
+    # Leave-one-publication-out: without s1 its prediction is the prior's, wider than the
+    # fitted predictive interval, and the share covered is reported.
+    (s1,) = [r for r in both.summary["statistics"] if r["id"] == "s1"]
+    width = s1["predictive_90"][1] - s1["predictive_90"][0]
+    assert s1["lopo_90"][1] - s1["lopo_90"][0] > 1.1 * width
+    lopo = both.summary["leave_one_publication_out"]
+    assert set(lopo["pareto_k"]) == {"s1", "t1"}
+    assert 0.0 <= lopo["coverage_90"] <= 1.0

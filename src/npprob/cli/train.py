@@ -75,7 +75,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--sampler", choices=SAMPLERS, default="pymc",
-        help="NUTS for the PyMC model: PyMC's own (default) or nutpie (pip install 'npprob[fast]')",
+        help="NUTS for the PyMC model: PyMC's own (default), nutpie, or nutpie with the model "
+        "compiled by JAX (nutpie-jax; fastest for --likelihood evidence); nutpie needs "
+        "pip install 'npprob[fast]'",
     )  # fmt: skip
     p.add_argument(
         "--models-dir", type=Path, default=None,

@@ -35,6 +35,7 @@ __all__ = [
     "Evaluation",
     "evaluate",
     "evaluate_cohort",
+    "evidence_checks",
     "findings_matrix",
     "fit_baselines",
     "read_evaluation_cohort",
@@ -405,4 +406,39 @@ def evaluate(
         "cohorts": results,
         "misspecification": misspecification(results),
     }
+    evidence = evidence_checks(model.card)
+    if evidence is not None:
+        summary["evidence"] = evidence
     return Evaluation(summary, probabilities, outcomes)
+
+
+def evidence_checks(card: Mapping[str, object] | None) -> dict[str, object] | None:
+    """How well an evidence-synthesis model reproduces its published statistics.
+
+    Read from the model card (the fit computed them from every posterior draw):
+    each statistic's observed proportion against its posterior predictive 90 %
+    interval (the model fitted with it) and its leave-one-publication-out
+    interval (the model without its publication, by PSIS).
+
+    Parameters
+    ----------
+    card : mapping or None
+        A model card.
+
+    Returns
+    -------
+    dict or None
+        None unless the model was fitted with ``--likelihood evidence``; else
+        ``coverage_90``, ``leave_one_publication_out`` and ``statistics``.
+    """
+    card = card or {}
+    details = card.get("likelihood_details") or {}
+    if card.get("likelihood") != "evidence" or "statistics" not in details:
+        return None
+    return {
+        "n_statistics": details.get("n_statistics"),
+        "n_publications": details.get("n_publications"),
+        "coverage_90": details.get("coverage_90"),
+        "leave_one_publication_out": details.get("leave_one_publication_out"),
+        "statistics": details["statistics"],
+    }

@@ -525,7 +525,45 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
             for key, d in entry["methods"].items():
                 lines.append(f"| {key} | {_fmt(d['delta_auc'])} | {_fmt(d['delta_ece'])} |")
             lines.append("")
+    if summary.get("evidence"):
+        lines += _evidence_section(summary["evidence"], figures.get("evidence", []))
     return "\n".join(lines) + "\n"
+
+
+def _evidence_section(evidence: Mapping[str, object], figures: Sequence[str]) -> list[str]:
+    """The model's published statistics: fitted and leave-one-publication-out coverage."""
+    lopo = evidence.get("leave_one_publication_out") or {}
+    lines = [
+        "## Published statistics (evidence-synthesis model)",
+        "",
+        f"{evidence['n_statistics']} statistics from {evidence['n_publications']} publications. "
+        f"Share of observed proportions inside the 90 % posterior predictive interval: "
+        f"{_fmt(evidence['coverage_90'])}; inside the interval predicted without their "
+        f"publication (leave-one-publication-out, PSIS): {_fmt(lopo.get('coverage_90'))} "
+        f"({_fmt(lopo.get('coverage_90_reliable_k'))} over publications with Pareto k <= "
+        f"{lopo.get('pareto_k_threshold')}; {lopo.get('n_unreliable_publications')} above).",
+        "",
+        "| statistic | observed | implied (90 %) | predictive 90 % | without its publication |",
+        "|---|---|---|---|---|",
+    ]
+    for r in evidence["statistics"]:
+        lo, hi = r["implied_90"]
+        flag = " **outside**" if r["outside"] else ""
+        held = r.get("lopo_90")
+        held_text = (
+            "n/a"
+            if held is None
+            else f"{held[0]:.2f}-{held[1]:.2f}{' **outside**' if r.get('lopo_outside') else ''}"
+        )
+        lines.append(
+            f"| {r['id']} | {r['observed']:.3f} ({r['k']}/{r['n']}) | "
+            f"{r['implied_mean']:.3f} ({lo:.2f}-{hi:.2f}) | "
+            f"{r['predictive_90'][0]:.2f}-{r['predictive_90'][1]:.2f}{flag} | {held_text} |"
+        )
+    for figure in figures:
+        if figure.endswith(".png"):
+            lines += ["", f"![{figure}]({figure}) ([SVG]({figure[: -len('.png')]}.svg))"]
+    return [*lines, ""]
 
 
 def _truth_table(result: Mapping[str, object]) -> list[str]:
@@ -715,4 +753,37 @@ def _plots(summary, probabilities, truths, out: Path) -> dict[str, list[str]]:
             files += _save(fig, out, f"{name}_coverage")
             plt.close(fig)
         figures[name] = files
+    if summary.get("evidence"):
+        fig = _evidence_figure(summary["evidence"])
+        figures["evidence"] = _save(fig, out, "evidence_statistics")
+        plt.close(fig)
     return figures
+
+
+def _evidence_figure(evidence: Mapping[str, object]):
+    """Each published statistic against its in-sample and leave-one-publication-out intervals."""
+    import matplotlib.pyplot as plt
+
+    rows = sorted(evidence["statistics"], key=lambda r: r["observed"])
+    y = np.arange(len(rows))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.16 * len(rows) + 1.8), sharey=True)
+    panels = (
+        ("predictive_90", "outside", f"Fitted: 90 % predictive ({evidence['coverage_90']:.2f} cover)"),
+        ("lopo_90", "lopo_outside", "Without its publication (PSIS): "
+         f"{(evidence.get('leave_one_publication_out') or {}).get('coverage_90', float('nan')):.2f} cover"),
+    )  # fmt: skip
+    for ax, (key, flag, title) in zip(axes, panels, strict=True):
+        for j, r in enumerate(rows):
+            if key not in r:
+                continue
+            low, high = r[key]
+            colour = "tab:red" if r.get(flag) else "tab:blue"
+            ax.plot([low, high], [j, j], color=colour, lw=2, solid_capstyle="butt")
+        ax.scatter(
+            [r["observed"] for r in rows], y, s=8, color="black", zorder=3, label="observed k/n"
+        )
+        ax.set(title=title, xlabel="proportion", xlim=(0, 1))
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set_yticks(y, [r["id"] for r in rows], fontsize=5)
+    fig.tight_layout()
+    return fig

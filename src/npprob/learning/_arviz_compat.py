@@ -13,7 +13,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["diagnostics", "group", "posterior_arrays", "to_inference_data", "write_netcdf"]
+__all__ = [
+    "diagnostics",
+    "group",
+    "posterior_arrays",
+    "psis_log_weights",
+    "to_inference_data",
+    "write_netcdf",
+]
 
 
 def group(idata, name: str):
@@ -65,3 +72,33 @@ def diagnostics(idata) -> dict[str, float]:
         "ess_tail_min": _max_over(az.ess(idata, method="tail"), "min"),
         "divergences": divergent,
     }
+
+
+def psis_log_weights(log_ratios: np.ndarray, r_eff: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Pareto-smoothed importance log weights over the last axis, normalised, and each row's k-hat.
+
+    Parameters
+    ----------
+    log_ratios : ndarray, shape (..., n_draws)
+        Log importance ratios (for leaving data out: minus its log-likelihood).
+    r_eff : float, default=1.0
+        Relative efficiency of the draws.
+
+    Returns
+    -------
+    log_weights : ndarray, shape (..., n_draws)
+        Sum to one (in the linear scale) over the last axis.
+    pareto_k : ndarray, shape (...)
+        The tail shape estimate: above 0.7 the importance estimate is unreliable.
+    """
+    import arviz as az
+
+    log_ratios = np.asarray(log_ratios, dtype=np.float64)
+    if int(az.__version__.split(".")[0]) >= 1:
+        from arviz_stats.base import array_stats
+
+        # ArviZ 1 takes the log-likelihood of what is left out and negates it itself.
+        log_weights, pareto_k = array_stats.psislw(-log_ratios, r_eff=r_eff, axis=-1)
+    else:
+        log_weights, pareto_k = az.psislw(log_ratios, reff=r_eff)
+    return np.asarray(log_weights), np.asarray(pareto_k)

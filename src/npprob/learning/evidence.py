@@ -145,10 +145,16 @@ class _Rows:
 
     network: Network
     codes: list[np.ndarray] = field(default_factory=list)
+    known: dict[bytes, int] = field(default_factory=dict)
 
     def add(self, row: np.ndarray) -> int:
-        self.codes.append(row)
-        return len(self.codes) - 1
+        # Statistics of one population share their denominator, and every condition's
+        # own rows recur across settings: each distinct row is eliminated once.
+        key = row.tobytes()
+        if key not in self.known:
+            self.known[key] = len(self.codes)
+            self.codes.append(row.copy())
+        return self.known[key]
 
 
 def implied_probability_graph(
@@ -192,8 +198,14 @@ def implied_probability_graph(
         if s.tool not in row_sets:
             extended = network if s.tool is None else score_network(network, tools[s.tool])
             row_sets[s.tool] = _Rows(extended)
-        rows = row_sets[s.tool]
+        if None not in row_sets:
+            row_sets[None] = _Rows(network)
+        rows, base_rows = row_sets[s.tool], row_sets[None]
         num, den = evidence_rows(rows.network, s, given)
+        # A denominator records no score: the tool's variables are barren in it, so it
+        # is a row of the clinical network, shared with every other statistic.
+        assert (den[len(network) :] == UNOBSERVED).all()
+        den = den[: len(network)].copy()
         column = rows.network.index(CASE_MIX_VARIABLE)
         if CASE_MIX_VARIABLE in given:
             states = np.array([condition.states.index(given[CASE_MIX_VARIABLE])])
@@ -208,7 +220,7 @@ def implied_probability_graph(
         pairs = []
         for k in states:
             num[column] = den[column] = k
-            pairs.append((rows.add(num.copy()), rows.add(den.copy())))
+            pairs.append((rows.add(num), base_rows.add(den)))
         plans.append((s.tool, np.array(pairs), states, log_weights))
     # Every row of every network in one vector; each statistic then gathers its rows
     # into one padded (statistics x conditions) table, so the graph stays small.
@@ -257,7 +269,7 @@ def implied_probability_graph(
     for i, (tool, pairs, states, log_weights) in enumerate(plans):
         k = len(states)
         num[i, :k] = start[tool] + pairs[:, 0]
-        den[i, :k] = start[tool] + pairs[:, 1]
+        den[i, :k] = start[None] + pairs[:, 1]
         state[i, :k] = states
         if log_weights is None:
             from_prior[i, :k] = 1.0

@@ -81,7 +81,7 @@ class TrainConfig:
         NUTS draws and tuning steps per chain, and chains.
     target_accept : float, default=0.9
     seed : int, default=0
-    nuts_sampler : {"pymc", "nutpie"}, default="pymc"
+    nuts_sampler : {"pymc", "nutpie", "nutpie-jax"}, default="pymc"
         The NUTS implementation for the PyMC model (see
         :class:`~npprob.learning.fit.SamplerConfig`).
     selected : bool, default=True
