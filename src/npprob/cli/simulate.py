@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``simulate`` subcommand."""
@@ -54,10 +56,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--truth",
-        choices=("literature", "prior"),
+        choices=("literature", "prior", "posterior"),
         default="literature",
-        help="truth parameters: literature values or one prior draw (default literature)",
+        help="truth parameters: literature values, one prior draw, or one posterior draw of "
+        "--truth-model (default literature)",
     )
+    p.add_argument(
+        "--truth-model", default=None, metavar="MODEL",
+        help="with --truth posterior: the trained model whose draw (number SEED modulo its "
+        "draws) is the truth (default: the shipped default model)",
+    )  # fmt: skip
     p.add_argument(
         "--generator", choices=("network", "latent-trait"), default="network",
         help="network (default): the clinical network; latent-trait: a generator with another "
@@ -89,11 +97,14 @@ def run(args: argparse.Namespace) -> int:
         agreement=args.agreement,
         truth=args.truth,
     )
+    truth_cpts, truth_model = _posterior_truth(args, spec)
     out_dir = args.out_dir or Path("data/synthetic") / f"{args.setting}-n{args.n}-seed{args.seed}"
     bar = ProgressBar(args.n, unit="patients", disable=args.no_progress or args.n < 50_000)
-    cohort = simulate(spec, setting, args.n, args.seed, options, progress=bar)
+    cohort = simulate(
+        spec, setting, args.n, args.seed, options, truth_cpts=truth_cpts, progress=bar
+    )
     bar.close()
-    card = write_cohort(cohort, out_dir, parquet=args.parquet)
+    card = write_cohort(cohort, out_dir, parquet=args.parquet, extra_card=truth_model)
     print(
         f"wrote {out_dir}/cohort.csv: {cohort.n} patients, setting {setting.name}, "
         f"P(neuropathic) {card['prevalence_true']:.3f} (expected {setting.expected_prevalence[0]:.2f}"
@@ -136,3 +147,23 @@ def _run_latent_trait(args: argparse.Namespace, network, setting) -> int:
         f"{setting.name}, P(neuropathic) {card['prevalence_true']:.3f}, label {args.label}"
     )
     return 0
+
+
+def _posterior_truth(args: argparse.Namespace, spec):
+    """The truth CPTs and their card entry for ``--truth posterior``; (None, None) otherwise."""
+    from npprob.errors import ParameterError
+
+    if args.truth != "posterior":
+        if args.truth_model is not None:
+            raise ParameterError("--truth-model needs --truth posterior.", parameter="truth_model")
+        return None, None
+    from npprob.diagnosis.model import DEFAULT_MODEL
+    from npprob.io.artifacts import ModelFolder
+
+    folder = ModelFolder.find(args.truth_model or DEFAULT_MODEL)
+    draws, card = folder.load(spec)  # checksums verified; refuses another specification
+    n_draws = next(iter(draws.values())).shape[0]
+    index = args.seed % n_draws
+    name = str(card.get("name", folder.name))
+    entry = {"truth_model": {"name": name, "draw": index, "n_draws": n_draws}}
+    return {k: np.asarray(v[index]) for k, v in draws.items()}, entry

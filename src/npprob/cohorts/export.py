@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -26,15 +27,22 @@ def cohort_frame(cohort: Cohort):
 
 
 def write_cohort(
-    cohort: Cohort, out_dir: str | os.PathLike[str], *, parquet: bool | None = None
+    cohort: Cohort,
+    out_dir: str | os.PathLike[str],
+    *,
+    parquet: bool | None = None,
+    extra_card: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """Write ``cohort.csv`` (and ``cohort.parquet``) and ``card.json`` into ``out_dir``.
 
     The same cohort gives the same bytes. Returns the card, which also lists
-    every file's SHA-256 (see :func:`~npprob.io.cohort.write_cohort_data`).
+    every file's SHA-256 (see :func:`~npprob.io.cohort.write_cohort_data`);
+    ``extra_card`` entries (for example where posterior truth parameters came
+    from) are added to it.
     """
     data = cohort.data()
-    return write_cohort_data(data, out_dir, card=data.card, parquet=parquet)
+    card = {**data.card, **(extra_card or {})}
+    return write_cohort_data(data, out_dir, card=card, parquet=parquet)
 
 
 def read_cohort(

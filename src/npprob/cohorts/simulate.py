@@ -13,7 +13,7 @@ the truth network, computed exactly with the engine.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -28,7 +28,7 @@ from npprob.cohorts.settings import (
     load_reference_standard,
 )
 from npprob.diagnosis.neupsig import GRADES, neupsig_grade_codes
-from npprob.errors import DataFileError
+from npprob.errors import DataFileError, ParameterError
 from npprob.inference.engine import Engine
 from npprob.io.cohort import CohortData
 from npprob.network.evidence import EvidenceBatch
@@ -51,7 +51,7 @@ _OPTION_CONSTRAINTS = {
     "reporting_trait": Interval(float, 0.0, 1.0),
     "label": Options(("truth", "clinician", "neupsig")),
     "agreement": Interval(float, 0.5, 1.0),
-    "truth": Options(("literature", "prior")),
+    "truth": Options(("literature", "prior", "posterior")),
 }
 
 
@@ -79,9 +79,11 @@ class SimulationOptions:
     agreement : float, default=0.785
         Inter-clinician agreement for ``label="clinician"``; each clinician is
         right with probability q where q**2 + (1 - q)**2 = agreement.
-    truth : {"literature", "prior"}, default="literature"
-        Truth parameters: the specification's values, or one draw from its
-        Dirichlet prior (seeded by the cohort seed).
+    truth : {"literature", "prior", "posterior"}, default="literature"
+        Truth parameters: the specification's values, one draw from its
+        Dirichlet prior (seeded by the cohort seed), or one draw of a trained
+        model's posterior (passed to :func:`simulate` as ``truth_cpts``): the
+        truth then carries the parameter uncertainty the model admits.
     """
 
     mcar: float = 0.0
@@ -204,6 +206,7 @@ def simulate(
     seed: int,
     options: SimulationOptions | None = None,
     *,
+    truth_cpts: Mapping[str, np.ndarray] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Cohort:
     """Simulate ``n`` patients with chronic pain in ``setting``.
@@ -220,6 +223,9 @@ def simulate(
         Seed; the same seed, setting and options give the same cohort.
     options : SimulationOptions, optional
         Realism options (all off by default).
+    truth_cpts : mapping of str to ndarray, optional
+        The truth parameters (every CPT), required with ``options.truth ==
+        "posterior"`` and refused otherwise.
     progress : callable, optional
         Called with the number of patients finished so far.
 
@@ -232,7 +238,15 @@ def simulate(
     n = int(n)
     net = spec.network
     rng = np.random.default_rng([int(seed), 0x5EED])
-    if options.truth == "prior":
+    if (truth_cpts is not None) != (options.truth == "posterior"):
+        raise ParameterError(
+            "truth_cpts are the truth exactly when options.truth is 'posterior'.",
+            parameter="truth_cpts",
+        )
+    if options.truth == "posterior":
+        truth_cpts = {k: np.array(truth_cpts[k], dtype=np.float64) for k in net.names}
+        net.with_cpts(truth_cpts)  # refuses a wrong shape or a row that is not a distribution
+    elif options.truth == "prior":
         draws = spec.prior_draws(1, seed=int(seed))
         truth_cpts = {k: v[0] for k, v in draws.items()}
     else:
