@@ -526,11 +526,11 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
                 lines.append(f"| {key} | {_fmt(d['delta_auc'])} | {_fmt(d['delta_ece'])} |")
             lines.append("")
     if summary.get("evidence"):
-        lines += _evidence_section(summary["evidence"], figures.get("evidence", []))
+        lines += evidence_markdown(summary["evidence"], figures.get("evidence", []))
     return "\n".join(lines) + "\n"
 
 
-def _evidence_section(evidence: Mapping[str, object], figures: Sequence[str]) -> list[str]:
+def evidence_markdown(evidence: Mapping[str, object], figures: Sequence[str]) -> list[str]:
     """The model's published statistics: fitted and leave-one-publication-out coverage."""
     lopo = evidence.get("leave_one_publication_out") or {}
     lines = [

@@ -288,6 +288,7 @@ def build_evidence_model(
     tools: Mapping[str, ScreeningTool],
     *,
     heterogeneity_scale: float = HETEROGENEITY_SCALE,
+    heterogeneity_by: str = "family",
 ):
     """The evidence-synthesis model: returns ``(pymc.Model, EvidenceLayout)``.
 
@@ -315,9 +316,14 @@ def build_evidence_model(
             recorded |= {f for items, _, _ in tools[s.tool].items for f in items}
             if any(causes for _, causes, _ in tools[s.tool].items):
                 recorded.add(CASE_MIX_VARIABLE)
-    informed = ancestral_set({n: net.parents(n) for n in names}, sorted(recorded))
-    families = sorted({s.family or s.id for s in statistics})
-    family_of = np.array([families.index(s.family or s.id) for s in statistics])
+    informed = set(ancestral_set({n: net.parents(n) for n in names}, sorted(recorded)))
+    # The condition is recorded in every row and mixed in outside the elimination: its
+    # own CPT is informed only by statistics without a condition or a care setting.
+    if all(s.setting is not None or CASE_MIX_VARIABLE in s.given for s in statistics):
+        informed.discard(CASE_MIX_VARIABLE)
+    group = {"family": lambda s: s.family or s.id, "kind": lambda s: s.kind}[heterogeneity_by]
+    families = sorted({group(s) for s in statistics})
+    family_of = np.array([families.index(group(s)) for s in statistics])
     layout = EvidenceLayout(
         statistics=tuple(s.id for s in statistics), families=tuple(families), family_of=family_of
     )

@@ -1,0 +1,90 @@
+"""Benchmark of the evidence-synthesis fit (``npprob train --likelihood evidence``).
+
+Run ``python3 benchmarks/bench_evidence_fit.py`` (needs ``pip install -e '.[fast]'``:
+nutpie and JAX). Fits the shipped statistics (``models/evidence/statistics.toml``)
+with the settings the shipped default model was trained with (read from its card,
+or given), and reports the wall time from the start of the fit to the checked
+draws, the JAX compile time, the gradient's cost, leapfrog steps per draw and the
+diagnostics (largest r-hat, smallest bulk and tail ESS, divergences). ``--check``
+exits 1 when the fit takes longer than ``--limit`` seconds (default 600: the
+issue's ten minutes on two cores) or its diagnostics fail. This is an absolute
+time on the machine at hand, so it is not part of CI (which compares ratios).
+Writes ``benchmarks/results/evidence_fit.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
+    parser.add_argument("--chain-draws", type=int, default=None, help="draws per chain")
+    parser.add_argument("--chains", type=int, default=None)
+    parser.add_argument("--sampler", default="nutpie-jax")
+    parser.add_argument("--limit", type=float, default=600.0, help="seconds (default 600)")
+    parser.add_argument("--check", action="store_true", help="exit 1 over the limit")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "evidence_fit.json")
+    args = parser.parse_args(argv)
+
+    from npprob.diagnosis.model import DEFAULT_MODEL
+    from npprob.io.artifacts import ModelFolder
+    from npprob.io.evidence import read_statistics
+    from npprob.io.resources import clinical_spec, evidence_path
+    from npprob.io.screening import load_tools
+    from npprob.learning import TrainConfig, train_evidence
+
+    spec = clinical_spec()
+    shipped = {}
+    folder = ModelFolder.find(DEFAULT_MODEL)
+    if folder.is_model():
+        card = json.loads((folder.path / "card.json").read_text(encoding="utf-8"))
+        if card.get("likelihood") == "evidence":
+            shipped = card.get("sampler") or {}
+    config = TrainConfig(
+        name="bench-evidence",
+        tune=args.tune or shipped.get("tune", 1000),
+        chain_draws=args.chain_draws or shipped.get("draws_per_chain", 1000),
+        chains=args.chains or shipped.get("chains", 4),
+        target_accept=shipped.get("target_accept", 0.9),
+        nuts_sampler=args.sampler,
+    )
+    statistics = read_statistics(spec.network, evidence_path(), counts=True)
+    t0 = time.perf_counter()
+    trained = train_evidence(spec, statistics, load_tools(spec.network), config)
+    seconds = time.perf_counter() - t0
+    stats = trained.fit.idata["sample_stats"]
+    steps = float(stats["n_steps"].values.mean()) if "n_steps" in stats else None
+    diagnostics = trained.card["diagnostics"]
+    result = {
+        "seconds_total": round(seconds, 1),
+        "limit_seconds": args.limit,
+        "within_limit": seconds <= args.limit,
+        "diagnostics_ok": trained.ok,
+        "diagnostics": diagnostics,
+        "leapfrog_steps_per_draw": steps,
+        "sampler": trained.card["sampler"],
+        "n_statistics": len(statistics),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    if args.check and not (result["within_limit"] and trained.ok):
+        print("evidence fit: over the limit or diagnostics failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
