@@ -31,7 +31,7 @@ CARD = {
             _row("a", 0.3, [0.2, 0.4], [0.1, 0.5]),
             _row("b", 0.9, [0.2, 0.5], [0.1, 0.6], outside=True, lopo_outside=True),
         ],
-    },  # fmt: skip
+    },
 }
 
 

@@ -294,7 +294,7 @@ def test_the_evidence_fit_learns_the_statistic_and_widens_on_conflict() -> None:
     rows = agree.summary["statistics"]
     assert [r["id"] for r in rows] == ["s1", "s2"]
     assert all(not r["outside"] for r in rows)
-    assert agree.summary["heterogeneity"]["f"] < conflict.summary["heterogeneity"]["f"]
+    assert agree.summary["heterogeneity"]["finding"] < conflict.summary["heterogeneity"]["finding"]
 
 
 def test_the_shipped_evidence_loads_with_counts_and_sources(clinical) -> None:

@@ -54,8 +54,9 @@ def format_diagnosis(d, *, top: int = 8) -> str:
     lines.append("")
     low, high = d.credible_interval
     lines.append(
-        f"P(neuropathic pain component) = {probability_text(d.p_neuropathic)}   "
-        f"95% credible interval {probability_text(low)} to {probability_text(high)} "
+        f"P(neuropathic pain component) = {probability_text(d.p_neuropathic, ends=True)}   "
+        f"95% credible interval {probability_text(low, ends=True)} to "
+        f"{probability_text(high, ends=True)} "
         "(parameter uncertainty only, not the model's structure)"
     )
     if d.effective_draws is not None and d.effective_draws < FEW_DRAWS_SHARE * model["n_draws"]:

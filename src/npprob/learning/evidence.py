@@ -16,10 +16,15 @@ tool's positive rate), reported as k events of n. The network implies it exactly
 Studies of the same quantity disagree beyond sampling error (populations,
 definitions, raters), so the likelihood is beta-binomial: each study's own
 probability is Beta-distributed around the implied one, with a spread (the
-intra-study correlation rho, prior Beta(1, 9)) per family of statistics (the same
-quantity across studies): conflicting studies widen the posterior instead of being
-averaged away. The
-Dirichlet priors of ``network.toml`` stay the prior of every CPT row.
+intra-study correlation rho, prior Beta(1, 9)): conflicting studies widen the
+posterior instead of being averaged away. By default rho is shared by the
+statistics of one kind (a finding's frequency, a screening tool's positive rate,
+the neuropathic share), learned from every family with several studies: most
+families hold one study, which cannot tell its own spread, and a spread per
+family left each of them to the prior, with a funnel between a study's rho and
+its implied probability that doubled the sampler's cost (``heterogeneity_by=
+"family"`` keeps that variant). The Dirichlet priors of ``network.toml`` stay
+the prior of every CPT row.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from npprob.network.spec import ClinicalSpec
 from npprob.network.variable import Role
 
 __all__ = [
+    "HETEROGENEITY_GROUPS",
     "HETEROGENEITY_SCALE",
     "EvidenceLayout",
     "build_evidence_model",
@@ -49,6 +55,9 @@ __all__ = [
     "implied_probability_graph",
     "study_population",
 ]
+
+#: What shares one heterogeneity parameter: statistics of one kind, or of one family.
+HETEROGENEITY_GROUPS = ("kind", "family")
 
 #: Second shape of the Beta(1, b) prior of each family's intra-study correlation rho
 #: (between-study variance of a study's probability = rho p (1 - p)): b = 9 gives a
@@ -212,8 +221,9 @@ def implied_probability_graph(
             log_weights = np.zeros(1)
         elif where is not None:
             mix = case_mix(network, get_setting(care_settings(network), where[0]), where[1])
-            states = np.arange(len(mix))
-            log_weights = np.log(mix)
+            # Conditions outside the setting's mix add nothing: no rows for them.
+            states = np.flatnonzero(mix > 0)
+            log_weights = np.log(mix[states])
         else:
             states = np.arange(len(condition.states))
             log_weights = None  # the network's own P(condition)
@@ -288,7 +298,7 @@ def build_evidence_model(
     tools: Mapping[str, ScreeningTool],
     *,
     heterogeneity_scale: float = HETEROGENEITY_SCALE,
-    heterogeneity_by: str = "family",
+    heterogeneity_by: str = "kind",
 ):
     """The evidence-synthesis model: returns ``(pymc.Model, EvidenceLayout)``.
 
@@ -296,8 +306,14 @@ def build_evidence_model(
     ancestor of what it records) is a Beta or Dirichlet random variable with the
     specification's prior; the other rows are left to exact prior draws.
     ``implied`` (a deterministic) holds each statistic's probability in the
-    network, ``heterogeneity`` each family's intra-study correlation.
+    network, ``heterogeneity`` the intra-study correlation of each group of
+    :data:`HETEROGENEITY_GROUPS` (``heterogeneity_by``: the statistic's kind, or
+    its family); the layout's ``families`` name the groups.
     """
+    if heterogeneity_by not in HETEROGENEITY_GROUPS:
+        raise ValueError(
+            f"heterogeneity_by must be one of {HETEROGENEITY_GROUPS}, got {heterogeneity_by!r}"
+        )
     import pymc as pm
     import pytensor.tensor as pt
 

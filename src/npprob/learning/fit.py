@@ -243,6 +243,7 @@ def fit_evidence(
     *,
     config: SamplerConfig | None = None,
     heterogeneity_scale: float | None = None,
+    heterogeneity_by: str = "kind",
 ) -> FitResult:
     """NUTS on published aggregate statistics (:mod:`npprob.learning.evidence`).
 
@@ -257,6 +258,9 @@ def fit_evidence(
     heterogeneity_scale : float, optional
         Second shape b of the Beta(1, b) prior of each family's intra-study
         correlation; default :data:`~npprob.learning.evidence.HETEROGENEITY_SCALE`.
+    heterogeneity_by : {"kind", "family"}, default="kind"
+        What shares one heterogeneity parameter (see
+        :func:`~npprob.learning.evidence.build_evidence_model`).
 
     Returns
     -------
@@ -277,7 +281,9 @@ def fit_evidence(
     config = config or SamplerConfig()
     scale = HETEROGENEITY_SCALE if heterogeneity_scale is None else heterogeneity_scale
     t0 = time.perf_counter()
-    model, layout = build_evidence_model(spec, statistics, tools, heterogeneity_scale=scale)
+    model, layout = build_evidence_model(
+        spec, statistics, tools, heterogeneity_scale=scale, heterogeneity_by=heterogeneity_by
+    )
     idata = _sample(model, config, mode="NUMBA")
     n_total = config.draws * config.chains
     exact = dirichlet_draws(spec, spec.concentration, n_total, config.seed)
@@ -316,6 +322,7 @@ def fit_evidence(
         "n_statistics": len(statistics),
         "n_publications": len({s.publication for s in statistics}),
         "heterogeneity_scale": scale,
+        "heterogeneity_by": heterogeneity_by,
         "heterogeneity": {
             f: round(float(rho[:, j].mean()), 4) for j, f in enumerate(layout.families)
         },

@@ -354,7 +354,10 @@ def train_evidence(
     source = None
     if evidence_path is not None:
         data = Path(evidence_path).read_bytes()
-        source = {"path": str(evidence_path), "sha256": hashlib.sha256(data).hexdigest()}
+        source = {
+            "path": _shipped_relative(evidence_path),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
     card = {
         "name": config.name,
         "kind": "posterior",
@@ -471,3 +474,14 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def _shipped_relative(path: str | os.PathLike[str]) -> str:
+    """``models/...`` for a file shipped with npprob (the same on every machine), else the path."""
+    from npprob.io.resources import models_dir
+
+    resolved = Path(path).resolve()
+    try:
+        return str(Path("models") / resolved.relative_to(models_dir().resolve()))
+    except ValueError:
+        return str(path)
