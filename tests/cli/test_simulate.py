@@ -204,7 +204,7 @@ def test_bad_flags_exit_2_with_one_line(capsys, tmp_path, flags, phrase):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("flags", [["--label", "doctor"], ["--truth", "posterior"]])
+@pytest.mark.parametrize("flags", [["--label", "doctor"], ["--truth", "posterior_draw"]])
 def test_bad_choices_are_argparse_errors(capsys, flags):
     with pytest.raises(SystemExit) as info:
         main(["simulate", *flags])

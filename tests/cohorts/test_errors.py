@@ -92,9 +92,9 @@ def test_bad_label_is_rejected(label):
         SimulationOptions(label=label)
 
 
-@pytest.mark.parametrize("truth", ["posterior", "Literature", ""])
+@pytest.mark.parametrize("truth", ["posterior_draw", "Literature", ""])
 def test_bad_truth_is_rejected(truth):
-    with pytest.raises(ParameterError, match="truth must be literature or prior"):
+    with pytest.raises(ParameterError, match="truth must be one of literature, prior or posterior"):
         SimulationOptions(truth=truth)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from npprob._text import probability_text
 from npprob.diagnosis import load_model
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -172,7 +173,8 @@ def test_example_is_clinically_sensible(model, path):
 
     low, high = d.credible_interval
     assert low <= d.p_neuropathic <= high
-    assert high - low > 0  # prior draws carry uncertainty
+    # The interval is not degenerate where the clinician reads it: as printed.
+    assert probability_text(low, ends=True) != probability_text(high, ends=True)
     assert d.explanation
     top = d.explanation[0]
     assert findings.get(top.finding) == top.state

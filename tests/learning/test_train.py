@@ -64,7 +64,7 @@ def test_a_failed_fit_is_processed_but_not_saved_unless_asked(cohort, tmp_path, 
     ("field", "value", "phrase"),
     [("draws", 0, "draws must be at least 1"), ("target_accept", 1.0, "target_accept must be in"),
      ("label", "maybe", "label must be one of"),
-     ("nuts_sampler", "stan", "nuts_sampler must be pymc or nutpie")],
+     ("nuts_sampler", "stan", "nuts_sampler must be one of pymc, nutpie or nutpie-jax")],
 )  # fmt: skip
 def test_config_is_checked_on_construction(field, value, phrase):
     with pytest.raises(ParameterError, match=phrase):

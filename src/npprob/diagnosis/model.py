@@ -216,7 +216,9 @@ class DiagnosticModel:
         trained = cohort_card.get("setting")
         if trained:
             where = f"the training cohort's case mix ({trained.get('name')})"
-        elif self.kind == "prior":
+        elif self.kind == "prior" or (self.card or {}).get("likelihood") == "evidence":
+            # Published statistics are each taken in their own setting, so none of them
+            # informs the condition's own distribution: it stays the specification's.
             where = "the specification's prior case mix (chronic pain in the community)"
         else:
             where = "the case mix of the model's training data"
