@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     parser.add_argument("--chain-draws", type=int, default=None, help="draws per chain")
     parser.add_argument("--chains", type=int, default=None)
     parser.add_argument("--sampler", default="nutpie-jax")
+    parser.add_argument("--seed", type=int, default=None, help="default: the shipped model's")
     parser.add_argument("--limit", type=float, default=600.0, help="seconds (default 600)")
     parser.add_argument("--check", action="store_true", help="exit 1 over the limit")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "evidence_fit.json")
@@ -44,18 +45,19 @@ def main(argv=None) -> int:
     from npprob.learning import TrainConfig, train_evidence
 
     spec = clinical_spec()
-    shipped = {}
+    shipped, seed = {}, 0
     folder = ModelFolder.find(DEFAULT_MODEL)
     if folder.is_model():
         card = json.loads((folder.path / "card.json").read_text(encoding="utf-8"))
         if card.get("likelihood") == "evidence":
-            shipped = card.get("sampler") or {}
+            shipped, seed = card.get("sampler") or {}, int(card.get("seed", 0))
     config = TrainConfig(
         name="bench-evidence",
         tune=args.tune or shipped.get("tune", 1000),
         chain_draws=args.chain_draws or shipped.get("draws_per_chain", 1000),
         chains=args.chains or shipped.get("chains", 4),
         target_accept=shipped.get("target_accept", 0.9),
+        seed=args.seed if args.seed is not None else seed,
         nuts_sampler=args.sampler,
     )
     statistics = read_statistics(spec.network, evidence_path(), counts=True)
