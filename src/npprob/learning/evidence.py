@@ -213,7 +213,8 @@ def implied_probability_graph(
         num, den = evidence_rows(rows.network, s, given)
         # A denominator records no score: the tool's variables are barren in it, so it
         # is a row of the clinical network, shared with every other statistic.
-        assert (den[len(network) :] == UNOBSERVED).all()
+        if (den[len(network) :] != UNOBSERVED).any():
+            raise AssertionError("a statistic's population records a screening score")
         den = den[: len(network)].copy()
         column = rows.network.index(CASE_MIX_VARIABLE)
         if CASE_MIX_VARIABLE in given:
