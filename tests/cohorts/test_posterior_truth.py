@@ -68,3 +68,41 @@ def test_truth_model_without_posterior_truth_is_refused(tmp_path, capsys):
     assert code == 2
     assert "--truth posterior" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+DN4_RECORD = ("aetiology", "burning", "painful_cold", "electric_shocks", "tingling",
+              "pins_and_needles", "numbness", "itching", "hypoaesthesia_touch",
+              "hypoaesthesia_pinprick", "brush_allodynia")  # fmt: skip
+
+
+def test_record_keeps_only_the_named_findings_and_their_true_probability(spec, settings):
+    from npprob.inference.engine import Engine
+
+    setting = settings["consecutive_pain_clinic"]
+    cohort = simulate(spec, setting, 400, 5, SimulationOptions(record=DN4_RECORD))
+    net = spec.network
+    recorded = cohort.recorded.codes
+    for v in net.variables:
+        column = recorded[:, net.index(v.name)]
+        if v.name in DN4_RECORD:
+            assert (column >= 0).all(), v.name
+        elif v.is_finding:
+            assert (column < 0).all(), v.name
+    # The truth is P(neuropathic | what was recorded): the exact engine, given each
+    # patient's recorded findings by name.
+    engine = Engine(net, cohort.truth_cpts)
+    target = net.target
+    for i in range(10):
+        named = {v.name: v.states[recorded[i, net.index(v.name)]] for v in net.variables
+                 if recorded[i, net.index(v.name)] >= 0}  # fmt: skip
+        p = engine.query(named, [target.name]).mean(target.name)[0, target.positive_index]
+        assert cohort.p_true[i] == pytest.approx(p, rel=1e-9)
+    assert cohort.card()["options"]["record"] == DN4_RECORD
+
+
+def test_record_refuses_unknown_findings(spec, settings):
+    with pytest.raises(ParameterError, match="unknown finding"):
+        simulate(spec, settings["consecutive_pain_clinic"], 10, 1,
+                 SimulationOptions(record=("aetiology", "lesion_size")))  # fmt: skip
+    with pytest.raises(ParameterError, match="record"):
+        SimulationOptions(record="aetiology")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from npprob.evaluation.evaluate import evidence_checks
 from npprob.evaluation.report import evidence_markdown, write_report
 
@@ -60,3 +62,32 @@ def test_the_report_writes_the_evidence_figure(tmp_path):
     assert "Published statistics (evidence-synthesis model)" in report
     assert "evidence_statistics.png" in report
     assert json.loads((tmp_path / "evaluation.json").read_text())["evidence"]["coverage_90"] == 0.5
+
+
+def _result(name, auc, *, generator="network", recorded=None, record=None):
+    options = {"generator": generator}
+    if record is not None:
+        options["record"] = list(record)
+    card = {"setting": {"name": "consecutive_pain_clinic"}, "options": options}
+    if recorded is not None:
+        card["recorded"] = list(recorded)
+    methods = {"npprob": {"truth": {"auc": auc, "ece": 0.01}}}
+    return {"cohort": name, "reference": "truth", "card": card, "methods": methods}
+
+
+def test_misspecification_prefers_the_cohort_recording_the_same_findings():
+    from npprob.evaluation.report import misspecification, targets_apply
+
+    items = ["aetiology", "burning"]
+    full = _result("full", 0.98)
+    same = _result("same", 0.91, record=items)
+    spoiled = _result("spoiled", 0.85, generator="latent-trait", recorded=items)
+    (entry,) = misspecification([full, same, spoiled])
+    assert entry["reference"] == "same"
+    assert entry["same_findings"] is True
+    assert entry["methods"]["npprob"]["delta_auc"] == pytest.approx(0.06)
+    # Without it, the full cohort is the reference, and the entry says so.
+    (entry,) = misspecification([full, spoiled])
+    assert (entry["reference"], entry["same_findings"]) == ("full", False)
+    # The acceptance targets are for cohorts recording every finding a clinic records.
+    assert not targets_apply(same["card"])

@@ -62,6 +62,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--truth-model (default literature)",
     )
     p.add_argument(
+        "--record", default=None, metavar="NAME[,NAME...]",
+        help="record only these findings (comma-separated); e.g. the condition and the ten "
+        "DN4 items, as --generator latent-trait records, for its matched cohort (default: "
+        "every finding a clinic records)",
+    )  # fmt: skip
+    p.add_argument(
         "--truth-model", default=None, metavar="MODEL",
         help="with --truth posterior: the trained model whose draw (number SEED modulo its "
         "draws) is the truth (default: the shipped default model)",
@@ -96,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         label=args.label,
         agreement=args.agreement,
         truth=args.truth,
+        record=None if args.record is None else tuple(args.record.split(",")),
     )
     truth_cpts, truth_model = _posterior_truth(args, spec)
     out_dir = args.out_dir or Path("data/synthetic") / f"{args.setting}-n{args.n}-seed{args.seed}"
@@ -125,6 +132,8 @@ def _run_latent_trait(args: argparse.Namespace, network, setting) -> int:
         "reporting_trait": args.reporting_trait != default.reporting_trait,
         "agreement": args.agreement != default.agreement,
         "truth": args.truth != default.truth,
+        "record": args.record is not None,
+        "truth_model": args.truth_model is not None,
         "label": args.label == "neupsig",
     }
     for name, given in unused.items():

@@ -79,6 +79,11 @@ class SimulationOptions:
     agreement : float, default=0.785
         Inter-clinician agreement for ``label="clinician"``; each clinician is
         right with probability q where q**2 + (1 - q)**2 = agreement.
+    record : tuple of str, optional
+        Record only these findings (the context is always recorded); default:
+        every finding a clinic records. A cohort recording what another generator
+        records (``npprob simulate --generator latent-trait`` records the
+        condition and the ten DN4 items) is that generator's matched cohort.
     truth : {"literature", "prior", "posterior"}, default="literature"
         Truth parameters: the specification's values, one draw from its
         Dirichlet prior (seeded by the cohort seed), or one draw of a trained
@@ -92,9 +97,18 @@ class SimulationOptions:
     label: str = "truth"
     agreement: float = PUBLISHED_AGREEMENT
     truth: str = "literature"
+    record: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_parameters(_OPTION_CONSTRAINTS, asdict(self))
+        if self.record is not None:
+            if isinstance(self.record, str) or not all(isinstance(r, str) for r in self.record):
+                raise ParameterError(
+                    "record must be a sequence of finding names.", parameter="record"
+                )
+            object.__setattr__(self, "record", tuple(dict.fromkeys(self.record)))
+            if not self.record:
+                raise ParameterError("record must name at least one finding.", parameter="record")
 
     @property
     def clinician_accuracy(self) -> float:
@@ -237,6 +251,15 @@ def simulate(
     check_parameters(_SIMULATE_CONSTRAINTS, {"n": n, "seed": seed})
     n = int(n)
     net = spec.network
+    if options.record is not None:
+        findings = {v.name for v in net.variables if v.is_finding}
+        unknown = [name for name in options.record if name not in findings]
+        if unknown:
+            raise ParameterError(
+                f"record: unknown finding(s) {unknown}; findings are "
+                f"{', '.join(sorted(findings))}.",
+                parameter="record",
+            )
     rng = np.random.default_rng([int(seed), 0x5EED])
     if (truth_cpts is not None) != (options.truth == "posterior"):
         raise ParameterError(
@@ -345,6 +368,8 @@ def _record(
     recorded = np.full_like(truth, -1)
     unrecorded = {net.index(name) for name in realism.never_recorded}
     findings = [i for i, v in enumerate(net.variables) if v.is_finding and i not in unrecorded]
+    if options.record is not None:
+        findings = [net.index(name) for name in options.record]
     recorded[:, findings] = truth[:, findings]
     if options.reporting_trait > 0:
         carriers = rng.random(n) < realism.reporting_trait_share

@@ -296,6 +296,8 @@ def targets_apply(
     options = card.get("options") or {}
     if options.get("generator", "network") != "network":
         return False  # the targets are for cohorts the network itself generates
+    if options.get("record"):
+        return False  # ... recording every finding a clinic records
     return all(
         setting == wanted if key == "setting" else _option_matches(options.get(key), wanted)
         for key, wanted in acceptance.applies_to.items()
@@ -315,6 +317,13 @@ def _trait(result: Mapping[str, object]) -> float:
 def _generator(result: Mapping[str, object]) -> str:
     card = result.get("card") or {}
     return str((card.get("options") or {}).get("generator", "network"))
+
+
+def _recorded(result: Mapping[str, object]) -> frozenset[str] | None:
+    """The findings a cohort records, when its card restricts them (None: every one)."""
+    card = result.get("card") or {}
+    listed = card.get("recorded") or (card.get("options") or {}).get("record")
+    return frozenset(listed) if listed else None
 
 
 def _misspecified(result: Mapping[str, object]) -> bool:
@@ -362,18 +371,21 @@ def misspecification(results: Sequence[Mapping[str, object]]) -> list[dict[str, 
 
     A cohort is misspecified when drawn with the reporting trait or by another generator
     (``options.generator``, e.g. ``latent-trait``); it is paired with a cohort of the same
-    setting drawn by the network without the trait. Positive ``delta_auc`` = the method
-    got worse.
+    setting drawn by the network without the trait, preferring one that records the same
+    findings (``npprob simulate --record``), so that the change measures the
+    misspecification and not the findings left unrecorded (``same_findings`` says which).
+    Positive ``delta_auc`` = the method got worse.
     """
     out = []
     results = [r for r in results if r.get("reference", "truth") == "truth"]
     for spoiled in results:
         if not _misspecified(spoiled):
             continue
-        clean = next(
-            (r for r in results if not _misspecified(r) and _setting(r) == _setting(spoiled)),
-            None,
-        )
+        candidates = [
+            r for r in results if not _misspecified(r) and _setting(r) == _setting(spoiled)
+        ]
+        same = [r for r in candidates if _recorded(r) is not None and _recorded(r) == _recorded(spoiled)]  # fmt: skip
+        clean = (same or candidates or [None])[0]
         if clean is None:
             continue
         deltas = {}
@@ -387,6 +399,7 @@ def misspecification(results: Sequence[Mapping[str, object]]) -> list[dict[str, 
             }
         out.append({
             "cohort": spoiled["cohort"], "reference": clean["cohort"],
+            "same_findings": bool(same),
             "generator": _generator(spoiled), "reporting_trait": _trait(spoiled),
             "methods": deltas,
         })  # fmt: skip
@@ -516,8 +529,14 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
             how = (
                 f"generator {how}" if how != "network" else f"trait {entry.get('reporting_trait')}"
             )
+            basis = (
+                "the same findings recorded"
+                if entry.get("same_findings")
+                else "which records other findings: the change mixes in the findings not recorded"
+            )
             lines += [
-                f"{entry['cohort']} ({how}) against {entry['reference']} (positive = worse):",
+                f"{entry['cohort']} ({how}) against {entry['reference']} ({basis}; "
+                "positive = worse):",
                 "",
                 "| method | AUC loss | ECE increase |",
                 "|---|---|---|",
