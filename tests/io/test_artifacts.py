@@ -426,3 +426,83 @@ def test_a_pickled_array_with_valid_checksums_is_refused_unopened(model_dir):
     with pytest.raises(ModelFileError, match=r"draws\.npz"):
         read_model_dir(model_dir)
     assert _Payload.ran == []
+
+
+# -- what a model folder may list and hold (checked before anything is read) ----------
+
+
+@pytest.mark.parametrize("name", ["../secret", "/etc/passwd", "sub/file", ".hidden", "..", "a\\b"])
+def test_checksums_may_list_only_the_folders_own_files(model_dir, name):
+    sums = model_dir / CHECKSUMS
+    sums.write_text(sums.read_text() + f"{'0' * 64}  {name}\n", encoding="utf-8")
+    with pytest.raises(ModelFileError, match="not a plain file name"):
+        read_model_dir(model_dir)
+
+
+def test_a_listed_file_that_is_a_link_is_refused(model_dir, tmp_path):
+    outside = tmp_path / "outside.nc"
+    outside.write_bytes((model_dir / "posterior.nc").read_bytes())
+    (model_dir / "posterior.nc").unlink()
+    (model_dir / "posterior.nc").symlink_to(outside)
+    with pytest.raises(ModelFileError, match="is a link"):
+        read_model_dir(model_dir)
+
+
+@pytest.mark.parametrize(
+    "replace",
+    [
+        lambda a: a.astype(np.complex128),
+        lambda a: a.astype(np.float32),
+        lambda a: a > 0.5,
+        lambda a: a.astype(str),
+    ],
+    ids=["complex", "float32", "bool", "str"],
+)
+def test_model_draws_must_be_float64(default_copy, tmp_path, replace):
+    arrays, card = read_model_dir(default_copy)
+    arrays["burning"] = replace(arrays["burning"])
+    write_model_dir(tmp_path / "typed", arrays, card)
+    with pytest.raises(ModelFileError, match="not float64"):
+        load_model(str(tmp_path / "typed"))
+
+
+def test_an_unknown_array_is_refused_before_it_is_read(default_copy, tmp_path):
+    arrays, card = read_model_dir(default_copy)
+    arrays["extra"] = np.zeros((4, 4))
+    write_model_dir(tmp_path / "extra", arrays, card)
+    with pytest.raises(ModelFileError, match="no variable of the network: \\['extra'\\]"):
+        load_model(str(tmp_path / "extra"))
+
+
+def test_zero_draws_and_uneven_draws_are_refused(default_copy, tmp_path):
+    arrays, card = read_model_dir(default_copy)
+    empty = {k: v[:0] for k, v in arrays.items()}
+    write_model_dir(tmp_path / "empty", empty, card)
+    with pytest.raises(ModelFileError, match="one number of draws"):
+        load_model(str(tmp_path / "empty"))
+    uneven = dict(arrays)
+    uneven["burning"] = arrays["burning"][:-1]
+    write_model_dir(tmp_path / "uneven", uneven, card)
+    with pytest.raises(ModelFileError, match="one number of draws"):
+        load_model(str(tmp_path / "uneven"))
+
+
+def test_a_header_claiming_more_than_it_stores_is_refused_unread(model_dir, monkeypatch):
+    # A header promising 4e8 elements over a few stored bytes: refused from the header.
+    npz = model_dir / "draws.npz"
+    with zipfile.ZipFile(npz) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    raw = members["a_cpt.npy"]
+    members["a_cpt.npy"] = raw.replace(b"(4, 2)", b"(400000000, 2)".ljust(6))
+    with zipfile.ZipFile(npz, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    rewrite_sums(model_dir)
+    with pytest.raises(ModelFileError, match="claims shape"):
+        read_model_dir(model_dir)
+
+
+def test_too_many_bytes_of_draws_are_refused_unread(model_dir, monkeypatch):
+    monkeypatch.setattr(artifacts, "MAX_ARRAY_BYTES", 100)
+    with pytest.raises(ModelFileError, match="MiB of draws; not read"):
+        read_model_dir(model_dir)

@@ -44,6 +44,11 @@ __all__ = [
 
 CHECKSUMS = "SHA256SUMS"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+#: Largest draws.npz content read (bytes of array data, from the headers, before loading).
+MAX_ARRAY_BYTES = 1 << 30
+#: Most parameter draws a model may hold.
+MAX_DRAWS = 100_000
+_FLOAT64 = np.dtype("<f8")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -93,14 +98,31 @@ def write_model_dir(
     return out
 
 
-def read_model_dir(directory: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict]:
+def read_model_dir(
+    directory: str | os.PathLike[str],
+    *,
+    expected: Mapping[str, tuple[int, ...]] | None = None,
+) -> tuple[dict[str, np.ndarray], dict]:
     """Verify every checksum, then read ``draws.npz`` and ``card.json``.
+
+    Only plain file names inside the folder may be listed in ``SHA256SUMS``. The
+    arrays' headers are checked before any array is read: float64 only, at most
+    :data:`MAX_ARRAY_BYTES` in all, each header agreeing with its stored size; with
+    ``expected``, exactly those arrays, each of shape ``(n_draws, *expected[name])``
+    with one ``n_draws`` from 1 to :data:`MAX_DRAWS`.
+
+    Parameters
+    ----------
+    directory : path
+    expected : mapping of str to tuple of int, optional
+        Every array's name and its shape after the draw axis.
 
     Raises
     ------
     ModelFileError
-        When the folder, ``SHA256SUMS`` or a listed file is missing, a checksum
-        does not match, or a file cannot be parsed.
+        When the folder, ``SHA256SUMS`` or a listed file is missing, a listed
+        name is not a plain file of the folder, a checksum does not match, an
+        array is not what it should be, or a file cannot be parsed.
     """
     d = Path(directory)
     sums = d / CHECKSUMS
@@ -108,17 +130,25 @@ def read_model_dir(directory: str | os.PathLike[str]) -> tuple[dict[str, np.ndar
         raise ModelFileError(
             f"Model folder '{d}' has no {CHECKSUMS} file (not a model, or incomplete)."
         )
-    expected = {}
+    listed: dict[str, str] = {}
     for k, line in enumerate(sums.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         parts = line.split()
         if len(parts) != 2 or len(parts[0]) != 64:
             raise ModelFileError(f"{sums}:{k}: malformed checksum line.")
-        expected[parts[1]] = parts[0]
+        if not _plain_name(parts[1]):
+            raise ModelFileError(
+                f"{sums}:{k}: '{parts[1]}' is not a plain file name of the folder; a model "
+                "lists only its own files."
+            )
+        listed[parts[1]] = parts[0]
     for required in ("draws.npz", "card.json"):
-        if required not in expected:
+        if required not in listed:
             raise ModelFileError(f"{sums} does not list {required}.")
-    for name, digest in expected.items():
+    inside = d.resolve()
+    for name, digest in listed.items():
         path = d / name
+        if path.is_symlink() or path.resolve().parent != inside:
+            raise ModelFileError(f"Model file '{path}' is a link; a model holds its own files.")
         if not path.is_file():
             raise ModelFileError(f"Model file '{path}' is missing.")
         if sha256_file(path) != digest:
@@ -127,8 +157,13 @@ def read_model_dir(directory: str | os.PathLike[str]) -> tuple[dict[str, np.ndar
             )
     try:
         # Open the file ourselves so a failing np.load cannot leave it open.
-        with (d / "draws.npz").open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        with (d / "draws.npz").open("rb") as fh:
+            _check_headers(fh, d / "draws.npz", expected)
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+    except ModelFileError:
+        raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise ModelFileError(f"Cannot read '{d / 'draws.npz'}': {exc}.") from None
     try:
@@ -140,11 +175,87 @@ def read_model_dir(directory: str | os.PathLike[str]) -> tuple[dict[str, np.ndar
     return arrays, card
 
 
+def _plain_name(name: str) -> bool:
+    """A file name of the folder itself: no directory part, not hidden, not absolute."""
+    return (
+        bool(name)
+        and "/" not in name
+        and "\\" not in name
+        and name not in (".", "..")
+        and not name.startswith(".")
+        and Path(name).name == name
+    )
+
+
+def _check_headers(fh, path: Path, expected: Mapping[str, tuple[int, ...]] | None) -> None:
+    """Every array's header read and checked before any array is loaded."""
+    total = 0
+    shapes: dict[str, tuple[int, ...]] = {}
+    with zipfile.ZipFile(fh) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if not name.endswith(".npy") or not _plain_name(name):
+                raise ModelFileError(f"'{path}': unexpected member '{name}' (arrays only).")
+            with zf.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise ModelFileError(f"'{path}': array '{name}' has format {version}.")
+                header = member.tell()
+            # A model's draws are float64 probabilities; other folders hold plain numbers.
+            if (expected is not None and dtype != _FLOAT64) or dtype.kind not in "biuf":
+                raise ModelFileError(
+                    f"'{path}': array '{name[:-4]}' holds {dtype}, not float64 probabilities."
+                )
+            size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if info.file_size != header + size:
+                raise ModelFileError(
+                    f"'{path}': array '{name[:-4]}' claims shape {shape} but stores "
+                    f"{info.file_size - header} bytes of data."
+                )
+            total += size
+            if total > MAX_ARRAY_BYTES:
+                raise ModelFileError(
+                    f"'{path}': more than {MAX_ARRAY_BYTES >> 20} MiB of draws; not read."
+                )
+            shapes[name[:-4]] = tuple(shape)
+    if expected is None:
+        return
+    unknown = sorted(set(shapes) - set(expected))
+    missing = sorted(set(expected) - set(shapes))
+    if unknown or missing:
+        raise ModelFileError(
+            f"'{path}': "
+            + "; ".join(
+                part
+                for part in (
+                    f"arrays for no variable of the network: {unknown}" if unknown else "",
+                    f"no draws for {', '.join(map(repr, missing))}" if missing else "",
+                )
+                if part
+            )
+            + "."
+        )
+    counts = set()
+    for name, shape in shapes.items():
+        if len(shape) != len(expected[name]) + 1 or shape[1:] != tuple(expected[name]):
+            raise ModelFileError(f"'{path}': draws of '{name}' have shape {shape}.")
+        counts.add(shape[0])
+    if len(counts) != 1 or not 1 <= next(iter(counts)) <= MAX_DRAWS:
+        raise ModelFileError(
+            f"'{path}': the variables must share one number of draws from 1 to {MAX_DRAWS}; "
+            f"found {sorted(counts)}."
+        )
+
+
 #: Names no trained model may take (``prior`` is the specification's own prior).
 RESERVED_NAMES = frozenset({"prior", ".", ".."})
 
 #: Model folders shipped with the package (in its models folder); the first is the default.
-SHIPPED_MODELS = ("default",)
+SHIPPED_MODELS = ("default", "latent_class_synthetic")
 
 
 class ModelFolder:
@@ -247,9 +358,11 @@ class ModelFolder:
                 "--replace-shipped to retrain it on purpose)."
             )
 
-    def read(self) -> tuple[dict[str, np.ndarray], dict]:
+    def read(
+        self, expected: Mapping[str, tuple[int, ...]] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict]:
         """Every checksum verified, then the arrays and the card (see :func:`read_model_dir`)."""
-        return read_model_dir(self.path)
+        return read_model_dir(self.path, expected=expected)
 
     def load(self, spec: ClinicalSpec) -> tuple[dict[str, np.ndarray], dict]:
         """The CPT draws, checked against ``spec``, and the card.
@@ -271,7 +384,8 @@ class ModelFolder:
             On any checksum or format problem, a different specification, or
             draws missing or misshapen for a variable.
         """
-        arrays, card = self.read()
+        net = spec.network
+        arrays, card = self.read({name: tuple(net.cpt_shape(name)) for name in net.names})
         content = card.get("spec_content_sha256")
         if content:
             fits, kind, recorded, current = (
@@ -294,7 +408,6 @@ class ModelFolder:
                 "retrain it with npprob train."
             )
         draws = {}
-        net = spec.network
         for var in net.names:
             if var not in arrays:
                 raise ModelFileError(f"Model '{self.path}' has no draws for '{var}'.")
