@@ -16,6 +16,8 @@ _COMMANDS = (diagnose, treat, query, simulate, train, evaluate)
 
 #: Exit status for bad input (files, names, states, evidence).
 EXIT_BAD_INPUT = 2
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
-    Bad input is reported as one line on standard error with exit status 2;
-    any other exception is a bug and keeps its traceback.
+    Bad input, and a file that cannot be read or written, are reported as one
+    line on standard error with exit status 2; Ctrl-C as one line with exit status
+    130; any other exception is a bug and keeps its traceback.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -49,6 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = exc.phrase(_flags(parser, args.command)[exc.parameter])
         print(f"npprob {args.command}: error: {_one_line(message)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        reason = exc.strerror or str(exc)
+        print(f"npprob {args.command}: error: {_one_line(reason)}{where}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"npprob {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _flags(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:

@@ -168,7 +168,7 @@ def read_model_dir(
         raise ModelFileError(f"Cannot read '{d / 'draws.npz'}': {exc}.") from None
     try:
         card = json.loads((d / "card.json").read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, integers too long
         raise ModelFileError(f"Cannot read '{d / 'card.json'}': {exc}.") from None
     if not isinstance(card, dict):
         raise ModelFileError(f"'{d / 'card.json'}' is not a JSON object.")

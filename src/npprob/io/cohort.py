@@ -247,7 +247,7 @@ def read_cohort_data(
     if card_path.is_file():
         try:
             card = json.loads(card_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, integers too long
             raise EvidenceError(f"Cannot read the data card '{card_path}': {exc}.") from None
     return CohortData(
         network=network,

@@ -168,6 +168,9 @@ def _decode_json(text: str, name: str) -> object:
             f"each key may appear only once.",
             variable=exc.key,
         ) from None
+    except ValueError as exc:
+        # Not a syntax error json names a position for: an integer too long to convert.
+        raise EvidenceError(f"{name}: malformed JSON ({short(str(exc))}).") from None
     except _ConstantError as exc:
         where = _locate(text, exc.literal)
         at = f"{where[0]}:{where[1]}:" if where else ""
