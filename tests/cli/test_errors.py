@@ -22,18 +22,12 @@ def _one_line_error(capsys, command: str) -> str:
     return lines[0]
 
 
-COHORT = (Path(__file__).resolve().parents[2] / "data" / "synthetic"
-          / "consecutive_pain_clinic-n3000-seed2-clinician" / "cohort.csv")  # fmt: skip
-
-
 def test_an_output_that_is_a_folder_is_one_line(capsys, tmp_path):
-    small = tmp_path / "in" / "cohort.csv"
-    small.parent.mkdir()
-    small.write_text("".join(COHORT.read_text().splitlines(keepends=True)[:4]))
+    small = _small_cohort(tmp_path)
     status = main(["diagnose", str(small), "--out", str(tmp_path)])
     assert status == EXIT_BAD_INPUT
     line = _one_line_error(capsys, "diagnose")
-    assert str(tmp_path) in line
+    assert "is a folder" in line
 
 
 def test_an_input_that_is_a_folder_is_one_line(capsys, tmp_path):
@@ -61,3 +55,49 @@ def test_an_integer_too_long_for_python_is_malformed_json(capsys, tmp_path, digi
     path.write_text(text)
     assert main(["diagnose", str(path)]) == EXIT_BAD_INPUT
     assert "malformed JSON" in _one_line_error(capsys, "diagnose")
+
+
+def _small_cohort(tmp_path) -> Path:
+    small = tmp_path / "in" / "patients.csv"
+    small.parent.mkdir(exist_ok=True)
+    small.write_text("id,aetiology,burning\np1,herpes_zoster,present\np2,osteoarthritis,\n")
+    return small
+
+
+def test_an_output_equal_to_the_input_is_refused_before_any_work(capsys, tmp_path):
+    small = _small_cohort(tmp_path)
+    before = small.read_bytes()
+    assert main(["diagnose", str(small), "--out", str(small)]) == EXIT_BAD_INPUT
+    assert "destroy the input" in _one_line_error(capsys, "diagnose")
+    assert small.read_bytes() == before
+    # The same file by another name (a link) is the same input.
+    link = tmp_path / "link.csv"
+    link.symlink_to(small)
+    assert main(["diagnose", str(small), "--out", str(link)]) == EXIT_BAD_INPUT
+    assert small.read_bytes() == before
+
+
+def test_an_output_in_a_missing_folder_is_refused(capsys, tmp_path):
+    small = _small_cohort(tmp_path)
+    missing = tmp_path / "nowhere" / "r.csv"
+    assert main(["diagnose", str(small), "--out", str(missing)]) == EXIT_BAD_INPUT
+    assert "does not exist" in _one_line_error(capsys, "diagnose")
+
+
+def test_results_follow_the_umask_and_keep_a_link(capsys, tmp_path):
+    import os
+
+    small = _small_cohort(tmp_path)
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "results.csv"
+    link.symlink_to(real)
+    old = os.umask(0o027)
+    try:
+        assert main(["diagnose", str(small), "--out", str(link)]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert link.is_symlink()
+    assert "p_neuropathic" in real.read_text().splitlines()[0]
+    assert (real.stat().st_mode & 0o777) == 0o640

@@ -6,9 +6,7 @@ import csv
 import io
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from npprob._text import probability_text
 from npprob.decision.ranking import DISCLAIMER, INTERVAL_EXCLUDES
@@ -330,16 +328,11 @@ def rows_to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` whole or not at all (see :mod:`npprob.io.outputs`)."""
+    from npprob.io.outputs import atomic_text_writer
+
+    with atomic_text_writer(path) as fh:
+        fh.write(text)
 
 
 class ProgressBar:

@@ -80,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(_given(args, _COHORT))}: options of a CSV cohort; for one patient use "
             "--json and redirect."
         )
+    if cohort and args.out:
+        from npprob.io.outputs import check_output_path
+
+        check_output_path(args.out, [args.source])
     model = load_model(args.model)
     if cohort:
         return _run_cohort(args, model.in_setting(args.setting))

@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``npprob query``."""
     from npprob.inference import Engine
     from npprob.io.bif import read_bif
+    from npprob.io.outputs import check_output_path
     from npprob.io.records import read_evidence_csv, write_probabilities_csv
 
+    check_output_path(args.out, [args.network, args.evidence])
     network = read_bif(args.network)
     for target in args.target:
         network.index(target)  # unknown names fail before the CSV is read

@@ -198,7 +198,10 @@ class Cohort:
             "setting": self.setting.to_dict(),
             "seed": self.seed,
             "n": self.n,
-            "options": asdict(self.options),
+            # ``record`` appears only when set: the cards of earlier cohorts stay the same.
+            "options": {
+                k: v for k, v in asdict(self.options).items() if k != "record" or v is not None
+            },
             "clinician_accuracy": self.options.clinician_accuracy,
             "truth": self.options.truth,
             "truth_parameters_sha256": self.truth_hash(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 from npprob._checks import unknown_name_hint
 from npprob.errors import EvidenceError
 from npprob.io.findings import encode_table
+from npprob.io.outputs import atomic_text_writer
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.network import Network
 
@@ -123,20 +123,14 @@ def write_probabilities_csv(
     header = list(columns)
     if ids is not None:
         header = [ids[0], *header]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(header)
-            for i, row in enumerate(probabilities):
-                cells = [format(float(p), ".17g") for p in row]
-                if ids is not None:
-                    cells = [ids[1][i], *cells]
-                writer.writerow(cells)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_text_writer(path) as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        for i, row in enumerate(probabilities):
+            cells = [format(float(p), ".17g") for p in row]
+            if ids is not None:
+                cells = [ids[1][i], *cells]
+            writer.writerow(cells)
 
 
 # -- helpers shared with :mod:`npprob.io.patients` -------------------------------------
