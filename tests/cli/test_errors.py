@@ -101,3 +101,39 @@ def test_results_follow_the_umask_and_keep_a_link(capsys, tmp_path):
     assert link.is_symlink()
     assert "p_neuropathic" in real.read_text().splitlines()[0]
     assert (real.stat().st_mode & 0o777) == 0o640
+
+
+def test_simulate_refuses_an_unwritable_output_before_simulating(capsys, tmp_path, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("simulated although the output could not be written")
+
+    monkeypatch.setattr("npprob.cohorts.simulate", never)
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    status = main(["simulate", "--n", "5", "--out-dir", str(a_file), "--no-progress"])
+    assert status == EXIT_BAD_INPUT
+    assert "not a folder" in _one_line_error(capsys, "simulate")
+    status = main(["simulate", "--n", "5", "--out-dir", str(a_file / "sub"), "--no-progress"])
+    assert status == EXIT_BAD_INPUT
+    _one_line_error(capsys, "simulate")
+
+
+def test_a_rewritten_cohort_folder_never_pairs_a_card_with_another_cohort(capsys, tmp_path):
+    out = tmp_path / "c"
+    args = ["simulate", "--n", "30", "--out-dir", str(out), "--no-progress", "--parquet"]
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        args = args[:-1]
+    assert main([*args, "--seed", "1"]) == 0
+    assert main(["simulate", "--n", "20", "--out-dir", str(out), "--no-progress",
+                 "--no-parquet", "--seed", "2"]) == 0  # fmt: skip
+    capsys.readouterr()
+    card = json.loads((out / "card.json").read_text())
+    assert card["seed"] == 2
+    assert set(card["files"]) == {"cohort.csv"}
+    # No stale Parquet of the first cohort, no staging folder left behind.
+    assert sorted(p.name for p in out.iterdir()) == ["card.json", "cohort.csv"]
+    from npprob.io.artifacts import sha256_file
+
+    assert card["files"]["cohort.csv"] == sha256_file(out / "cohort.csv")

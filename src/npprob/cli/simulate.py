@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``npprob simulate``."""
     from npprob.cli._output import ProgressBar
     from npprob.cohorts import SimulationOptions, get_setting, load_settings, simulate, write_cohort
+    from npprob.io.outputs import check_output_folder
     from npprob.io.resources import clinical_spec
 
     spec = clinical_spec()
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     )
     truth_cpts, truth_model = _posterior_truth(args, spec)
     out_dir = args.out_dir or Path("data/synthetic") / f"{args.setting}-n{args.n}-seed{args.seed}"
+    check_output_folder(out_dir)
     bar = ProgressBar(args.n, unit="patients", disable=args.no_progress or args.n < 50_000)
     cohort = simulate(
         spec, setting, args.n, args.seed, options, truth_cpts=truth_cpts, progress=bar
@@ -147,6 +149,9 @@ def _run_latent_trait(args: argparse.Namespace, network, setting) -> int:
     out_dir = args.out_dir or Path("data/synthetic") / (
         f"{args.setting}-latent-trait-n{args.n}-seed{args.seed}"
     )
+    from npprob.io.outputs import check_output_folder
+
+    check_output_folder(out_dir)
     data = simulate_latent_trait(
         network, setting, args.n, args.seed, mcar=args.mcar, label=args.label
     )

@@ -117,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     out = args.out or (args.models_dir or Path("models")) / args.name
     ModelFolder(out).check_replaceable(replace_shipped=args.replace_shipped)
+    from npprob.io.outputs import check_output_folder
+
+    check_output_folder(out.parent, parameter="out")  # before a fit of many minutes
     spec = clinical_spec()
     prior = None
     if args.prior is not None:

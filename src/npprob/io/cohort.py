@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -360,6 +362,26 @@ def write_cohort_data(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Written beside the old files, then moved in with the card last (the old card is
+    # removed first): an interruption leaves the old pair, a cohort without a card
+    # (incomplete, and read as such), or the new pair, never a card describing
+    # another cohort.
+    staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=out))
+    try:
+        card = _write_cohort_files(data, staging, card, parquet)
+        (out / "card.json").unlink(missing_ok=True)
+        for name in ("cohort.csv", "cohort.parquet"):
+            if (staging / name).exists():
+                os.replace(staging / name, out / name)
+            else:
+                (out / name).unlink(missing_ok=True)  # a stale file of another cohort
+        os.replace(staging / "card.json", out / "card.json")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return card
+
+
+def _write_cohort_files(data: CohortData, out: Path, card, parquet: bool) -> dict:
     frame = cohort_frame(data)
     csv_path = out / "cohort.csv"
     frame.to_csv(csv_path, index=False, float_format="%.17g", lineterminator="\n")

@@ -21,7 +21,7 @@ from typing import TextIO
 
 from npprob.errors import ParameterError
 
-__all__ = ["atomic_text_writer", "check_output_path"]
+__all__ = ["atomic_text_writer", "check_output_folder", "check_output_path"]
 
 
 def check_output_path(
@@ -56,6 +56,31 @@ def check_output_path(
                     parameter=parameter,
                 )
     return resolved
+
+
+def check_output_folder(path: str | os.PathLike[str], *, parameter: str = "out_dir") -> Path:
+    """``path`` if a command may create or fill it as a folder; else one clear error.
+
+    Checked before the work starts, so that a long simulation or fit is not lost
+    to an output folder that could never be written.
+
+    Raises
+    ------
+    ParameterError
+        When ``path`` exists and is not a folder, or the nearest existing folder
+        on its way cannot be written.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ParameterError(f"{path} exists and is not a folder.", parameter=parameter)
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError(f"{path}: {existing} is not a folder.", parameter=parameter)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f"{path}: {existing} cannot be written.", parameter=parameter)
+    return target
 
 
 @contextlib.contextmanager
