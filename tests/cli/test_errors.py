@@ -137,3 +137,23 @@ def test_a_rewritten_cohort_folder_never_pairs_a_card_with_another_cohort(capsys
     from npprob.io.artifacts import sha256_file
 
     assert card["files"]["cohort.csv"] == sha256_file(out / "cohort.csv")
+
+
+def test_a_record_with_very_many_unknown_keys_suggests_for_the_shown_ones_only(
+    capsys, tmp_path, monkeypatch
+):
+    import npprob.io.patient_record as patient_record
+
+    calls = []
+    original = patient_record._hint
+    monkeypatch.setattr(
+        patient_record, "_hint", lambda name, valid: calls.append(name) or original(name, valid)
+    )
+    record = {f"unknown_key_{i}": "present" for i in range(20_000)}
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(record))
+    assert main(["diagnose", str(path)]) == EXIT_BAD_INPUT
+    line = _one_line_error(capsys, "diagnose")
+    assert "and 19995 more problem(s)" in line
+    # A suggestion costs a fuzzy match over every name: only the shown problems get one.
+    assert len(calls) == patient_record.MAX_PROBLEMS

@@ -147,6 +147,10 @@ def record_codes(
             metadata[key] = value
         elif isinstance(key, str) and key in network:
             problem = unobservable_problem(network.variable(key))
+        elif len(problems) >= MAX_PROBLEMS:
+            # Only the first problems are shown: a suggestion for each of a million
+            # unknown keys would cost minutes before the error.
+            problem = f"unknown finding {short(key)}"
         else:
             problem = f"unknown finding {short(key)}" + _hint(
                 str(key), [*observable, *METADATA_KEYS, *sorted(extra)]
