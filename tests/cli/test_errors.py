@@ -157,3 +157,22 @@ def test_a_record_with_very_many_unknown_keys_suggests_for_the_shown_ones_only(
     assert "and 19995 more problem(s)" in line
     # A suggestion costs a fuzzy match over every name: only the shown problems get one.
     assert len(calls) == patient_record.MAX_PROBLEMS
+
+
+def test_strict_writes_nothing_when_a_row_cannot_be_diagnosed(capsys, tmp_path):
+    source = tmp_path / "p.csv"
+    # Row 2 reads well but lies outside the diagnosed population (no chronic pain).
+    source.write_text(
+        "id,aetiology,chronic_pain\np1,herpes_zoster,present\np2,osteoarthritis,absent\n"
+    )
+    out = tmp_path / "r.csv"
+    status = main(["diagnose", str(source), "--out", str(out), "--strict"])
+    assert status == EXIT_BAD_INPUT
+    line = _one_line_error(capsys, "diagnose")
+    assert "row 2" in line
+    assert "nothing was written" in line
+    assert not out.exists()
+    # Without --strict the good row is answered and the bad one named.
+    assert main(["diagnose", str(source), "--out", str(out)]) == EXIT_BAD_INPUT
+    assert out.exists()
+    assert "row 2" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from npprob.cli._patient import (
     read_record,
     treatment_options,
 )
-from npprob.errors import ParameterError
+from npprob.errors import EvidenceError, ParameterError
 
 #: Flags that apply to one patient (JSON) only, by kind, and those of a CSV cohort only.
 _ONE_PATIENT = (
@@ -122,6 +122,14 @@ def _run_cohort(args: argparse.Namespace, model) -> int:
 
     table = read_patients_csv(args.source, model.network, strict=args.strict)
     answer = model.diagnose_table(table)
+    if args.strict and answer.errors:
+        # Strict means no results file unless every row is answered: the rows that read
+        # well but cannot be diagnosed (outside the context, probability zero) count too.
+        first = min(answer.errors)
+        raise EvidenceError(
+            f"{args.source}: row {first + 1}: {answer.errors[first]} (--strict: nothing "
+            "was written)."
+        )
     text = rows_to_csv(DIAGNOSIS_CSV_COLUMNS, diagnosis_csv_rows(answer, top=args.top))
     if args.out:
         atomic_write_text(args.out, text)
