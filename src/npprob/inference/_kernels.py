@@ -19,8 +19,23 @@ Parameter and constant buffers are stored draws-minor: entry ``k`` of draw
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numba
 import numpy as np
+
+
+def user_cache_dir() -> Path:
+    """Where compiled kernels are cached: ``$XDG_CACHE_HOME/npprob/numba`` (``~/.cache``)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "npprob" / "numba"
+
+
+# numba caches next to the source by default, which writes into an installed package;
+# a user's own NUMBA_CACHE_DIR still wins. Read when each kernel below is decorated.
+if not numba.config.CACHE_DIR:
+    numba.config.CACHE_DIR = str(user_cache_dir())
 
 TINY = 2.0**-512
 BIG = 2.0**512
