@@ -5,13 +5,13 @@ index arrays and :mod:`npprob.inference.engine` validates inputs.
 The fast path (:func:`run_lanes`) works on blocks of *lanes*, one lane being
 one (patient, parameter draw) pair, with the lane index innermost so loops
 vectorise; it does not rescale messages. A lane whose normalising constant
-comes out below ``2**-800`` (or zero) is recomputed by the careful path
-(:func:`run_careful_lanes`), which multiplies any message that falls below
-``2**-512`` by ``2**512``: scaling by a power of two is exact, so posteriors
-are unaffected and the count of rescalings restores the log-evidence.
-An entry lost to underflow in the fast path is below ``2**-1022`` while the
-lane's constant is above ``2**-800``, so its relative effect is below
-``2**-200`` times the largest product of cardinalities.
+comes out below ``2**-800`` (or zero), or whose draw's evidence-free messages
+needed rescaling, is recomputed by the careful path
+(:func:`run_careful_lanes_log`), which works on logs: every positive entry keeps
+its relative precision however small, and only evidence of probability exactly
+zero comes out impossible. An entry lost to underflow in the fast path is below
+``2**-1022`` while the lane's constant is above ``2**-800``, so its relative
+effect is below ``2**-200`` times the largest product of cardinalities.
 
 Parameter and constant buffers are stored draws-minor: entry ``k`` of draw
 ``s`` is at ``k * n_draws + s``.
@@ -311,21 +311,88 @@ def run_lanes(
                         result[row, s, col + j] = v * inv
 
 
+# -- the careful path in log space ------------------------------------------------------
+#
+# Rescaling a message by its largest entry keeps that entry but loses any entry more
+# than 2**1022 below it, and entries of one message can differ by more than the double
+# range (CPT entries of 1e-300 beside 1e-150, subnormal ones): the careful path then
+# answered (0, 1) for (0.5, 0.5). In log space a product is a sum and a sum a
+# log-sum-exp, so every positive entry keeps its relative precision however small.
+
+
 @numba.njit(cache=True, nogil=True)
-def run_careful_lanes(
-    lane_rows, lane_draws, params_t, codes,
+def run_op_log(
+    out_size, sum_size, in_start, in_end, in_kind, in_off, in_slot, in_idx_start, idx,
+    params, const, work, slot_offset, tmp, out, out_off,
+):  # fmt: skip
+    """:func:`run_op` on logs: add the inputs' logs, log-sum-exp out the variable."""
+    n = out_size * sum_size
+    if in_end == in_start:
+        for m in range(n):
+            tmp[m] = 0.0
+    for i in range(in_start, in_end):
+        kind = in_kind[i]
+        base = in_off[i]
+        if in_slot[i] >= 0:
+            base += slot_offset[in_slot[i]]
+        start = in_idx_start[i]
+        if kind == 0:
+            src = params
+        elif kind == 1:
+            src = const
+        else:
+            src = work
+        if i == in_start:
+            for m in range(n):
+                tmp[m] = src[base + idx[start + m]]
+        else:
+            for m in range(n):
+                tmp[m] += src[base + idx[start + m]]
+    for j in range(out_size):
+        row = j * sum_size
+        largest = -np.inf
+        for x in range(sum_size):
+            if tmp[row + x] > largest:
+                largest = tmp[row + x]
+        if largest == -np.inf:
+            out[out_off + j] = -np.inf
+        else:
+            acc = 0.0
+            for x in range(sum_size):
+                acc += np.exp(tmp[row + x] - largest)
+            out[out_off + j] = largest + np.log(acc)
+
+
+@numba.njit(cache=True, nogil=True)
+def run_ops_log(
+    out_size, sum_size, out_off, in_start,
+    in_kind, in_off, in_slot, in_idx_start, idx, params, const, work, slot_offset, tmp, out,
+):  # fmt: skip
+    """Run a list of ops in order into ``out``, in log space."""
+    for k in range(out_size.shape[0]):
+        run_op_log(
+            out_size[k], sum_size[k], in_start[k], in_start[k + 1], in_kind, in_off, in_slot,
+            in_idx_start, idx, params, const, work, slot_offset, tmp, out, out_off[k],
+        )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def run_careful_lanes_log(
+    lane_rows, lane_draws, log_params_t, codes,
     n_slots, term_slot, term_col, term_stride, term_unobserved_code,
-    c_out_size, c_sum_size, c_out_off, c_in_start, c_count_scale,
-    w_out_size, w_sum_size, w_out_off, w_in_start, w_count_scale,
+    c_out_size, c_sum_size, c_out_off, c_in_start,
+    w_out_size, w_sum_size, w_out_off, w_in_start,
     in_kind, in_off, in_slot, in_idx_start, idx, n_const, n_work, n_tmp,
     t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size, result, log_out,
 ):  # fmt: skip
-    """Recompute listed lanes with message rescaling: the path for tiny or zero evidence.
+    """Recompute listed lanes in log space: exact for any evidence of positive probability.
 
     Lane ``q`` is patient row ``lane_rows[q]`` under draw ``lane_draws[q]``; its
     posteriors go to ``result[row, s]`` and its log-evidence to ``log_out[q]``.
+    ``log_params_t`` holds the log of every parameter (-inf for a zero). A lane's evidence is impossible (nan posteriors, log-evidence
+    -inf) only when every term of its sum is exactly zero.
     """
-    n_params = params_t.shape[0]
+    n_params = log_params_t.shape[0]
     p_s = np.empty(n_params, dtype=np.float64)
     c_s = np.empty(max(n_const, 1), dtype=np.float64)
     work = np.empty(max(n_work, 1), dtype=np.float64)
@@ -335,28 +402,27 @@ def run_careful_lanes(
         row = lane_rows[q]
         s = lane_draws[q]
         for k in range(n_params):
-            p_s[k] = params_t[k, s]
+            p_s[k] = log_params_t[k, s]
         slot_offset[:] = 0
         for u in range(term_slot.shape[0]):
             code = codes[row, term_col[u]]
             if code < 0:
                 code = term_unobserved_code[u]
             slot_offset[term_slot[u]] += code * term_stride[u]
-        scale = run_ops(
-            c_out_size, c_sum_size, c_out_off, c_in_start, c_count_scale, in_kind, in_off,
+        run_ops_log(
+            c_out_size, c_sum_size, c_out_off, c_in_start, in_kind, in_off,
             in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, c_s,
-        ) + run_ops(
-            w_out_size, w_sum_size, w_out_off, w_in_start, w_count_scale, in_kind, in_off,
+        )  # fmt: skip
+        run_ops_log(
+            w_out_size, w_sum_size, w_out_off, w_in_start, in_kind, in_off,
             in_slot, in_idx_start, idx, p_s, c_s, work, slot_offset, tmp, work,
         )  # fmt: skip
-        z = 0.0
-        for j in range(z_size):
-            z += c_s[z_off + j] if z_kind == 1 else work[z_off + j]
-        log_out[q] = np.log(z) - scale * LOG_BIG if z > 0.0 else -np.inf
+        log_z = _log_sum(c_s if z_kind == 1 else work, z_off, z_size)
+        log_out[q] = log_z
         for t in range(t_kind.shape[0]):
             card = t_card[t]
             col = t_out_col[t]
-            if z == 0.0:
+            if log_z == -np.inf:
                 for j in range(card):
                     result[row, s, col + j] = np.nan
             elif t_kind[t] == 2:
@@ -364,9 +430,21 @@ def run_careful_lanes(
                 for j in range(card):
                     result[row, s, col + j] = 1.0 if j == code else 0.0
             else:
-                total = 0.0
+                src = c_s if t_kind[t] == 0 else work
+                log_total = _log_sum(src, t_off[t], card)
                 for j in range(card):
-                    total += c_s[t_off[t] + j] if t_kind[t] == 0 else work[t_off[t] + j]
-                for j in range(card):
-                    v = c_s[t_off[t] + j] if t_kind[t] == 0 else work[t_off[t] + j]
-                    result[row, s, col + j] = v / total
+                    result[row, s, col + j] = np.exp(src[t_off[t] + j] - log_total)
+
+
+@numba.njit(cache=True, nogil=True)
+def _log_sum(values, start, size):
+    largest = -np.inf
+    for j in range(size):
+        if values[start + j] > largest:
+            largest = values[start + j]
+    if largest == -np.inf:
+        return -np.inf
+    acc = 0.0
+    for j in range(size):
+        acc += np.exp(values[start + j] - largest)
+    return largest + np.log(acc)

@@ -535,12 +535,15 @@ def _execute(
     lane_s = lane_s.astype(np.int64)
     lane_log_z = np.empty(len(lane_rows), dtype=np.float64)
     if len(lane_rows):
-        _kernels.run_careful_lanes(
-            lane_rows, lane_s, params_t, codes,
+        # Log space: exact relative precision for every positive entry, however small.
+        with np.errstate(divide="ignore"):
+            log_params_t = np.log(params_t)
+        _kernels.run_careful_lanes_log(
+            lane_rows, lane_s, log_params_t, codes,
             plan.n_slots, plan.term_slot, plan.term_col, plan.term_stride,
             plan.term_unobserved_code, plan.c_out_size, plan.c_sum_size, plan.c_out_off,
-            plan.c_in_start, plan.c_count_scale, plan.w_out_size, plan.w_sum_size,
-            plan.w_out_off, plan.w_in_start, plan.w_count_scale, plan.in_kind, plan.in_off,
+            plan.c_in_start, plan.w_out_size, plan.w_sum_size,
+            plan.w_out_off, plan.w_in_start, plan.in_kind, plan.in_off,
             plan.in_slot, plan.in_idx_start, plan.idx, plan.n_const, plan.n_work, plan.n_tmp,
             plan.t_kind, plan.t_off, plan.t_col, plan.t_card, plan.t_out_col, plan.z_kind,
             plan.z_off, plan.z_size, result, lane_log_z,
