@@ -23,11 +23,14 @@ parameter draw.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import NamedTuple
 
 import numpy as np
 
+from npprob._limits import max_table_entries
+from npprob.errors import NetworkError
 from npprob.inference.layout import ParameterLayout
 from npprob.inference.ordering import interaction_graph, weighted_min_fill_order
 from npprob.inference.pruning import ancestral_set
@@ -135,9 +138,18 @@ class _Builder:
         dims = [cards[u] for u in out_scope]
         full_scope = out_scope + ((summed,) if summed is not None else ())
         full_dims = dims + ([cards[summed]] if summed is not None else [])
-        out_size = int(np.prod(dims)) if dims else 1
+        out_size = math.prod(dims)
         sum_size = cards[summed] if summed is not None else 1
         n = out_size * sum_size
+        if n > max_table_entries():
+            # Refused before its index tables are built: they would take n int64 per input.
+            names = self.layout.network.names
+            clique = ", ".join(f"{names[u]} ({cards[u]})" for u in full_scope)
+            raise NetworkError(
+                f"This query needs a table of {n:,} entries over {clique}, above the limit of "
+                f"{max_table_entries():,} (NPPROB_MAX_TABLE_ENTRIES): the network is too "
+                "densely connected for exact inference here."
+            )
         if full_dims:
             assign = np.indices(full_dims).reshape(len(full_dims), -1)
         else:

@@ -60,6 +60,7 @@ from typing import IO, NoReturn
 import numpy as np
 
 from npprob._checks import format_choices, unknown_name_hint
+from npprob._limits import max_table_entries
 from npprob.errors import BIFSyntaxError, NetworkError
 from npprob.network.network import ROW_SUM_TOLERANCE, Network
 from npprob.network.variable import Variable
@@ -668,6 +669,14 @@ def _fill_cpt(
     card = child.cardinality
     parent_shape = tuple(p.cardinality for p in parents)
     n_configs = math.prod(parent_shape)
+    if n_configs * card > max_table_entries():
+        error(
+            f"the table of '{child.name}' would have {n_configs * card:,} entries "
+            f"({card} states x {n_configs:,} parent configurations), above the limit of "
+            f"{max_table_entries():,} (NPPROB_MAX_TABLE_ENTRIES)",
+            block.line,
+            child.name,
+        )
     cpt = np.zeros((*parent_shape, card))
     # Line of the statement that supplied each parent configuration (0 = none).
     source_line = np.zeros(parent_shape, dtype=np.int64)

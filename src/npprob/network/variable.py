@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from npprob._limits import MAX_STATES
 from npprob.errors import NetworkError
 
 __all__ = ["AFFIRMATIVE_STATES", "HIDDEN_ROLES", "Role", "Variable"]
@@ -75,6 +76,12 @@ class Variable:
         object.__setattr__(self, "states", states)
         if len(states) < 1:
             raise NetworkError(f"Variable '{self.name}' has no states.", variable=self.name)
+        if len(states) > MAX_STATES:
+            raise NetworkError(
+                f"Variable '{self.name}' has {len(states)} states; at most {MAX_STATES} are "
+                "supported.",
+                variable=self.name,
+            )
         for s in states:
             if not isinstance(s, str) or not s:
                 raise NetworkError(
