@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from npprob.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, main
@@ -176,3 +177,35 @@ def test_strict_writes_nothing_when_a_row_cannot_be_diagnosed(capsys, tmp_path):
     assert main(["diagnose", str(source), "--out", str(out)]) == EXIT_BAD_INPUT
     assert out.exists()
     assert "row 2" in capsys.readouterr().err
+
+
+def test_strict_stops_reading_at_the_block_of_the_first_bad_row(monkeypatch):
+    import npprob.io.patients as patients
+    from npprob.errors import EvidenceError
+    from npprob.io.resources import clinical_spec
+
+    network = clinical_spec().network
+    seen = []
+    original = patients.encode_table
+    monkeypatch.setattr(
+        patients,
+        "encode_table",
+        lambda net, names, rows: seen.append(len(rows)) or original(net, names, rows),
+    )
+    good = "p,herpes_zoster\n"
+    text = "id,aetiology\n" + good * 4 + "p5,not_a_condition\n" + good * 20_000
+    with pytest.raises(EvidenceError, match=r":6: data row 5: "):
+        patients.parse_patients_csv(text, network, strict=True)
+    assert sum(seen) <= patients._STRICT_BLOCK
+    # A bad row in a later block is named by its own data row and line.
+    seen.clear()
+    late = "id,aetiology\n" + good * 9000 + "p9001,not_a_condition\n" + good * 10
+    with pytest.raises(EvidenceError, match=r":9002: data row 9001: "):
+        patients.parse_patients_csv(late, network, strict=True)
+    assert sum(seen) <= 3 * patients._STRICT_BLOCK
+    # Without a bad row strict and lenient reading agree.
+    clean = "id,aetiology\n" + good * 5000
+    a = patients.parse_patients_csv(clean, network, strict=True)
+    b = patients.parse_patients_csv(clean, network)
+    np.testing.assert_array_equal(a.batch.codes, b.batch.codes)
+    assert a.ids == b.ids

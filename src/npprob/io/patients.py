@@ -21,6 +21,7 @@ message naming the file, the key or row, and what was expected.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -45,7 +46,7 @@ from npprob.io.patient_record import (
     observable_by_name,
     record_codes,
 )
-from npprob.io.records import _checked_header, _csv_records, _read_text
+from npprob.io.records import _checked_header, _iter_csv_records, _read_text
 from npprob.network.evidence import UNOBSERVED, EvidenceBatch
 from npprob.network.network import Network
 from npprob.network.variable import HIDDEN_ROLES, Variable
@@ -382,8 +383,11 @@ def parse_patients_csv(
     name: str = "<csv>",
 ) -> PatientTable:
     """Parse a patients CSV text; see :func:`read_patients_csv`."""
-    records = _csv_records(text, name, physical_lines=True)
-    header_line, header = records[0]
+    stream = _iter_csv_records(text, name, physical_lines=True)
+    first = next(stream, None)
+    if first is None:
+        raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
+    header_line, header = first
     header = _checked_header(header, name, header_line)
     observable = observable_by_name(network)
     if id_column is not None and id_column in header and id_column in network:
@@ -412,8 +416,18 @@ def parse_patients_csv(
         positions.append(col)
         names.append(h)
     id_pos = header.index(id_column) if id_column is not None and id_column in header else None
-
-    data = records[1:]
+    if strict:
+        # Checked a block at a time: the first bad row stops the reading there, so a
+        # large file with an early bad row is neither parsed nor held whole.
+        data = []
+        while True:
+            block = list(itertools.islice(stream, _STRICT_BLOCK))
+            if not block:
+                break
+            _first_problem(network, names, positions, header, block, name, len(data))
+            data += block
+    else:
+        data = list(stream)
     whole = [len(cells) == len(header) for _, cells in data]
     rows = [[cells[c] for c in positions] if ok else [""] * len(positions)
             for (_, cells), ok in zip(data, whole, strict=True)]  # fmt: skip
@@ -432,6 +446,7 @@ def parse_patients_csv(
             ids.append(cells[id_pos].strip() if id_pos < len(cells) else "")
     valid = np.ones(len(data), dtype=bool)
     errors: list[RowError] = []
+    # (In strict mode every block was checked above; this loop then finds nothing.)
     for index in sorted(problems):
         line = data[index][0]
         message = join_problems(problems[index])
@@ -492,3 +507,28 @@ def read_patients_csv(
     path = Path(source)
     text = _read_text(path, "patient")
     return parse_patients_csv(text, network, strict=strict, id_column=id_column, name=str(path))
+
+
+#: Rows checked at a time by ``strict`` reading.
+_STRICT_BLOCK = 4096
+
+
+def _first_problem(network, names, positions, header, block, name, offset) -> None:
+    """Raise for the first bad row of ``block`` (data rows ``offset + 1`` on)."""
+    whole = [len(cells) == len(header) for _, cells in block]
+    rows = [[cells[c] for c in positions] if ok else [""] * len(positions)
+            for (_, cells), ok in zip(block, whole, strict=True)]  # fmt: skip
+    _, cell_problems = encode_table(network, names, rows)
+    problems: dict[int, list[str]] = {}
+    for index, ok in enumerate(whole):
+        if not ok:
+            problems[index] = [f"has {len(block[index][1])} cells; the header has {len(header)}"]
+    for problem in cell_problems:
+        problems.setdefault(problem.row, []).append(problem.message)
+    if problems:
+        index = min(problems)
+        line = block[index][0]
+        raise EvidenceError(
+            f"{name}:{line}: data row {offset + index + 1}: {join_problems(problems[index])}.",
+            row=offset + index,
+        )

@@ -159,10 +159,17 @@ def _csv_records(
     empty cells is a patient with nothing observed. Raises
     :class:`EvidenceError` on NUL bytes, malformed quoting or an empty file.
     """
+    records = list(_iter_csv_records(text, name, physical_lines=physical_lines))
+    if not records:
+        raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
+    return records
+
+
+def _iter_csv_records(text: str, name: str, *, physical_lines: bool = False):
+    """:func:`_csv_records` one record at a time (an empty file yields nothing)."""
     if "\x00" in text:
         raise EvidenceError(f"{name}: contains NUL bytes; not a CSV text file.")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[tuple[int, list[str]]] = []
     position = 0
     try:
         while True:
@@ -170,15 +177,12 @@ def _csv_records(
             try:
                 cells = next(reader)
             except StopIteration:
-                break
+                return
             position += 1
             if cells:
-                records.append((start if physical_lines else position, cells))
+                yield (start if physical_lines else position, cells)
     except csv.Error as exc:
         raise EvidenceError(f"{name}:{reader.line_num}: malformed CSV ({exc}).") from None
-    if not records:
-        raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
-    return records
 
 
 def _whole_rows(
