@@ -1,0 +1,126 @@
+"""Fuzzing in the default run: every entry point of scripts/fuzz.py for a bounded number of
+seeded cases, and Hypothesis-generated text for the readers. The longer campaign is
+``python3 scripts/fuzz.py --minutes N``."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from npprob.errors import NpprobError
+
+FUZZ = Path(__file__).resolve().parents[1] / "scripts" / "fuzz.py"
+
+
+@pytest.fixture(scope="module")
+def fuzz():
+    spec = importlib.util.spec_from_file_location("npprob_fuzz", FUZZ)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def ctx(fuzz, tmp_path_factory):
+    return fuzz.context(str(tmp_path_factory.mktemp("fuzz")))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["patient_json", "cohort_csv", "bif", "bif_mutated", "evidence_csv", "model_folder", "cli"],
+)
+def test_every_entry_point_survives_seeded_cases(fuzz, ctx, entry):
+    outcomes = []
+    for k in range(40):
+        rng = random.Random(f"suite:{entry}:{k}")
+        with fuzz.time_limit(60):
+            outcomes.append(fuzz.ENTRY_POINTS[entry](rng, ctx))
+    assert set(outcomes) <= {"clean", "ok"}, outcomes
+    # The cases exercise both sides where both exist.
+    if entry in ("patient_json", "bif_mutated", "evidence_csv", "cli"):
+        assert {"clean", "ok"} <= set(outcomes), outcomes
+
+
+@pytest.fixture(scope="module")
+def network():
+    from npprob.io.resources import clinical_spec
+
+    return clinical_spec().network
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=300))
+def test_any_text_as_a_patient_record_parses_or_is_refused(network, text):
+    from npprob.io.patients import parse_patient_json
+
+    with contextlib.suppress(NpprobError):
+        parse_patient_json(text, network)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(record=st.dictionaries(st.sampled_from(["aetiology", "burning", "id", "age", "x", "$schema",
+                                                "patient_factors", "lesion"]) | st.text(max_size=12),
+                              _JSON, max_size=6))  # fmt: skip
+def test_any_json_object_as_a_patient_record_parses_or_is_refused(network, record):
+    import json
+
+    from npprob.io.patients import parse_patient_json
+
+    with contextlib.suppress(NpprobError):
+        parse_patient_json(json.dumps(record), network)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list('aetiology,burning,present,absent\n"id 1é\r')), max_size=400
+    )
+)
+def test_any_text_as_a_patients_csv_parses_or_is_refused(network, text):
+    from npprob.io.patients import parse_patients_csv
+
+    for strict in (False, True):
+        try:
+            table = parse_patients_csv(text, network, strict=strict)
+        except NpprobError:
+            continue
+        assert len(table.ids) == table.batch.codes.shape[0] == len(table.valid)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(
+            list(
+                "network variable probability{}();,|[]0123456789.e- abtype discrete table default\n"
+            )
+        ),
+        max_size=400,
+    )
+)
+def test_any_text_as_a_bif_file_parses_or_is_refused(text):
+    from npprob.io.bif import read_bif_string
+
+    with contextlib.suppress(NpprobError):
+        read_bif_string(text)
