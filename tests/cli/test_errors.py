@@ -209,3 +209,20 @@ def test_strict_stops_reading_at_the_block_of_the_first_bad_row(monkeypatch):
     b = patients.parse_patients_csv(clean, network)
     np.testing.assert_array_equal(a.batch.codes, b.batch.codes)
     assert a.ids == b.ids
+
+
+def test_simulate_refuses_a_cohort_that_cannot_fit_in_memory(capsys, tmp_path, monkeypatch):
+    import importlib
+
+    simulation = importlib.import_module("npprob.cohorts.simulate")
+    monkeypatch.setattr(simulation, "available_memory", lambda: 10 * 2**20)  # 10 MiB
+    out = tmp_path / "c"
+    status = main(["simulate", "--n", "100000", "--out-dir", str(out), "--no-progress"])
+    assert status == EXIT_BAD_INPUT
+    line = _one_line_error(capsys, "simulate")
+    assert "--n" in line
+    assert "GiB of memory" in line
+    assert not out.exists()
+    # What fits is drawn as before.
+    assert main(["simulate", "--n", "100", "--out-dir", str(out), "--no-progress",
+                 "--no-parquet"]) == 0  # fmt: skip

@@ -20,6 +20,7 @@ import numpy as np
 
 from npprob import __version__
 from npprob._checks import Interval, Options, check_parameters
+from npprob._limits import BYTES_PER_SIMULATED_PATIENT, available_memory
 from npprob.cohorts.settings import (
     Realism,
     Setting,
@@ -254,6 +255,7 @@ def simulate(
     check_parameters(_SIMULATE_CONSTRAINTS, {"n": n, "seed": seed})
     n = int(n)
     net = spec.network
+    _check_fits_in_memory(n, len(net))
     if options.record is not None:
         findings = {v.name for v in net.variables if v.is_finding}
         unknown = [name for name in options.record if name not in findings]
@@ -414,3 +416,16 @@ def _label(net, truth, recorded, options: SimulationOptions, rng) -> np.ndarray:
         return np.where(wrong, 1 - neuropathic, neuropathic).astype(np.int8)
     grade = neupsig_grade_codes(net, recorded)
     return (grade >= GRADES.index("probable")).astype(np.int8)
+
+
+def _check_fits_in_memory(n: int, n_variables: int) -> None:
+    """Refuse a cohort that cannot be held in memory, before drawing any of it."""
+    available = available_memory()
+    need = n * BYTES_PER_SIMULATED_PATIENT * max(n_variables, 1) // 53
+    if available is not None and need > available:
+        raise ParameterError(
+            f"n = {n:,} patients need about {need / 2**30:.1f} GiB of memory and "
+            f"{available / 2**30:.1f} GiB are available; simulate fewer, or several cohorts "
+            "with different seeds.",
+            parameter="n",
+        )
