@@ -220,7 +220,7 @@ def test_simulate_refuses_a_cohort_that_cannot_fit_in_memory(capsys, tmp_path, m
     status = main(["simulate", "--n", "100000", "--out-dir", str(out), "--no-progress"])
     assert status == EXIT_BAD_INPUT
     line = _one_line_error(capsys, "simulate")
-    assert "--n" in line
+    assert "n = 100,000 patients" in line
     assert "GiB of memory" in line
     assert not out.exists()
     # What fits is drawn as before.
