@@ -226,3 +226,27 @@ def test_simulate_refuses_a_cohort_that_cannot_fit_in_memory(capsys, tmp_path, m
     # What fits is drawn as before.
     assert main(["simulate", "--n", "100", "--out-dir", str(out), "--no-progress",
                  "--no-parquet"]) == 0  # fmt: skip
+
+
+def test_out_dash_is_standard_output(capsys, tmp_path):
+    small = _small_cohort(tmp_path)
+    assert main(["diagnose", str(small), "--out", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("id,") or "p_neuropathic" in out.splitlines()[0]
+    assert not (tmp_path / "-").exists()
+    network = Path(__file__).resolve().parents[1] / "fixtures" / "networks" / "asia.bif"
+    evidence = tmp_path / "e.csv"
+    evidence.write_text("smoke\nyes\n")
+    cwd = Path.cwd()
+    try:
+        import os
+
+        os.chdir(tmp_path)
+        assert main(["query", "--network", str(network), "--target", "lung",
+                     "--evidence", str(evidence), "--out", "-"]) == 0  # fmt: skip
+    finally:
+        os.chdir(cwd)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("lung=")
+    assert len(lines) == 2
+    assert not (tmp_path / "-").exists()

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(_given(args, _COHORT))}: options of a CSV cohort; for one patient use "
             "--json and redirect."
         )
-    if cohort and args.out:
+    if cohort and args.out and args.out != "-":
         from npprob.io.outputs import check_output_path
 
         check_output_path(args.out, [args.source])
@@ -131,10 +131,10 @@ def _run_cohort(args: argparse.Namespace, model) -> int:
             "was written)."
         )
     text = rows_to_csv(DIAGNOSIS_CSV_COLUMNS, diagnosis_csv_rows(answer, top=args.top))
-    if args.out:
+    if args.out and args.out != "-":
         atomic_write_text(args.out, text)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(text)  # no --out, or "-": standard output
     read_errors = {e.row - 1 for e in table.errors}
     for e in table.errors:
         print(f"npprob diagnose: {args.source}:{e.line}: row {e.row}: {e.message}", file=sys.stderr)

@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from npprob.io.outputs import check_output_path
     from npprob.io.records import read_evidence_csv, write_probabilities_csv
 
-    check_output_path(args.out, [args.network, args.evidence])
+    if args.out != "-":
+        check_output_path(args.out, [args.network, args.evidence])
     network = read_bif(args.network)
     for target in args.target:
         network.index(target)  # unknown names fail before the CSV is read

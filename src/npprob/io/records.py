@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -123,14 +124,21 @@ def write_probabilities_csv(
     header = list(columns)
     if ids is not None:
         header = [ids[0], *header]
+    if str(destination) == "-":
+        _write_probability_rows(sys.stdout, header, probabilities, ids)
+        return
     with atomic_text_writer(path) as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        for i, row in enumerate(probabilities):
-            cells = [format(float(p), ".17g") for p in row]
-            if ids is not None:
-                cells = [ids[1][i], *cells]
-            writer.writerow(cells)
+        _write_probability_rows(fh, header, probabilities, ids)
+
+
+def _write_probability_rows(fh, header, probabilities, ids) -> None:
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(header)
+    for i, row in enumerate(probabilities):
+        cells = [format(float(p), ".17g") for p in row]
+        if ids is not None:
+            cells = [ids[1][i], *cells]
+        writer.writerow(cells)
 
 
 # -- helpers shared with :mod:`npprob.io.patients` -------------------------------------
