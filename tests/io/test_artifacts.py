@@ -506,3 +506,22 @@ def test_too_many_bytes_of_draws_are_refused_unread(model_dir, monkeypatch):
     monkeypatch.setattr(artifacts, "MAX_ARRAY_BYTES", 100)
     with pytest.raises(ModelFileError, match="MiB of draws; not read"):
         read_model_dir(model_dir)
+
+
+@pytest.mark.parametrize("separator", [" \x1f", "\t", " ", "   "])
+def test_checksum_lines_follow_the_sha256sum_format_exactly(model_dir, separator):
+    sums = model_dir / CHECKSUMS
+    lines = sums.read_text().splitlines()
+    digest, name = lines[0].split("  ")
+    sums.write_text("\n".join([f"{digest}{separator}{name}", *lines[1:]]) + "\n")
+    with pytest.raises(ModelFileError, match="malformed checksum line"):
+        read_model_dir(model_dir)
+
+
+def test_binary_mode_and_upper_case_digests_are_sha256sum_format(model_dir):
+    sums = model_dir / CHECKSUMS
+    lines = sums.read_text().splitlines()
+    digest, name = lines[0].split("  ")
+    sums.write_text("\n".join([f"{digest.upper()} *{name}", *lines[1:]]) + "\n")
+    arrays, card = read_model_dir(model_dir)
+    assert card["name"] == "m"
