@@ -523,5 +523,5 @@ def test_binary_mode_and_upper_case_digests_are_sha256sum_format(model_dir):
     lines = sums.read_text().splitlines()
     digest, name = lines[0].split("  ")
     sums.write_text("\n".join([f"{digest.upper()} *{name}", *lines[1:]]) + "\n")
-    arrays, card = read_model_dir(model_dir)
+    _arrays, card = read_model_dir(model_dir)
     assert card["name"] == "m"
