@@ -11,6 +11,7 @@ bounds reported for them, and it runs in milliseconds.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["interaction_graph", "weighted_min_fill_order"]
@@ -58,28 +59,45 @@ def weighted_min_fill_order(
     """
     g = {v: set(nb) for v, nb in graph.items()}
     todo = set(eliminate)
+
+    def key(v: int) -> tuple[int, int, int]:
+        nbrs = list(g[v])
+        fill = 0
+        for i, a in enumerate(nbrs):
+            ga = g[a]
+            for b in nbrs[i + 1 :]:
+                if b not in ga:
+                    fill += cardinalities[a] * cardinalities[b]
+        clique = cardinalities[v]
+        for a in nbrs:
+            clique *= cardinalities[a]
+        return (fill, clique, v)
+
+    # A heap of keys, refreshed only where an elimination changes them: a key depends on
+    # a variable's neighbours and the edges among them, so eliminating v changes the keys
+    # of its neighbours and theirs, no others. The order is the one a full scan per step
+    # gives (keys are unique), in about n log n steps on a chain instead of n^2.
+    current = {v: key(v) for v in todo}
+    heap = list(current.values())
+    heapq.heapify(heap)
     order: list[int] = []
     while todo:
-        best = None
-        best_key = None
-        for v in todo:
-            nbrs = list(g[v])
-            fill = 0
-            for i, a in enumerate(nbrs):
-                ga = g[a]
-                for b in nbrs[i + 1 :]:
-                    if b not in ga:
-                        fill += cardinalities[a] * cardinalities[b]
-            clique = cardinalities[v]
-            for a in nbrs:
-                clique *= cardinalities[a]
-            key = (fill, clique, v)
-            if best_key is None or key < best_key:
-                best, best_key = v, key
+        k = heapq.heappop(heap)
+        best = k[2]
+        if best not in todo or current[best] != k:
+            continue  # a stale entry
         nbrs = g.pop(best)
         for a in nbrs:
             g[a].discard(best)
             g[a].update(b for b in nbrs if b != a)
         todo.discard(best)
         order.append(best)
+        touched = set(nbrs)
+        for a in nbrs:
+            touched |= g[a]
+        for u in touched & todo:
+            fresh = key(u)
+            if fresh != current[u]:
+                current[u] = fresh
+                heapq.heappush(heap, fresh)
     return order

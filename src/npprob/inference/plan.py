@@ -213,12 +213,29 @@ class _Builder:
             (f.scope for f in factors), (v for v in keep if v not in evidence)
         )
         order = weighted_min_fill_order(graph, self.cards, free)
+        # Factors by number, in the order they were made, and the factors holding each
+        # variable: each step touches only its own factors (linear on a long chain).
+        alive = dict(enumerate(factors))
+        holders: dict[int, set[int]] = {}
+        for i, f in alive.items():
+            for u in f.scope:
+                holders.setdefault(u, set()).add(i)
         for x in order:
-            used = [f for f in factors if x in f.scope]
-            factors = [f for f in factors if x not in f.scope]
+            ids = sorted(holders.pop(x, ()))
+            used = [alive.pop(i) for i in ids]
+            for i, f in zip(ids, used, strict=True):
+                for u in f.scope:
+                    if u != x:
+                        holders[u].discard(i)
             out_scope = tuple(sorted({u for f in used for u in f.scope} - {x}))
             used = self.premultiply(used, self.size(out_scope) * self.cards[x], count_scale)
-            factors.append(self.emit(used, out_scope, x, count_scale))
+            made = self.emit(used, out_scope, x, count_scale)
+            number = len(factors)
+            factors.append(made)
+            alive[number] = made
+            for u in made.scope:
+                holders.setdefault(u, set()).add(number)
+        factors = [alive[i] for i in sorted(alive)]
         final_scope = tuple(sorted(target))
         factors = self.premultiply(factors, self.size(final_scope), count_scale)
         final = self.emit(factors, final_scope, None, count_scale)
