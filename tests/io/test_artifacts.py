@@ -518,10 +518,14 @@ def test_checksum_lines_follow_the_sha256sum_format_exactly(model_dir, separator
         read_model_dir(model_dir)
 
 
-def test_binary_mode_and_upper_case_digests_are_sha256sum_format(model_dir):
+def test_binary_mode_is_sha256sum_format_and_upper_case_is_not(model_dir):
     sums = model_dir / CHECKSUMS
     lines = sums.read_text().splitlines()
     digest, name = lines[0].split("  ")
-    sums.write_text("\n".join([f"{digest.upper()} *{name}", *lines[1:]]) + "\n")
+    sums.write_text("\n".join([f"{digest} *{name}", *lines[1:]]) + "\n")
     _arrays, card = read_model_dir(model_dir)
     assert card["name"] == "m"
+    # One spelling only: a digest changed to upper case is a changed file.
+    sums.write_text("\n".join([f"{digest.upper()}  {name}", *lines[1:]]) + "\n")
+    with pytest.raises(ModelFileError, match="malformed checksum line"):
+        read_model_dir(model_dir)

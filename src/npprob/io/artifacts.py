@@ -50,7 +50,7 @@ MAX_ARRAY_BYTES = 1 << 30
 #: Most parameter draws a model may hold.
 MAX_DRAWS = 100_000
 _FLOAT64 = np.dtype("<f8")
-_CHECKSUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](\S+)")
+_CHECKSUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](\S+)")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -134,11 +134,12 @@ def read_model_dir(
         )
     listed: dict[str, str] = {}
     for k, line in enumerate(sums.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        # The sha256sum format exactly: a digest, a space, a space or '*', the name.
+        # The sha256sum format exactly: a lower-case hex digest, a space, a space or '*'
+        # (binary mode), the name. One spelling per folder, so any changed byte is seen.
         match = _CHECKSUM_LINE.fullmatch(line)
         if match is None:
             raise ModelFileError(f"{sums}:{k}: malformed checksum line.")
-        parts = [match[1].lower(), match[2]]
+        parts = [match[1], match[2]]
         if not _plain_name(parts[1]):
             raise ModelFileError(
                 f"{sums}:{k}: '{parts[1]}' is not a plain file name of the folder; a model "
