@@ -518,14 +518,21 @@ def test_checksum_lines_follow_the_sha256sum_format_exactly(model_dir, separator
         read_model_dir(model_dir)
 
 
-def test_binary_mode_is_sha256sum_format_and_upper_case_is_not(model_dir):
+@pytest.mark.parametrize(
+    "respell",
+    [
+        lambda d, n: f"{d} *{n}\n",  # sha256sum's binary mode: not how npprob writes
+        lambda d, n: f"{d.upper()}  {n}\n",
+        lambda d, n: f"{d}  {n}\r\n",
+        lambda d, n: f"{d}  {n}\x0b",
+        lambda d, n: f"{d}  {n}",  # no final newline
+    ],
+)
+def test_one_spelling_of_a_checksum_line_only(model_dir, respell):
+    # Any changed byte of SHA256SUMS is a changed file, even one that keeps its meaning.
     sums = model_dir / CHECKSUMS
     lines = sums.read_text().splitlines()
-    digest, name = lines[0].split("  ")
-    sums.write_text("\n".join([f"{digest} *{name}", *lines[1:]]) + "\n")
-    _arrays, card = read_model_dir(model_dir)
-    assert card["name"] == "m"
-    # One spelling only: a digest changed to upper case is a changed file.
-    sums.write_text("\n".join([f"{digest.upper()}  {name}", *lines[1:]]) + "\n")
+    digest, name = lines[-1].split("  ")
+    sums.write_text("".join(f"{line}\n" for line in lines[:-1]) + respell(digest, name))
     with pytest.raises(ModelFileError, match="malformed checksum line"):
         read_model_dir(model_dir)

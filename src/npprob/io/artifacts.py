@@ -50,7 +50,7 @@ MAX_ARRAY_BYTES = 1 << 30
 #: Most parameter draws a model may hold.
 MAX_DRAWS = 100_000
 _FLOAT64 = np.dtype("<f8")
-_CHECKSUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](\S+)")
+_CHECKSUM_LINE = re.compile(r"([0-9a-f]{64})  (\S+)")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -133,9 +133,13 @@ def read_model_dir(
             f"Model folder '{d}' has no {CHECKSUMS} file (not a model, or incomplete)."
         )
     listed: dict[str, str] = {}
-    for k, line in enumerate(sums.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        # The sha256sum format exactly: a lower-case hex digest, a space, a space or '*'
-        # (binary mode), the name. One spelling per folder, so any changed byte is seen.
+    # Bytes, not read_text: universal newlines would hide a changed line ending.
+    text = sums.read_bytes().decode("utf-8", errors="replace")
+    if not text.endswith("\n"):
+        raise ModelFileError(f"{sums}: malformed checksum line (no final newline).")
+    for k, line in enumerate(text[:-1].split("\n"), 1):
+        # Exactly as written (sha256sum's text mode): a lower-case hex digest, two spaces,
+        # the name, a newline. One spelling per folder, so any changed byte is seen.
         match = _CHECKSUM_LINE.fullmatch(line)
         if match is None:
             raise ModelFileError(f"{sums}:{k}: malformed checksum line.")
