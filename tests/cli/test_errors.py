@@ -250,3 +250,20 @@ def test_out_dash_is_standard_output(capsys, tmp_path):
     assert lines[0].startswith("lung=")
     assert len(lines) == 2
     assert not (tmp_path / "-").exists()
+
+
+def test_sigterm_unwinds_like_ctrl_c(capsys, monkeypatch):
+    import os
+    import signal
+
+    import npprob.cli.diagnose as command
+
+    def terminated(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not interrupt")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(command, "run", terminated)
+    assert main(["diagnose", str(EXAMPLE)]) == EXIT_INTERRUPTED
+    assert _one_line_error(capsys, "diagnose") == "npprob diagnose: interrupted"
+    assert signal.getsignal(signal.SIGTERM) is before  # restored

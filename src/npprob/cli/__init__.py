@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (a timeout, a job scheduler) unwinds like Ctrl-C, so staging folders and
+    # temporary files are removed on the way out instead of being left behind.
+    previous = _on_terminate(_interrupt)
     try:
         return int(args.run(args) or 0)
     except NpprobError as exc:
@@ -60,6 +63,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"npprob {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        _on_terminate(previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_terminate(handler):
+    """Install ``handler`` for SIGTERM (main thread only); return the one it replaces."""
+    import signal
+    import threading
+
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _flags(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
