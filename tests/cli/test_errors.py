@@ -196,13 +196,13 @@ def test_strict_stops_reading_at_the_block_of_the_first_bad_row(monkeypatch):
     text = "id,aetiology\n" + good * 4 + "p5,not_a_condition\n" + good * 20_000
     with pytest.raises(EvidenceError, match=r":6: data row 5: "):
         patients.parse_patients_csv(text, network, strict=True)
-    assert sum(seen) <= patients._STRICT_BLOCK
+    assert sum(seen) <= patients.BLOCK_SIZE
     # A bad row in a later block is named by its own data row and line.
     seen.clear()
     late = "id,aetiology\n" + good * 9000 + "p9001,not_a_condition\n" + good * 10
     with pytest.raises(EvidenceError, match=r":9002: data row 9001: "):
         patients.parse_patients_csv(late, network, strict=True)
-    assert sum(seen) <= 3 * patients._STRICT_BLOCK
+    assert sum(seen) <= 3 * patients.BLOCK_SIZE
     # Without a bad row strict and lenient reading agree.
     clean = "id,aetiology\n" + good * 5000
     a = patients.parse_patients_csv(clean, network, strict=True)
@@ -267,3 +267,37 @@ def test_sigterm_unwinds_like_ctrl_c(capsys, monkeypatch):
     assert main(["diagnose", str(EXAMPLE)]) == EXIT_INTERRUPTED
     assert _one_line_error(capsys, "diagnose") == "npprob diagnose: interrupted"
     assert signal.getsignal(signal.SIGTERM) is before  # restored
+
+
+def test_top_zero_lists_no_findings_and_a_negative_top_is_a_usage_error(capsys):
+    # Found by scripts/fuzz.py (cli case 75060): --top 0 raised from max() of nothing.
+    assert main(["diagnose", str(EXAMPLE), "--top", "0", "--no-treatments"]) == 0
+    out = capsys.readouterr().out
+    assert "Findings that moved P(neuropathic) most" in out
+    assert "... and" in out
+    with pytest.raises(SystemExit) as info:
+        main(["diagnose", str(EXAMPLE), "--top", "-1"])
+    assert info.value.code == 2
+    assert "must be 0 or more" in capsys.readouterr().err
+
+
+def test_a_block_of_a_large_file_names_its_bad_rows_by_their_file_row(capsys, tmp_path):
+    # Rows after the first block of 4,096 keep their numbers from the file's start, and a
+    # bad row there is skipped, not diagnosed as an empty record.
+    from npprob.io.patients import BLOCK_SIZE
+
+    n = BLOCK_SIZE + 10
+    rows = [f"p{i},herpes_zoster,present" for i in range(1, n + 1)]
+    rows[BLOCK_SIZE + 4] = f"p{BLOCK_SIZE + 5},herpes_zoster,bogus"
+    source = tmp_path / "p.csv"
+    source.write_text("id,aetiology,burning\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "r.csv"
+    assert main(["diagnose", str(source), "--out", str(out), "--top", "1"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"row {BLOCK_SIZE + 5}: unknown state 'bogus'" in err
+    assert f"1 bad row(s) skipped; {n - 1} patient(s) answered." in err
+    lines = out.read_text().splitlines()
+    assert len(lines) == n + 1
+    assert [line.split(",")[0] for line in lines[1:]] == [f"p{i}" for i in range(1, n + 1)]
+    bad = lines[BLOCK_SIZE + 5].split(",")
+    assert bad[1] == ""  # no probability for the bad row

@@ -78,7 +78,7 @@ def format_diagnosis(d, *, top: int = 8) -> str:
     lines.append("")
     if d.explanation:
         lines.append("Findings that moved P(neuropathic) most (leave one out):")
-        width = max(len(f"{e.finding} = {e.state}") for e in d.explanation[:top])
+        width = max((len(f"{e.finding} = {e.state}") for e in d.explanation[:top]), default=0)
         for e in d.explanation[:top]:
             label = f"{e.finding} = {e.state}"
             without = "without it" + "".join(f", {r}" for r in e.removed_with)

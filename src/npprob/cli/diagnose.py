@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 
 from npprob.cli._output import (
     DIAGNOSIS_CSV_COLUMNS,
-    atomic_write_text,
     diagnosis_csv_rows,
     format_diagnosis,
     format_treatments,
-    rows_to_csv,
 )
 from npprob.cli._patient import (
     TREATMENT_OPTIONS,
@@ -51,7 +50,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strict", action="store_true", help="with a CSV cohort: fail the whole batch on a bad row"
     )
-    p.add_argument("--top", type=int, default=8, help="findings to list in the explanation")
+    p.add_argument(
+        "--top", type=_non_negative, default=8,
+        help="findings to list in the explanation (0: none)",
+    )  # fmt: skip
     p.add_argument(
         "--no-treatments", action="store_true", help="one patient: leave out the treatment list"
     )
@@ -118,35 +120,53 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_cohort(args: argparse.Namespace, model) -> int:
-    from npprob.io.patients import read_patients_csv
+    import contextlib
 
-    table = read_patients_csv(args.source, model.network, strict=args.strict)
-    answer = model.diagnose_table(table)
-    if args.strict and answer.errors:
-        # Strict means no results file unless every row is answered: the rows that read
-        # well but cannot be diagnosed (outside the context, probability zero) count too.
-        first = min(answer.errors)
-        raise EvidenceError(
-            f"{args.source}: row {first + 1}: {answer.errors[first]} (--strict: nothing "
-            "was written)."
-        )
-    text = rows_to_csv(DIAGNOSIS_CSV_COLUMNS, diagnosis_csv_rows(answer, top=args.top))
-    if args.out and args.out != "-":
-        atomic_write_text(args.out, text)
-    else:
-        sys.stdout.write(text)  # no --out, or "-": standard output
-    read_errors = {e.row - 1 for e in table.errors}
-    for e in table.errors:
-        print(f"npprob diagnose: {args.source}:{e.line}: row {e.row}: {e.message}", file=sys.stderr)
-    for i, message in answer.errors.items():
-        if i not in read_errors:
-            print(f"npprob diagnose: {args.source}: row {i + 1}: {message}", file=sys.stderr)
-    if answer.errors:
-        answered = sum(d is not None for d in answer.diagnoses)
+    from npprob.io.outputs import atomic_text_writer
+    from npprob.io.patients import open_patients_csv
+
+    to_file = bool(args.out) and args.out != "-"
+    n_bad = n_answered = 0
+    # Read, diagnosed and written a block at a time: memory does not grow with the file.
+    # The results file appears only when complete (a failure leaves no partial file).
+    with (
+        open_patients_csv(args.source, model.network, strict=args.strict) as blocks,
+        atomic_text_writer(args.out) if to_file else contextlib.nullcontext(sys.stdout) as out,
+    ):
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(DIAGNOSIS_CSV_COLUMNS)
+        for table in blocks:
+            answer = model.diagnose_table(table)
+            if args.strict and answer.errors:
+                # Strict means no results file unless every row is answered: rows that read
+                # well but cannot be diagnosed (outside the context, probability zero) too.
+                first = min(answer.errors)
+                raise EvidenceError(
+                    f"{args.source}: row {table.first_row + first}: {answer.errors[first]} "
+                    "(--strict: nothing was written)."
+                )
+            writer.writerows(diagnosis_csv_rows(answer, top=args.top))
+            read_errors = {e.row - table.first_row for e in table.errors}
+            for e in table.errors:
+                print(f"npprob diagnose: {args.source}:{e.line}: row {e.row}: {e.message}",
+                      file=sys.stderr)  # fmt: skip
+            for i, message in answer.errors.items():
+                if i not in read_errors:
+                    print(f"npprob diagnose: {args.source}: row {table.first_row + i}: {message}",
+                          file=sys.stderr)  # fmt: skip
+            n_bad += len(answer.errors)
+            n_answered += sum(d is not None for d in answer.diagnoses)
+    if n_bad:
         print(
-            f"npprob diagnose: {len(answer.errors)} bad row(s) skipped; "
-            f"{answered} patient(s) answered.",
+            f"npprob diagnose: {n_bad} bad row(s) skipped; {n_answered} patient(s) answered.",
             file=sys.stderr,
         )
         return 2
     return 0
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more; got {value}")
+    return value

@@ -375,7 +375,8 @@ class DiagnosticModel:
         -------
         TableDiagnosis
         """
-        errors = {e.row - 1: e.message for e in table.errors}
+        # Row numbers count from the file's start; a block's own rows from its first.
+        errors = {e.row - table.first_row: e.message for e in table.errors}
         for i in self.context_problems(table.batch.codes):
             errors.setdefault(int(i), self.context_message())
         good = [i for i in range(len(table)) if i not in errors]

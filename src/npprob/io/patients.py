@@ -21,6 +21,7 @@ message naming the file, the key or row, and what was expected.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -348,12 +349,16 @@ class PatientTable:
         False for rows listed in ``errors``.
     errors : list of RowError
         One entry per bad row, in file order.
+    first_row : int, default=1
+        Data row number of the first patient: 1 for a whole file, more for a
+        block read from further in (:func:`iter_patient_blocks`).
     """
 
     batch: EvidenceBatch
     ids: list[str]
     valid: np.ndarray
     errors: list[RowError]
+    first_row: int = 1
 
     def __post_init__(self) -> None:
         valid = np.array(self.valid, dtype=bool)
@@ -374,6 +379,10 @@ class PatientTable:
         return self.batch.take(keep), [self.ids[i] for i in keep]
 
 
+#: Data rows read, checked and diagnosed at a time from a patients CSV.
+BLOCK_SIZE = 4096
+
+
 def parse_patients_csv(
     text: str,
     network: Network,
@@ -383,7 +392,27 @@ def parse_patients_csv(
     name: str = "<csv>",
 ) -> PatientTable:
     """Parse a patients CSV text; see :func:`read_patients_csv`."""
-    stream = _iter_csv_records(text, name, physical_lines=True)
+    return _joined(iter_patient_blocks(text, network, strict=strict, id_column=id_column,
+                                       name=name), network)  # fmt: skip
+
+
+def iter_patient_blocks(
+    source,
+    network: Network,
+    *,
+    strict: bool = False,
+    id_column: str | None = "id",
+    name: str = "<csv>",
+    block_size: int = BLOCK_SIZE,
+):
+    """The patients of a CSV, ``block_size`` data rows at a time, as :class:`PatientTable` blocks.
+
+    ``source`` is the CSV text or an open text file (read as it goes, so a large
+    file is never held whole). Row numbers, lines and default identifiers count from
+    the start of the file in every block. Header problems raise before the first
+    block; with ``strict`` the first bad row raises when its block is read.
+    """
+    stream = _iter_csv_records(source, name, physical_lines=True)
     first = next(stream, None)
     if first is None:
         raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
@@ -416,18 +445,17 @@ def parse_patients_csv(
         positions.append(col)
         names.append(h)
     id_pos = header.index(id_column) if id_column is not None and id_column in header else None
-    if strict:
-        # Checked a block at a time: the first bad row stops the reading there, so a
-        # large file with an early bad row is neither parsed nor held whole.
-        data = []
-        while True:
-            block = list(itertools.islice(stream, _STRICT_BLOCK))
-            if not block:
-                break
-            _first_problem(network, names, positions, header, block, name, len(data))
-            data += block
-    else:
-        data = list(stream)
+    offset = 0
+    while True:
+        data = list(itertools.islice(stream, block_size))
+        if not data:
+            return
+        yield _table_block(network, names, positions, header, id_pos, data, offset, strict, name)
+        offset += len(data)
+
+
+def _table_block(network, names, positions, header, id_pos, data, offset, strict, name):
+    """One block of data rows (``offset`` rows before it) as a :class:`PatientTable`."""
     whole = [len(cells) == len(header) for _, cells in data]
     rows = [[cells[c] for c in positions] if ok else [""] * len(positions)
             for (_, cells), ok in zip(data, whole, strict=True)]  # fmt: skip
@@ -441,21 +469,37 @@ def parse_patients_csv(
     ids: list[str] = []
     for index, (_, cells) in enumerate(data):
         if id_pos is None:
-            ids.append(str(index + 1))
+            ids.append(str(offset + index + 1))
         else:
             ids.append(cells[id_pos].strip() if id_pos < len(cells) else "")
     valid = np.ones(len(data), dtype=bool)
     errors: list[RowError] = []
-    # (In strict mode every block was checked above; this loop then finds nothing.)
     for index in sorted(problems):
         line = data[index][0]
         message = join_problems(problems[index])
         if strict:
-            raise EvidenceError(f"{name}:{line}: data row {index + 1}: {message}.", row=index)
+            raise EvidenceError(
+                f"{name}:{line}: data row {offset + index + 1}: {message}.", row=offset + index
+            )
         codes[index] = UNOBSERVED
         valid[index] = False
-        errors.append(RowError(index + 1, line, message))
-    return PatientTable(EvidenceBatch(network, codes), ids, valid, errors)
+        errors.append(RowError(offset + index + 1, line, message))
+    return PatientTable(EvidenceBatch(network, codes), ids, valid, errors, offset + 1)
+
+
+def _joined(blocks, network: Network) -> PatientTable:
+    """Blocks of one file as one table."""
+    blocks = list(blocks)
+    if not blocks:
+        empty = np.empty((0, len(network)), dtype=np.int16)
+        return PatientTable(EvidenceBatch(network, empty), [], np.ones(0, dtype=bool), [])
+    codes = np.concatenate([b.batch.codes for b in blocks])
+    return PatientTable(
+        EvidenceBatch(network, codes),
+        [i for b in blocks for i in b.ids],
+        np.concatenate([b.valid for b in blocks]),
+        [e for b in blocks for e in b.errors],
+    )
 
 
 def read_patients_csv(
@@ -501,34 +545,34 @@ def read_patients_csv(
     NetworkError
         When an observable variable is named like a JSON metadata key.
     """
+    with open_patients_csv(source, network, strict=strict, id_column=id_column) as blocks:
+        return _joined(blocks, network)
+
+
+@contextlib.contextmanager
+def open_patients_csv(
+    source: str | os.PathLike[str],
+    network: Network,
+    *,
+    strict: bool = False,
+    id_column: str | None = "id",
+    block_size: int = BLOCK_SIZE,
+):
+    """A patients CSV file as an iterator of :class:`PatientTable` blocks, read as it goes.
+
+    The streaming form of :func:`read_patients_csv` (the same rows, errors and
+    rules; see :func:`iter_patient_blocks`): memory stays that of one block
+    whatever the file's size. ``"-"`` reads standard input.
+    """
     if str(source) == "-":
-        text = sys.stdin.read()
-        return parse_patients_csv(text, network, strict=strict, id_column=id_column, name="<stdin>")
+        yield iter_patient_blocks(sys.stdin, network, strict=strict, id_column=id_column,
+                                  name="<stdin>", block_size=block_size)  # fmt: skip
+        return
     path = Path(source)
-    text = _read_text(path, "patient")
-    return parse_patients_csv(text, network, strict=strict, id_column=id_column, name=str(path))
-
-
-#: Rows checked at a time by ``strict`` reading.
-_STRICT_BLOCK = 4096
-
-
-def _first_problem(network, names, positions, header, block, name, offset) -> None:
-    """Raise for the first bad row of ``block`` (data rows ``offset + 1`` on)."""
-    whole = [len(cells) == len(header) for _, cells in block]
-    rows = [[cells[c] for c in positions] if ok else [""] * len(positions)
-            for (_, cells), ok in zip(block, whole, strict=True)]  # fmt: skip
-    _, cell_problems = encode_table(network, names, rows)
-    problems: dict[int, list[str]] = {}
-    for index, ok in enumerate(whole):
-        if not ok:
-            problems[index] = [f"has {len(block[index][1])} cells; the header has {len(header)}"]
-    for problem in cell_problems:
-        problems.setdefault(problem.row, []).append(problem.message)
-    if problems:
-        index = min(problems)
-        line = block[index][0]
-        raise EvidenceError(
-            f"{name}:{line}: data row {offset + index + 1}: {join_problems(problems[index])}.",
-            row=offset + index,
-        )
+    try:
+        fh = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise EvidenceError(f"Cannot read patient file '{path}': {exc.strerror or exc}.") from None
+    with fh:
+        yield iter_patient_blocks(fh, network, strict=strict, id_column=id_column,
+                                  name=str(path), block_size=block_size)  # fmt: skip

@@ -173,11 +173,16 @@ def _csv_records(
     return records
 
 
-def _iter_csv_records(text: str, name: str, *, physical_lines: bool = False):
-    """:func:`_csv_records` one record at a time (an empty file yields nothing)."""
-    if "\x00" in text:
-        raise EvidenceError(f"{name}: contains NUL bytes; not a CSV text file.")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _iter_csv_records(source, name: str, *, physical_lines: bool = False):
+    """:func:`_csv_records` one record at a time (an empty file yields nothing).
+
+    ``source`` is the text, or an open text file read as the records are taken.
+    """
+    if isinstance(source, str):
+        if "\x00" in source:
+            raise EvidenceError(f"{name}: contains NUL bytes; not a CSV text file.")
+        source = io.StringIO(source, newline="")
+    reader = csv.reader(source, strict=True)
     position = 0
     try:
         while True:
@@ -187,10 +192,14 @@ def _iter_csv_records(text: str, name: str, *, physical_lines: bool = False):
             except StopIteration:
                 return
             position += 1
+            if any("\x00" in c for c in cells):
+                raise EvidenceError(f"{name}: contains NUL bytes; not a CSV text file.")
             if cells:
                 yield (start if physical_lines else position, cells)
     except csv.Error as exc:
         raise EvidenceError(f"{name}:{reader.line_num}: malformed CSV ({exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(f"{name}: not UTF-8 text ({exc.reason}).") from None
 
 
 def _whole_rows(
