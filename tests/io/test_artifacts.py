@@ -42,7 +42,7 @@ def sample_arrays(rng) -> dict[str, np.ndarray]:
 def model_dir(tmp_path, rng) -> Path:
     d = tmp_path / "model"
     (d).mkdir()
-    (d / "posterior.nc").write_bytes(b"not really netcdf but listed")
+    (d / "posterior.nc").write_bytes(b"\x89HDF\r\n\x1a\n" + b"a stand-in, listed")
     write_model_dir(d, sample_arrays(rng), CARD, extra_files=["posterior.nc"])
     return d
 
@@ -535,4 +535,11 @@ def test_one_spelling_of_a_checksum_line_only(model_dir, respell):
     digest, name = lines[-1].split("  ")
     sums.write_text("".join(f"{line}\n" for line in lines[:-1]) + respell(digest, name))
     with pytest.raises(ModelFileError, match="malformed checksum line"):
+        read_model_dir(model_dir)
+
+
+def test_a_posterior_that_is_not_netcdf_is_refused(model_dir):
+    (model_dir / "posterior.nc").write_bytes(b"PK\x03\x04 a zip, not netCDF")
+    rewrite_sums(model_dir)
+    with pytest.raises(ModelFileError, match="not a netCDF file"):
         read_model_dir(model_dir)

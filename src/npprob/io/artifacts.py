@@ -175,6 +175,12 @@ def read_model_dir(
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise ModelFileError(f"Cannot read '{d / 'draws.npz'}': {exc}.") from None
+    if "posterior.nc" in listed:
+        # Read only by ArviZ, on request: at least it must be the netCDF it claims to be.
+        with (d / "posterior.nc").open("rb") as fh:
+            magic = fh.read(8)
+        if not (magic == b"\x89HDF\r\n\x1a\n" or magic[:3] == b"CDF"):
+            raise ModelFileError(f"'{d / 'posterior.nc'}' is not a netCDF file.")
     try:
         card = json.loads((d / "card.json").read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, integers too long
