@@ -431,7 +431,9 @@ def test_a_pickled_array_with_valid_checksums_is_refused_unopened(model_dir):
 # -- what a model folder may list and hold (checked before anything is read) ----------
 
 
-@pytest.mark.parametrize("name", ["../secret", "/etc/passwd", "sub/file", ".hidden", "..", "a\\b"])
+@pytest.mark.parametrize(
+    "name", ["../secret", "/etc/passwd", "sub/file", ".hidden", "..", "a\\b", "card\x00.json"]
+)
 def test_checksums_may_list_only_the_folders_own_files(model_dir, name):
     sums = model_dir / CHECKSUMS
     sums.write_text(sums.read_text() + f"{'0' * 64}  {name}\n", encoding="utf-8")

@@ -194,6 +194,7 @@ def _plain_name(name: str) -> bool:
     """A file name of the folder itself: no directory part, not hidden, not absolute."""
     return (
         bool(name)
+        and name.isprintable()  # no NUL or other control character (found by fuzzing)
         and "/" not in name
         and "\\" not in name
         and name not in (".", "..")
