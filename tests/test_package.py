@@ -20,6 +20,7 @@ LAYERS = {
     "errors": 0,
     "_checks": 0,
     "_text": 0,
+    "_limits": 0,
     "network": 1,
     "io": 2,
     "inference": 3,
