@@ -545,3 +545,19 @@ def test_a_posterior_that_is_not_netcdf_is_refused(model_dir):
     rewrite_sums(model_dir)
     with pytest.raises(ModelFileError, match="not a netCDF file"):
         read_model_dir(model_dir)
+
+
+def test_staging_left_by_a_killed_process_is_removed_on_the_next_save(tmp_path):
+    from npprob.io.artifacts import ModelFolder
+
+    # A process id no process can have: above the kernel's largest.
+    pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    orphan = tmp_path / f".m.{pid}.abc123"
+    orphan.mkdir()
+    (orphan / "draws.npz").write_bytes(b"half")
+    other = tmp_path / ".m.notapid.x"
+    other.mkdir()
+    ModelFolder(tmp_path / "m").save({"a": np.full((2, 2), 0.5)}, {"name": "m"})
+    assert not orphan.exists()
+    assert other.exists()  # not a staging folder of ours: left alone
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.notapid.x", "m"]

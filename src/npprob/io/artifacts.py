@@ -468,7 +468,10 @@ class ModelFolder:
         self.check_replaceable(replace_shipped=replace_shipped)
         out.parent.mkdir(parents=True, exist_ok=True)
         # A failure leaves nothing half-written: the old folder stays until the new one is whole.
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        # The staging name carries this process's id, so that the staging folder of a
+        # process killed outright (SIGKILL leaves no chance to clean up) is removed here.
+        _remove_orphaned_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent))
         staging.chmod(0o755)
         try:
             for file_name, write in (extra or {}).items():
@@ -482,3 +485,23 @@ class ModelFolder:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return out
+
+
+def _remove_orphaned_staging(out: Path) -> None:
+    """Remove ``.NAME.PID.*`` staging folders beside ``out`` whose process is gone."""
+    for candidate in out.parent.glob(f".{out.name}.*.*"):
+        parts = candidate.name[len(out.name) + 2 :].split(".", 1)
+        if not candidate.is_dir() or not parts[0].isdigit():
+            continue
+        if not _process_alive(int(parts[0])):
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
