@@ -124,3 +124,35 @@ def test_any_text_as_a_bif_file_parses_or_is_refused(text):
 
     with contextlib.suppress(NpprobError):
         read_bif_string(text)
+
+
+_TOKENS = st.sampled_from(
+    ["diagnose", "treat", "query", "simulate", "--json", "--top", "0", "-1", "3", "--model",
+     "prior", "nope", "--finding", "burning=present", "burning=x", "--setting", "diabetes",
+     "diabetis", "--n", "5", "--out", "--out-dir", "--strict", "--target", "either",
+     "--network", "--evidence", "--no-progress", "--seed", "x", "--factor", "age=70", "-",
+     "--truth", "posterior", "--record", "aetiology,burning", "--no-treatments", ""]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tokens=st.lists(_TOKENS, min_size=1, max_size=7))
+def test_any_command_line_exits_with_a_documented_status(tmp_path, monkeypatch, tokens):
+    import contextlib
+    import io
+
+    from npprob.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "postherpetic_neuralgia.json"
+    argv = [str(example) if t == "-" else t for t in tokens]
+    monkeypatch.chdir(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as exc:  # argparse's usage errors and --help
+            status = exc.code
+    assert status in (0, 1, 2), (argv, status, err.getvalue()[-500:])
+    assert "Traceback" not in err.getvalue()
