@@ -334,3 +334,14 @@ def _network():
     from npprob.io.resources import clinical_spec
 
     return clinical_spec().network
+
+
+def test_a_cohort_staging_folder_left_by_a_killed_run_is_removed(capsys, tmp_path):
+    out = tmp_path / "c"
+    out.mkdir()
+    pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process has it
+    (out / f".staging.{pid}.abc").mkdir()
+    assert main(["simulate", "--n", "10", "--out-dir", str(out), "--no-progress",
+                 "--no-parquet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["card.json", "cohort.csv"]

@@ -37,6 +37,7 @@ __all__ = [
     "RESERVED_NAMES",
     "SHIPPED_MODELS",
     "ModelFolder",
+    "process_alive",
     "read_model_dir",
     "sha256_file",
     "write_model_dir",
@@ -493,11 +494,12 @@ def _remove_orphaned_staging(out: Path) -> None:
         parts = candidate.name[len(out.name) + 2 :].split(".", 1)
         if not candidate.is_dir() or not parts[0].isdigit():
             continue
-        if not _process_alive(int(parts[0])):
+        if not process_alive(int(parts[0])):
             shutil.rmtree(candidate, ignore_errors=True)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

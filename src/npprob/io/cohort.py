@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from npprob.errors import EvidenceError, ParameterError
-from npprob.io.artifacts import sha256_file
+from npprob.io.artifacts import process_alive, sha256_file
 from npprob.io.findings import encode_table
 from npprob.io.records import _checked_header, _csv_records, _read_text, _whole_rows
 from npprob.network.network import Network
@@ -366,7 +366,12 @@ def write_cohort_data(
     # removed first): an interruption leaves the old pair, a cohort without a card
     # (incomplete, and read as such), or the new pair, never a card describing
     # another cohort.
-    staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=out))
+    for stale in out.glob(".staging.*"):
+        # Left by a run killed outright (the process id is in the name): no longer anyone's.
+        pid = stale.name.split(".")[2]
+        if stale.is_dir() and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging.{os.getpid()}.", dir=out))
     try:
         card = _write_cohort_files(data, staging, card, parquet)
         (out / "card.json").unlink(missing_ok=True)
