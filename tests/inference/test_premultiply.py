@@ -54,7 +54,7 @@ def work_gathers(plan) -> int:
 
 
 def without_pair_merging(monkeypatch) -> None:
-    monkeypatch.setattr(plan_module._Builder, "merge_pairs", lambda self, f, size, scale: f)
+    monkeypatch.setattr(plan_module._Builder, "merge_pairs", lambda self, f, size: f)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -66,13 +66,11 @@ class Plan(NamedTuple):
     c_sum_size: np.ndarray
     c_out_off: np.ndarray
     c_in_start: np.ndarray
-    c_count_scale: np.ndarray
     # work ops
     w_out_size: np.ndarray
     w_sum_size: np.ndarray
     w_out_off: np.ndarray
     w_in_start: np.ndarray
-    w_count_scale: np.ndarray
     # inputs (constant-op inputs first, then work-op inputs)
     in_kind: np.ndarray
     in_off: np.ndarray
@@ -121,7 +119,7 @@ class _Builder:
     def __init__(self, layout: ParameterLayout) -> None:
         self.layout = layout
         self.cards = [int(c) for c in layout.cardinalities]
-        self.ops: list[tuple[bool, int, int, int, list[_Factor], list[np.ndarray], bool]] = []
+        self.ops: list[tuple[bool, int, int, int, list[_Factor], list[np.ndarray]]] = []
         self.n_const = 0
         self.n_work = 0
         self.n_tmp = 1
@@ -132,7 +130,6 @@ class _Builder:
         inputs: list[_Factor],
         out_scope: tuple[int, ...],
         summed: int | None,
-        count_scale: bool,
     ) -> _Factor:
         cards = self.cards
         dims = [cards[u] for u in out_scope]
@@ -172,7 +169,7 @@ class _Builder:
             kind = INPUT_WORK
         self.n_tmp = max(self.n_tmp, n)
         self.max_factor_size = max(self.max_factor_size, n)
-        self.ops.append((constant, out_size, sum_size, offset, inputs, tables, count_scale))
+        self.ops.append((constant, out_size, sum_size, offset, inputs, tables))
         strides: dict[int, int] = {}
         step = 1
         for u, c in zip(reversed(out_scope), reversed(dims), strict=True):
@@ -188,7 +185,6 @@ class _Builder:
         parents_of: list[tuple[int, ...]],
         slot_of: dict[int, int],
         indicator_slot_of: dict[int, int],
-        count_scale: bool,
     ) -> tuple[_Factor, tuple[int, ...]]:
         layout = self.layout
         keep = ancestral_set(parents_of, evidence | soft | set(target))
@@ -228,8 +224,8 @@ class _Builder:
                     if u != x:
                         holders[u].discard(i)
             out_scope = tuple(sorted({u for f in used for u in f.scope} - {x}))
-            used = self.premultiply(used, self.size(out_scope) * self.cards[x], count_scale)
-            made = self.emit(used, out_scope, x, count_scale)
+            used = self.premultiply(used, self.size(out_scope) * self.cards[x])
+            made = self.emit(used, out_scope, x)
             number = len(factors)
             factors.append(made)
             alive[number] = made
@@ -237,14 +233,14 @@ class _Builder:
                 holders.setdefault(u, set()).add(number)
         factors = [alive[i] for i in sorted(alive)]
         final_scope = tuple(sorted(target))
-        factors = self.premultiply(factors, self.size(final_scope), count_scale)
-        final = self.emit(factors, final_scope, None, count_scale)
+        factors = self.premultiply(factors, self.size(final_scope))
+        final = self.emit(factors, final_scope, None)
         return final, tuple(order)
 
     def size(self, scope: tuple[int, ...]) -> int:
         return int(np.prod([self.cards[u] for u in scope])) if scope else 1
 
-    def premultiply(self, factors: list[_Factor], op_size: int, count_scale: bool) -> list[_Factor]:
+    def premultiply(self, factors: list[_Factor], op_size: int) -> list[_Factor]:
         """Multiply factors that share a scope smaller than the op before the op.
 
         Findings hanging off the same latent variable share a small scope; one
@@ -257,12 +253,12 @@ class _Builder:
         out = []
         for scope, group in by_scope.items():
             if len(group) > 1 and self.size(scope) < op_size:
-                out.append(self.emit(group, scope, None, count_scale))
+                out.append(self.emit(group, scope, None))
             else:
                 out.extend(group)
-        return self.merge_pairs(out, op_size, count_scale)
+        return self.merge_pairs(out, op_size)
 
-    def merge_pairs(self, factors: list[_Factor], op_size: int, count_scale: bool) -> list[_Factor]:
+    def merge_pairs(self, factors: list[_Factor], op_size: int) -> list[_Factor]:
         """Multiply pairs of factors whose joint scope is far smaller than the op, smallest first.
 
         Summing out a variable that many factors mention (the condition, when it is not
@@ -287,7 +283,7 @@ class _Builder:
             if best is None:
                 break
             (_, _, i, j), union = best
-            merged = self.emit([factors[i], factors[j]], union, None, count_scale)
+            merged = self.emit([factors[i], factors[j]], union, None)
             factors = [f for k, f in enumerate(factors) if k not in (i, j)] + [merged]
         return factors
 
@@ -360,7 +356,7 @@ def compile_plan(
             raise ValueError("joint targets cannot be hard evidence; make them soft")
         group = tuple(sorted(targets))
         final, order = builder.program(
-            group, evidence, soft, parents_of, slot_of, indicator_slot_of, True
+            group, evidence, soft, parents_of, slot_of, indicator_slot_of
         )
         orders.append(order)
         size = builder.size(group)
@@ -379,7 +375,7 @@ def compile_plan(
     for t in [z_program, *hidden_targets[1:]]:
         final, order = builder.program(
             (t,) if t is not None else (), evidence, soft, parents_of, slot_of,
-            indicator_slot_of, t == z_program,
+            indicator_slot_of,
         )  # fmt: skip
         programs[t] = final
         orders.append(order)
@@ -420,12 +416,11 @@ def _finish(
 
     def pack_ops(ops):
         nonlocal idx_len
-        out_size, sum_size, out_off, in_start, count = [], [], [], [len(in_kind)], []
-        for _, osz, ssz, off, inputs, tables, count_scale in ops:
+        out_size, sum_size, out_off, in_start = [], [], [], [len(in_kind)]
+        for _, osz, ssz, off, inputs, tables in ops:
             out_size.append(osz)
             sum_size.append(ssz)
             out_off.append(off)
-            count.append(count_scale)
             for f, table in zip(inputs, tables, strict=True):
                 in_kind.append(f.kind)
                 in_off.append(f.offset)
@@ -439,7 +434,6 @@ def _finish(
             np.array(sum_size, dtype=np.int64),
             np.array(out_off, dtype=np.int64),
             np.array(in_start, dtype=np.int64),
-            np.array(count, dtype=np.bool_),
         )
 
     c = pack_ops(const_ops)
@@ -456,12 +450,10 @@ def _finish(
         c_sum_size=c[1],
         c_out_off=c[2],
         c_in_start=c[3],
-        c_count_scale=c[4],
         w_out_size=w[0],
         w_sum_size=w[1],
         w_out_off=w[2],
         w_in_start=w[3],
-        w_count_scale=w[4],
         in_kind=np.array(in_kind, dtype=np.int64),
         in_off=np.array(in_off, dtype=np.int64),
         in_slot=np.array(in_slot, dtype=np.int64),
