@@ -14,7 +14,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["interaction_graph", "weighted_min_fill_order"]
+__all__ = [
+    "elimination_cost",
+    "interaction_graph",
+    "optimal_elimination_cost",
+    "weighted_min_fill_order",
+]
 
 
 def interaction_graph(scopes: Iterable[Iterable[int]], nodes: Iterable[int]) -> dict[int, set[int]]:
@@ -101,3 +106,95 @@ def weighted_min_fill_order(
                 current[u] = fresh
                 heapq.heappush(heap, fresh)
     return order
+
+
+def elimination_cost(
+    graph: Mapping[int, set[int]], cardinalities: Sequence[int], order: Sequence[int]
+) -> int:
+    """Total clique size of eliminating ``order`` from ``graph``, in table entries.
+
+    Eliminating ``v`` multiplies every factor that mentions it into one table over
+    ``v`` and its current neighbours and sums ``v`` out: that table's size is the
+    step's cost, and no variable-elimination schedule over the same order avoids it.
+    """
+    g = {v: set(nb) for v, nb in graph.items()}
+    total = 0
+    for v in order:
+        nbrs = g.pop(v)
+        clique = cardinalities[v]
+        for a in nbrs:
+            clique *= cardinalities[a]
+            g[a].discard(v)
+            g[a].update(b for b in nbrs if b != a)
+        total += clique
+    return total
+
+
+#: Most variables :func:`optimal_elimination_cost` searches over (2**n subsets).
+OPTIMAL_ORDER_MAX_VARIABLES = 18
+
+
+def optimal_elimination_cost(
+    graph: Mapping[int, set[int]],
+    cardinalities: Sequence[int],
+    eliminate: Iterable[int],
+) -> tuple[int, list[int]]:
+    """The least :func:`elimination_cost` of any order of ``eliminate``, and one such order.
+
+    Exhaustive dynamic programming over subsets: the neighbours of ``v`` once a
+    set ``S`` is gone are the variables outside ``S`` reachable from ``v``
+    through ``S``, whatever order ``S`` went in, so the best cost of eliminating
+    the rest depends on ``S`` only. Exponential in the number of variables
+    (refused above :data:`OPTIMAL_ORDER_MAX_VARIABLES`); a yardstick for the
+    greedy order and for what any elimination order can cost, not a planner.
+
+    Returns
+    -------
+    cost : int
+        Minimal total clique size, in table entries.
+    order : list of int
+        An order attaining it (ties to the lower variable index).
+    """
+    todo = sorted(set(eliminate))
+    if len(todo) > OPTIMAL_ORDER_MAX_VARIABLES:
+        raise ValueError(
+            f"{len(todo)} variables to eliminate: the exhaustive search is limited to "
+            f"{OPTIMAL_ORDER_MAX_VARIABLES}"
+        )
+    bit = {v: 1 << i for i, v in enumerate(todo)}
+
+    def clique_of(gone: int, v: int) -> int:
+        seen = {v}
+        stack = [v]
+        size = cardinalities[v]
+        while stack:
+            x = stack.pop()
+            for y in graph[x]:
+                if y in seen:
+                    continue
+                seen.add(y)
+                if bit.get(y, 0) & gone:
+                    stack.append(y)
+                else:
+                    size *= cardinalities[y]
+        return size
+
+    full = (1 << len(todo)) - 1
+    best: dict[int, tuple[int, int]] = {full: (0, -1)}
+    # Subsets by decreasing size, so every superset is done before its subsets.
+    for gone in sorted(range(full), key=lambda s: -s.bit_count()):
+        choice = None
+        for v in todo:
+            if bit[v] & gone:
+                continue
+            rest = best[gone | bit[v]][0]
+            cost = clique_of(gone, v) + rest
+            if choice is None or cost < choice[0]:
+                choice = (cost, v)
+        best[gone] = choice
+    order, gone = [], 0
+    while gone != full:
+        v = best[gone][1]
+        order.append(v)
+        gone |= bit[v]
+    return best[0][0], order

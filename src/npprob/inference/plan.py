@@ -35,7 +35,14 @@ from npprob.inference.layout import ParameterLayout
 from npprob.inference.ordering import interaction_graph, weighted_min_fill_order
 from npprob.inference.pruning import ancestral_set
 
-__all__ = ["INPUT_CONST", "INPUT_PARAM", "INPUT_WORK", "Plan", "compile_plan"]
+__all__ = [
+    "INPUT_CONST",
+    "INPUT_PARAM",
+    "INPUT_WORK",
+    "Plan",
+    "compile_plan",
+    "elimination_problem",
+]
 
 INPUT_PARAM = 0
 INPUT_CONST = 1
@@ -186,27 +193,8 @@ class _Builder:
         slot_of: dict[int, int],
         indicator_slot_of: dict[int, int],
     ) -> tuple[_Factor, tuple[int, ...]]:
-        layout = self.layout
-        keep = ancestral_set(parents_of, evidence | soft | set(target))
-        factors = []
-        for v in sorted(keep):
-            scope = tuple(u for u in layout.scopes[v] if u not in evidence)
-            slot = slot_of.get(v, -1)
-            factors.append(
-                _Factor(
-                    tuple(sorted(scope)),
-                    layout.strides[v],
-                    INPUT_PARAM,
-                    int(layout.offsets[v]),
-                    slot,
-                )
-            )
-        for v in sorted(soft):
-            offset = int(layout.indicator_offsets[v])
-            factors.append(_Factor((v,), {v: 1}, INPUT_PARAM, offset, indicator_slot_of[v]))
-        free = [v for v in sorted(keep) if v not in evidence and v not in target]
-        graph = interaction_graph(
-            (f.scope for f in factors), (v for v in keep if v not in evidence)
+        factors, graph, free = _problem(
+            self.layout, target, evidence, soft, parents_of, slot_of, indicator_slot_of
         )
         order = weighted_min_fill_order(graph, self.cards, free)
         # Factors by number, in the order they were made, and the factors holding each
@@ -286,6 +274,55 @@ class _Builder:
             merged = self.emit([factors[i], factors[j]], union, None)
             factors = [f for k, f in enumerate(factors) if k not in (i, j)] + [merged]
         return factors
+
+
+def _problem(
+    layout: ParameterLayout,
+    target: tuple[int, ...],
+    evidence: frozenset[int],
+    soft: frozenset[int],
+    parents_of: list[tuple[int, ...]],
+    slot_of: dict[int, int],
+    indicator_slot_of: dict[int, int],
+) -> tuple[list[_Factor], dict[int, set[int]], list[int]]:
+    """The factors, interaction graph and variables to sum out of one program."""
+    keep = ancestral_set(parents_of, evidence | soft | set(target))
+    factors = []
+    for v in sorted(keep):
+        scope = tuple(u for u in layout.scopes[v] if u not in evidence)
+        slot = slot_of.get(v, -1)
+        factors.append(
+            _Factor(
+                tuple(sorted(scope)), layout.strides[v], INPUT_PARAM, int(layout.offsets[v]), slot
+            )
+        )
+    for v in sorted(soft):
+        offset = int(layout.indicator_offsets[v])
+        factors.append(_Factor((v,), {v: 1}, INPUT_PARAM, offset, indicator_slot_of[v]))
+    free = [v for v in sorted(keep) if v not in evidence and v not in target]
+    graph = interaction_graph((f.scope for f in factors), (v for v in keep if v not in evidence))
+    return factors, graph, free
+
+
+def elimination_problem(
+    layout: ParameterLayout,
+    evidence: frozenset[int],
+    target: tuple[int, ...],
+    soft: frozenset[int] = frozenset(),
+) -> tuple[dict[int, set[int]], list[int]]:
+    """The interaction graph a plan eliminates on, and the variables it sums out.
+
+    The same pruned problem :func:`compile_plan` solves for ``target`` (ancestors
+    of the query and the evidence; observed variables fixed), for measuring what
+    any elimination order costs on it
+    (:func:`npprob.inference.ordering.optimal_elimination_cost`).
+    """
+    network = layout.network
+    index = {n: i for i, n in enumerate(network.names)}
+    parents_of = [tuple(index[p] for p in network.parents(n)) for n in network.names]
+    indicator_slot_of = dict.fromkeys(soft, -1)
+    _, graph, free = _problem(layout, target, evidence, soft, parents_of, {}, indicator_slot_of)
+    return graph, free
 
 
 def compile_plan(
