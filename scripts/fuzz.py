@@ -20,10 +20,20 @@ Entry points (round robin until the time is up):
   for ``bif_mutated``.
 * ``model_folder``: a copy of a shipped model with one byte changed in one file.
   Oracle: refused (``ModelFileError``) every time.
+* ``model_consistent``: a small model folder with one deliberate change (an array
+  dropped, added, retyped, reshaped or cut short, a value out of range, a card field
+  of the wrong type, a row at the numerical edge) and its SHA256SUMS rewritten to
+  match. Oracle: loaded only when the draws are valid probability tables of the
+  network (checked independently), and then an example is diagnosed with its
+  interval inside [0, 1] and the card read as the reports read it; otherwise refused
+  with npprob's own error. The unchanged folder and the edge row must load.
 * ``cli``: random command lines of ``diagnose``, ``treat``, ``query``, ``simulate``
   and ``train`` from their flags and good and bad values, run in a scratch folder.
   Oracle: exit status 0, 1 or 2 (argparse's usage errors included), never a
-  traceback.
+  traceback; what a successful run wrote is read back where it can be:
+  ``diagnose --json`` gives probabilities in [0, 1] with P inside its interval and
+  no drug both ranked and listed apart; ``query --out`` gives rows that are
+  distributions.
 
 Each case ends as one of: ``clean`` (accepted, and right by the oracle), ``ok``
 (refused, as the oracle expects, with npprob's one-line error), ``wrong`` (accepted
@@ -332,6 +342,152 @@ def case_model_folder(rng: random.Random, ctx) -> str:
     return "wrong"
 
 
+#: Mutations of a model folder whose SHA256SUMS is rewritten to match (a folder made
+#: or edited on purpose, not corrupted): every check past the checksums is exercised.
+MODEL_MUTATIONS = (
+    "none", "renorm", "drop", "extra", "dtype", "draws", "shape", "value", "card_field",
+    "card_drop", "card_type",
+)  # fmt: skip
+_DTYPES = ("float32", "int64", "complex128", "bool", "<U3", "uint8", ">f8")
+_VALUES = (float("nan"), float("inf"), float("-inf"), -0.1, 1.5, 0.0, 1e-320, 2.0)
+_JSON_VALUES = (None, True, 0, -1, 1.5, "x", "", [], [1, "a"], {}, {"name": 3}, [[0.1, 0.2]])
+
+
+def model_folder_variant(base: dict, out: Path, mutation: str, choose) -> bool:
+    """Write a model folder mutated by ``mutation`` into ``out``; True if it stays valid.
+
+    ``base`` holds the arrays and card of a small valid model; ``choose(options)``
+    picks one option (a ``random.Random`` or a Hypothesis draw), so the same code
+    serves the seeded campaign and the property tests.
+    """
+    from npprob.io.artifacts import write_model_dir
+    from npprob.io.cards import MODEL_CARD_FIELDS
+
+    arrays = {k: v.copy() for k, v in base["arrays"].items()}
+    card = json.loads(json.dumps(base["card"]))
+    names = sorted(arrays)
+    var = choose(names)
+    valid = mutation == "none"
+    if mutation == "renorm":
+        # A valid table at the numerical edge: one row of a draw made nearly one-hot.
+        table = arrays[var].reshape(len(arrays[var]), -1, arrays[var].shape[-1])
+        d, r = choose(range(table.shape[0])), choose(range(table.shape[1]))
+        row = np.full(table.shape[2], 1e-300)
+        row[choose(range(table.shape[2]))] = 1.0 - 1e-300 * (table.shape[2] - 1)
+        table[d, r] = row
+        valid = True
+    elif mutation == "drop":
+        del arrays[var]
+    elif mutation == "extra":
+        arrays["not_a_variable"] = np.full((len(arrays[var]), 2), 0.5)
+    elif mutation == "dtype":
+        dtype = choose(_DTYPES)
+        arrays[var] = arrays[var].astype(dtype)
+        valid = np.dtype(dtype) == np.dtype("float64")  # byte order is the reader's job
+    elif mutation == "draws":
+        arrays[var] = arrays[var][: choose((0, 1, len(arrays[var]) - 1))]
+    elif mutation == "shape":
+        how = choose(("axis", "swap", "flat", "scalar"))
+        a = arrays[var]
+        arrays[var] = {
+            "axis": lambda: a[..., None],
+            "swap": lambda: np.swapaxes(a, 0, -1).copy(),
+            "flat": lambda: a.reshape(-1),
+            "scalar": lambda: np.array(0.5),
+        }[how]()
+        # A swap can keep the shape (as many draws as states): the values decide then.
+        valid = None if arrays[var].shape == a.shape else False
+    elif mutation == "value":
+        flat = arrays[var].reshape(-1)
+        flat[choose(range(flat.size))] = choose(_VALUES)
+        valid = None  # the oracle decides from the values
+    elif mutation == "card_field":
+        path = choose(sorted(MODEL_CARD_FIELDS))
+        node = card
+        parts = [part.removesuffix("[]") for part in path.split(".")]
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, list):
+                node = node[0] if node else None
+        if isinstance(node, dict):
+            node[parts[-1]] = choose(_JSON_VALUES)
+        valid = None
+    elif mutation == "card_drop":
+        card.pop(choose(sorted(card)), None)
+        valid = None
+    elif mutation == "card_type":
+        card = choose(([], "card", 3, None))
+    out_path = Path(out)
+    shutil.rmtree(out_path, ignore_errors=True)
+    if isinstance(card, dict):
+        write_model_dir(out_path, arrays, card)
+    else:
+        write_model_dir(out_path, arrays, {})
+        (out_path / "card.json").write_text(json.dumps(card) + "\n", encoding="utf-8")
+        from npprob.io.artifacts import CHECKSUMS, sha256_file
+
+        lines = [f"{sha256_file(out_path / n)}  {n}\n" for n in ("card.json", "draws.npz")]
+        (out_path / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
+    return valid
+
+
+def _valid_draws(arrays: dict, network) -> bool:
+    """The oracle: float64 draws of every variable's shape, finite, in [0, 1], rows summing to 1."""
+    n = {len(a) for a in arrays.values() if a.ndim}
+    if set(arrays) != set(network.names) or len(n) != 1 or min(n) < 1:
+        return False
+    for name in network.names:
+        a = arrays[name]
+        if a.dtype != np.float64 or a.shape[1:] != tuple(network.cpt_shape(name)):
+            return False
+        if not np.isfinite(a).all() or (a < 0).any() or (a > 1).any():
+            return False
+        if np.abs(a.sum(axis=-1) - 1.0).max() > 1e-9:
+            return False
+    return True
+
+
+def model_folder_outcome(path: Path, valid: bool | None, ctx) -> str:
+    """Load the folder as ``diagnose --model`` does, diagnose one example, read its card."""
+    from npprob.diagnosis.model import diagnose, load_model
+    from npprob.errors import NpprobError
+    from npprob.evaluation.evaluate import evidence_checks
+    from npprob.evaluation.report import _evidence_figure, evidence_markdown
+
+    try:
+        model = load_model(str(path))
+    except NpprobError as exc:
+        if valid:
+            print(f"refused although valid: {exc}", file=sys.stderr)
+        return "wrong" if valid else "ok"
+    with np.load(path / "draws.npz", allow_pickle=False) as npz:
+        stored = {k: npz[k] for k in npz.files}
+    if valid is False or not _valid_draws(stored, ctx["network"]):
+        print(f"loaded although invalid: {path}", file=sys.stderr)
+        return "wrong"
+    result = diagnose(ctx["example_record"], model)
+    p = result.p_neuropathic
+    low, high = result.credible_interval
+    if not (0.0 <= low <= p <= high <= 1.0):
+        return "wrong"
+    model.info()
+    evidence = evidence_checks(model.card)
+    if evidence is not None:
+        evidence_markdown(evidence, [])
+        if ctx.get("figures", True):
+            import matplotlib.pyplot as plt
+
+            plt.close(_evidence_figure(evidence))
+    return "clean"
+
+
+def case_model_consistent(rng: random.Random, ctx) -> str:
+    mutation = rng.choice(MODEL_MUTATIONS)
+    out = Path(ctx["tmp"]) / "model_consistent"
+    valid = model_folder_variant(ctx["small_model"], out, mutation, rng.choice)
+    return model_folder_outcome(out, valid, ctx)
+
+
 # -- command lines --------------------------------------------------------------------
 
 CLI_FLAGS = {
@@ -440,11 +596,71 @@ def case_cli(rng: random.Random, ctx) -> str:
                 status = exc.code if isinstance(exc.code, int) else 2
     finally:
         os.chdir(cwd)
+    if "Traceback" in err.getvalue():
+        return "wrong"
     if status in (0, 1):
-        return "clean"
-    if status == 2 and "Traceback" not in err.getvalue():
-        return "ok"
-    return "wrong"
+        return "clean" if _output_is_sound(command, argv, out.getvalue(), ctx) else "wrong"
+    return "ok" if status == 2 else "wrong"
+
+
+def _probabilities_sound(result: dict) -> bool:
+    """Every P in [0, 1]; the interval holds P; a mixed component is also neuropathic."""
+    ps = [v for k, v in result.items() if k.startswith("p_") and isinstance(v, float)]
+    low, high = result["credible_interval"]
+    return (
+        all(0.0 <= v <= 1.0 for v in ps)
+        and 0.0 <= low <= result["p_neuropathic"] <= high <= 1.0
+        and result["p_mixed"] <= result["p_neuropathic"] + 1e-12
+    )
+
+
+def _output_is_sound(command: str, argv: list[str], stdout: str, ctx) -> bool:
+    """What a successful run printed or wrote, checked where it can be read back.
+
+    ``diagnose --json`` to standard output: the probabilities are probabilities, and
+    no drug listed apart (contraindicated, outside its indication, advised against)
+    is also ranked. ``query --out FILE``: each target's columns are probabilities
+    summing to 1 (or NaN with ``--on-zero nan``).
+    """
+    if command == "diagnose" and "--json" in argv and "--out" not in argv and stdout.strip():
+        try:
+            data = json.loads(stdout)
+        except ValueError:
+            # A cohort CSV is answered as CSV whatever --json says (yet to change).
+            return ctx["patients_csv"] in argv
+        for result in data if isinstance(data, list) else [data]:
+            if "p_neuropathic" not in result:
+                continue
+            if not _probabilities_sound(result):
+                return False
+            treatments = result.get("treatments") or {}
+            ranked = {t.get("id") for t in treatments.get("ranked", [])}
+            apart = {
+                t.get("id")
+                for key in ("excluded", "not_indicated", "not_recommended")
+                for t in treatments.get(key, [])
+            }
+            if ranked & apart:
+                return False
+    if command == "query" and "--out" in argv:
+        i = argv.index("--out")
+        target = argv[i + 1] if i + 1 < len(argv) else ""
+        path = Path(ctx["tmp"]) / target
+        if target not in ("", "-") and path.is_file():
+            import csv
+
+            with path.open(newline="") as fh:
+                for row in csv.DictReader(fh):
+                    by_target: dict[str, list[float]] = {}
+                    for column, cell in row.items():
+                        if column and "=" in column:
+                            by_target.setdefault(column.split("=")[0], []).append(float(cell))
+                    for values in by_target.values():
+                        if any(v != v for v in values):
+                            continue  # --on-zero nan
+                        if min(values) < 0 or max(values) > 1 or abs(sum(values) - 1) > 1e-9:
+                            return False
+    return True
 
 
 ENTRY_POINTS = {
@@ -454,6 +670,7 @@ ENTRY_POINTS = {
     "bif_mutated": case_bif_mutated,
     "evidence_csv": case_evidence_csv,
     "model_folder": case_model_folder,
+    "model_consistent": case_model_consistent,
     "cli": case_cli,
 }
 
@@ -468,7 +685,14 @@ def context(tmp: str) -> dict:
     bif = root / "tests" / "fixtures" / "networks" / "asia.bif"
     patients = Path(tmp) / "patients.csv"
     patients.write_text("id,aetiology,burning\np1,herpes_zoster,present\np2,osteoarthritis,\n")
+    with np.load(models_dir() / "default" / "draws.npz", allow_pickle=False) as npz:
+        small = {k: npz[k][:3].copy() for k in npz.files}
+    card = json.loads((models_dir() / "default" / "card.json").read_text(encoding="utf-8"))
+    card["n_draws"] = 3
+    example = root / "examples" / "postherpetic_neuralgia.json"
     return {
+        "small_model": {"arrays": small, "card": card},
+        "example_record": json.loads(example.read_text(encoding="utf-8")),
         "spec": spec,
         "network": network,
         "observable": list(network.observable),

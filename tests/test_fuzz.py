@@ -33,7 +33,16 @@ def ctx(fuzz, tmp_path_factory):
 
 @pytest.mark.parametrize(
     "entry",
-    ["patient_json", "cohort_csv", "bif", "bif_mutated", "evidence_csv", "model_folder", "cli"],
+    [
+        "patient_json",
+        "cohort_csv",
+        "bif",
+        "bif_mutated",
+        "evidence_csv",
+        "model_folder",
+        "model_consistent",
+        "cli",
+    ],
 )
 def test_every_entry_point_survives_seeded_cases(fuzz, ctx, entry):
     outcomes = []
@@ -43,7 +52,7 @@ def test_every_entry_point_survives_seeded_cases(fuzz, ctx, entry):
             outcomes.append(fuzz.ENTRY_POINTS[entry](rng, ctx))
     assert set(outcomes) <= {"clean", "ok"}, outcomes
     # The cases exercise both sides where both exist.
-    if entry in ("patient_json", "bif_mutated", "evidence_csv", "cli"):
+    if entry in ("patient_json", "bif_mutated", "evidence_csv", "model_consistent", "cli"):
         assert {"clean", "ok"} <= set(outcomes), outcomes
 
 
@@ -156,3 +165,25 @@ def test_any_command_line_exits_with_a_documented_status(tmp_path, monkeypatch, 
             status = exc.code
     assert status in (0, 1, 2), (argv, status, err.getvalue()[-500:])
     assert "Traceback" not in err.getvalue()
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_deliberately_changed_model_folder_loads_only_when_valid(fuzz, ctx, data):
+    """A folder whose SHA256SUMS was rewritten to match: past the checksums, every check.
+
+    Loaded only when its draws are valid tables of the network (the fuzzer's own
+    oracle, independent of the loader), and then it diagnoses an example and its
+    card is read as the reports read it; otherwise refused with npprob's error.
+    """
+    mutation = data.draw(st.sampled_from(fuzz.MODEL_MUTATIONS), label="mutation")
+
+    def choose(options):
+        return data.draw(st.sampled_from(list(options)))
+
+    out = Path(ctx["tmp"]) / "hypothesis_model"
+    valid = fuzz.model_folder_variant(ctx["small_model"], out, mutation, choose)
+    outcome = fuzz.model_folder_outcome(out, valid, {**ctx, "figures": False})
+    assert outcome in ("clean", "ok"), (mutation, outcome)
+    if mutation in ("none", "renorm"):
+        assert outcome == "clean"

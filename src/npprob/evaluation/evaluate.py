@@ -433,7 +433,7 @@ def evidence_checks(card: Mapping[str, object] | None) -> dict[str, object] | No
     """
     card = card or {}
     details = card.get("likelihood_details") or {}
-    if card.get("likelihood") != "evidence" or "statistics" not in details:
+    if card.get("likelihood") != "evidence" or not isinstance(details.get("statistics"), list):
         return None
     return {
         "n_statistics": details.get("n_statistics"),

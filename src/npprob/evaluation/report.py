@@ -549,6 +549,11 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
     return "\n".join(lines) + "\n"
 
 
+def _or_nan(value: object) -> float:
+    """A reported number, or NaN where the card has none."""
+    return float("nan") if value is None else float(value)
+
+
 def evidence_markdown(evidence: Mapping[str, object], figures: Sequence[str]) -> list[str]:
     """The model's published statistics: fitted and leave-one-publication-out coverage."""
     lopo = evidence.get("leave_one_publication_out") or {}
@@ -787,13 +792,13 @@ def _evidence_figure(evidence: Mapping[str, object]):
     y = np.arange(len(rows))
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.16 * len(rows) + 1.8), sharey=True)
     panels = (
-        ("predictive_90", "outside", f"Fitted: 90 % predictive ({evidence['coverage_90']:.2f} cover)"),
+        ("predictive_90", "outside", f"Fitted: 90 % predictive ({_or_nan(evidence.get('coverage_90')):.2f} cover)"),
         ("lopo_90", "lopo_outside", "Without its publication (PSIS): "
-         f"{(evidence.get('leave_one_publication_out') or {}).get('coverage_90', float('nan')):.2f} cover"),
+         f"{_or_nan((evidence.get('leave_one_publication_out') or {}).get('coverage_90')):.2f} cover"),
     )  # fmt: skip
     for ax, (key, flag, title) in zip(axes, panels, strict=True):
         for j, r in enumerate(rows):
-            if key not in r:
+            if r.get(key) is None:
                 continue
             low, high = r[key]
             colour = "tab:red" if r.get(flag) else "tab:blue"

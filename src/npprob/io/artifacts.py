@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from npprob.errors import ModelFileError, ParameterError
+from npprob.io.cards import MODEL_CARD_FIELDS, card_problem
 from npprob.io.resources import models_dir
 from npprob.network.spec import ClinicalSpec
 
@@ -403,6 +404,9 @@ class ModelFolder:
         """
         net = spec.network
         arrays, card = self.read({name: tuple(net.cpt_shape(name)) for name in net.names})
+        problem = card_problem(card, MODEL_CARD_FIELDS)
+        if problem:
+            raise ModelFileError(f"Model '{self.path}': card.json cannot be used: {problem}.")
         content = card.get("spec_content_sha256")
         if content:
             fits, kind, recorded, current = (

@@ -23,6 +23,7 @@ import numpy as np
 
 from npprob.errors import EvidenceError, ParameterError
 from npprob.io.artifacts import process_alive, sha256_file
+from npprob.io.cards import COHORT_CARD_FIELDS, card_problem
 from npprob.io.findings import encode_table
 from npprob.io.records import _checked_header, _csv_records, _read_text, _whole_rows
 from npprob.network.network import Network
@@ -251,6 +252,9 @@ def read_cohort_data(
             card = json.loads(card_path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, integers too long
             raise EvidenceError(f"Cannot read the data card '{card_path}': {exc}.") from None
+        problem = card_problem(card, COHORT_CARD_FIELDS)
+        if problem:
+            raise EvidenceError(f"The data card '{card_path}' cannot be used: {problem}.")
     return CohortData(
         network=network,
         codes=codes,
