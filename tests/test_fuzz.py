@@ -187,3 +187,65 @@ def test_any_deliberately_changed_model_folder_loads_only_when_valid(fuzz, ctx, 
     assert outcome in ("clean", "ok"), (mutation, outcome)
     if mutation in ("none", "renorm"):
         assert outcome == "clean"
+
+
+@pytest.fixture(scope="module")
+def asia():
+    from npprob.io.bif import read_bif
+
+    return read_bif(Path(__file__).resolve().parent / "fixtures" / "networks" / "asia.bif")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list('asia,smoke,xray,yes,no,id\n" \r\x00é')), max_size=300
+    ),
+    block_size=st.integers(1, 5),
+)
+def test_any_text_as_an_evidence_csv_reads_the_same_whole_and_in_blocks(asia, text, block_size):
+    """Refused with npprob's error, or read; the blocks join to the whole file's rows."""
+    from npprob.io.records import iter_evidence_blocks, parse_evidence_csv
+
+    try:
+        batch, _ = parse_evidence_csv(text, asia)
+    except NpprobError:
+        with pytest.raises(NpprobError):
+            list(iter_evidence_blocks(text, asia, block_size=block_size))
+        return
+    blocks = list(iter_evidence_blocks(text, asia, block_size=block_size))
+    assert [b.first_row for b in blocks] == list(range(0, len(batch.codes), block_size))
+    joined = [row for b in blocks for row in b.batch.codes.tolist()]
+    assert joined == batch.codes.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list('aetiology,burning,true_neuropathic,label,0,1,present,\n"é')),
+        max_size=300,
+    ),
+    card=st.one_of(st.none(), st.dictionaries(
+        st.sampled_from(["setting", "options", "recorded", "x"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.text(max_size=3)),
+                  st.dictionaries(st.sampled_from(["name", "label", "reporting_trait", "record"]),
+                                  st.one_of(st.none(), st.floats(), st.text(max_size=3)))),
+    )),
+)  # fmt: skip
+def test_any_cohort_file_and_data_card_read_or_are_refused(network, tmp_path_factory, text, card):
+    """A cohort CSV with any data card: read with its rows, or refused with npprob's error."""
+    import json
+
+    from npprob.io.cohort import read_cohort_data
+
+    folder = tmp_path_factory.mktemp("cohort")
+    (folder / "cohort.csv").write_text(text, encoding="utf-8")
+    if card is not None:
+        (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    try:
+        data = read_cohort_data(folder / "cohort.csv", network)
+    except NpprobError:
+        return
+    assert data.codes.shape[1] == len(network)
+    if data.label is not None:
+        assert len(data.label) == len(data.codes)

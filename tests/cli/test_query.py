@@ -187,3 +187,66 @@ def test_python_dash_m_entry_point_and_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert "npprob" in capsys.readouterr().out
+
+
+def test_rows_are_answered_a_block_at_a_time_with_the_same_result(tmp_path, capsys, monkeypatch):
+    import npprob.io.records as records
+
+    rng = np.random.default_rng(0)
+    states = ["yes", "no", ""]
+    lines = ["id,xray,dysp,smoke"] + [
+        f"p{i}," + ",".join(states[k] for k in rng.integers(0, 3, size=3)) for i in range(23)
+    ]
+    evidence = write(tmp_path / "ev.csv", "\n".join(lines) + "\n")
+    args = ["query", "--network", str(ASIA), "--target", "lung", "--evidence", str(evidence),
+            "--id-column", "id"]  # fmt: skip
+    assert run(capsys, *args, "--out", str(tmp_path / "whole.csv"))[0] == 0
+    monkeypatch.setattr(records, "EVIDENCE_BLOCK_SIZE", 4)
+    assert run(capsys, *args, "--out", str(tmp_path / "blocks.csv"))[0] == 0
+    assert run(capsys, *args, "--out", str(tmp_path / "again.csv"))[0] == 0
+    # Same blocks, same bytes (the grouping of patterns into plans may differ from the
+    # whole file's in the last bit, so the two are compared by value).
+    assert (tmp_path / "again.csv").read_bytes() == (tmp_path / "blocks.csv").read_bytes()
+    header, rows = read_rows(tmp_path / "blocks.csv")
+    _, whole = read_rows(tmp_path / "whole.csv")
+    assert header == ["id", "lung=yes", "lung=no"]
+    assert [r[0] for r in rows] == [f"p{i}" for i in range(23)] == [r[0] for r in whole]
+    spec = spec_of(read_bif(ASIA))
+    codes = np.full((23, len(spec.names)), -1)
+    for r, line in enumerate(lines[1:]):
+        for name, state in zip(["xray", "dysp", "smoke"], line.split(",")[1:], strict=True):
+            if state:
+                codes[r, spec.names.index(name)] = spec.states[name].index(state)
+    expected = brute_force(spec, codes, ["lung"]).stacked(["lung"])
+    for got in (rows, whole):
+        values = np.array([[float(x) for x in row[1:]] for row in got])
+        np.testing.assert_allclose(values, expected, atol=1e-12, rtol=0)
+
+
+def test_a_bad_row_in_a_later_block_is_named_and_nothing_is_written(tmp_path, capsys, monkeypatch):
+    import npprob.io.records as records
+
+    monkeypatch.setattr(records, "EVIDENCE_BLOCK_SIZE", 3)
+    lines = ["xray,smoke"] + ["yes,no"] * 7 + ["maybe,no"] + ["no,yes"] * 3
+    evidence = write(tmp_path / "ev.csv", "\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    status, _, err = run(capsys, "query", "--network", str(ASIA), "--target", "lung",
+                         "--evidence", str(evidence), "--out", str(out))  # fmt: skip
+    assert status == 2
+    assert "ev.csv:9: unknown state 'maybe' for 'xray' (data row 8)" in err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*"))  # no staging file left
+
+
+def test_contradictory_evidence_in_a_later_block_names_its_file_row(tmp_path, capsys, monkeypatch):
+    import npprob.io.records as records
+
+    monkeypatch.setattr(records, "EVIDENCE_BLOCK_SIZE", 2)
+    # In asia, 'either' is the deterministic OR of 'tub' and 'lung'.
+    lines = ["tub,lung,either"] + ["yes,no,yes"] * 4 + ["yes,no,no"] + ["no,no,no"]
+    evidence = write(tmp_path / "ev.csv", "\n".join(lines) + "\n")
+    status, _, err = run(capsys, "query", "--network", str(ASIA), "--target", "smoke",
+                         "--evidence", str(evidence), "--out", str(tmp_path / "o.csv"))  # fmt: skip
+    assert status == 2
+    assert "data row(s) 5 have probability zero" in err
+    assert not (tmp_path / "o.csv").exists()

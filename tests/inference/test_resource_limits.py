@@ -55,3 +55,25 @@ def test_more_states_than_evidence_codes_hold_is_refused():
     with pytest.raises(NetworkError, match=f"at most {MAX_STATES}"):
         Variable("big", tuple(f"s{i}" for i in range(MAX_STATES + 1)))
     assert Variable("ok", tuple(f"s{i}" for i in range(MAX_STATES))).cardinality == MAX_STATES
+
+
+def test_a_network_file_past_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
+    import gzip
+
+    monkeypatch.setenv("NPPROB_MAX_NETWORK_BYTES", "10000")
+    text = "network x {}\nvariable a { type discrete [ 2 ] { y, n }; }\n"
+    small = tmp_path / "small.bif"
+    small.write_text(text + "probability ( a ) { table 0.5, 0.5; }\n")
+    assert read_bif(small).names == ("a",)
+    padded = tmp_path / "padded.bif"
+    padded.write_text(text + " " * 20_000 + "probability ( a ) { table 0.5, 0.5; }\n")
+    with pytest.raises(BIFSyntaxError, match="larger than 10,000 bytes"):
+        read_bif(padded)
+    # A small gzip file that would unpack far past the limit is stopped while unpacking.
+    bomb = tmp_path / "bomb.bif.gz"
+    bomb.write_bytes(gzip.compress(text.encode() + b" " * 50_000_000))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(BIFSyntaxError, match="larger than 10,000 bytes"):
+        read_bif(bomb)
+    with padded.open("rb") as fh, pytest.raises(BIFSyntaxError, match="larger than"):
+        read_bif(fh)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from npprob.errors import ZeroProbabilityEvidenceError
 
@@ -27,7 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="VAR",
         help="query variable; repeat for several",
     )
-    p.add_argument("--evidence", required=True, metavar="FILE.csv", help="patients' findings")
+    p.add_argument(
+        "--evidence",
+        required=True,
+        metavar="FILE.csv",
+        help="patients' findings, read a block of rows at a time (- for standard input)",
+    )
     p.add_argument("--out", required=True, metavar="OUT.csv", help="where to write the posteriors")
     p.add_argument(
         "--id-column",
@@ -52,37 +58,53 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute ``npprob query``."""
+    """Execute ``npprob query``.
+
+    The evidence is read, answered and written a block of rows at a time, so memory
+    does not grow with the file; the output appears whole or not at all.
+    """
+    import contextlib
+    import csv
+
+    import numpy as np
+
     from npprob.inference import Engine
     from npprob.io.bif import read_bif
-    from npprob.io.outputs import check_output_path
-    from npprob.io.records import read_evidence_csv, write_probabilities_csv
+    from npprob.io.outputs import atomic_text_writer, check_output_path
+    from npprob.io.records import open_evidence_csv, write_probability_rows
+    from npprob.network.evidence import EvidenceBatch
 
     if args.out != "-":
         check_output_path(args.out, [args.network, args.evidence])
     network = read_bif(args.network)
     for target in args.target:
         network.index(target)  # unknown names fail before the CSV is read
-    batch, ids = read_evidence_csv(args.evidence, network, id_column=args.id_column)
     engine = Engine(network)
-    try:
-        result = engine.query(
-            batch,
-            args.target,
-            on_zero="raise" if args.on_zero == "error" else "nan",
-            n_threads=args.n_threads,
-        )
-    except ZeroProbabilityEvidenceError as exc:
-        rows = ", ".join(str(r + 1) for r in exc.rows[:10]) + (" ..." if len(exc.rows) > 10 else "")
-        raise ZeroProbabilityEvidenceError(
-            f"{args.evidence}: the findings of data row(s) {rows} have probability zero under "
-            f"the network (contradictory evidence); use --on-zero nan to write nan for them.",
-            rows=exc.rows,
-        ) from None
-    write_probabilities_csv(
-        args.out,
-        result.columns,
-        result.probabilities[0],
-        ids=(args.id_column, ids) if ids is not None else None,
-    )
+    # The targets checked, and the columns named, by the engine itself before any row.
+    no_rows = EvidenceBatch(network, np.zeros((0, len(network)), dtype=np.int16))
+    columns = list(engine.query(no_rows, args.target).columns)
+    header = ([args.id_column] if args.id_column is not None else []) + columns
+    out = contextlib.nullcontext(sys.stdout) if args.out == "-" else atomic_text_writer(args.out)
+    with open_evidence_csv(args.evidence, network, id_column=args.id_column) as blocks, out as fh:
+        csv.writer(fh, lineterminator="\n").writerow(header)
+        for block in blocks:
+            try:
+                result = engine.query(
+                    block.batch,
+                    args.target,
+                    on_zero="raise" if args.on_zero == "error" else "nan",
+                    n_threads=args.n_threads,
+                )
+            except ZeroProbabilityEvidenceError as exc:
+                rows = [block.first_row + r for r in exc.rows]
+                shown = ", ".join(str(r + 1) for r in rows[:10]) + (
+                    " ..." if len(rows) > 10 else ""
+                )
+                raise ZeroProbabilityEvidenceError(
+                    f"{args.evidence}: the findings of data row(s) {shown} have probability zero "
+                    "under the network (contradictory evidence); use --on-zero nan to write nan "
+                    "for them.",
+                    rows=rows,
+                ) from None
+            write_probability_rows(fh, result.probabilities[0], block.ids)
     return 0

@@ -60,7 +60,7 @@ from typing import IO, NoReturn
 import numpy as np
 
 from npprob._checks import format_choices, unknown_name_hint
-from npprob._limits import max_table_entries
+from npprob._limits import max_network_bytes, max_table_entries
 from npprob.errors import BIFSyntaxError, NetworkError
 from npprob.network.network import ROW_SUM_TOLERANCE, Network
 from npprob.network.variable import Variable
@@ -934,8 +934,9 @@ def read_bif(
     Bytes are decoded as UTF-8 (a byte-order mark is dropped), falling back
     to Latin-1, which some old BIF files use.
     """
+    limit = max_network_bytes()
     if hasattr(source, "read"):
-        raw = source.read()  # type: ignore[union-attr]
+        raw = source.read(limit + 1)  # type: ignore[union-attr]
         path_str = getattr(source, "name", None)
         path_str = path_str if isinstance(path_str, str) else None
     else:
@@ -945,18 +946,31 @@ def read_bif(
             )
         path_str = os.fspath(source)
         with open(path_str, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(limit + 1)
+    _check_size(raw, limit, path_str)
     if isinstance(raw, bytes):
-        raw = _decode(raw, path_str)
+        raw = _decode(raw, path_str, limit)
     return read_bif_string(raw, path_str, name=name, renormalize_tolerance=renormalize_tolerance)
 
 
-def _decode(raw: bytes, path: str | None) -> str:
+def _check_size(raw: str | bytes, limit: int, path: str | None) -> None:
+    """Refuse a network file longer than ``limit`` (read up to one byte past it)."""
+    if len(raw) > limit:
+        raise BIFSyntaxError(
+            f"the network file is larger than {limit:,} bytes (NPPROB_MAX_NETWORK_BYTES); not read",
+            path=path,
+        )
+
+
+def _decode(raw: bytes, path: str | None, limit: int) -> str:
     if raw[:2] == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(raw)
+            # Decompressed up to one byte past the limit: a small file cannot unpack to gigabytes.
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+                raw = fh.read(limit + 1)
         except (OSError, EOFError, zlib.error) as exc:
             raise BIFSyntaxError(f"corrupted gzip data: {exc}", path=path) from None
+        _check_size(raw, limit, path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import itertools
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,7 +21,15 @@ from npprob.io.outputs import atomic_text_writer
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.network import Network
 
-__all__ = ["parse_evidence_csv", "read_evidence_csv", "write_probabilities_csv"]
+__all__ = [
+    "EvidenceBlock",
+    "iter_evidence_blocks",
+    "open_evidence_csv",
+    "parse_evidence_csv",
+    "read_evidence_csv",
+    "write_probabilities_csv",
+    "write_probability_rows",
+]
 
 
 def read_evidence_csv(
@@ -55,18 +66,77 @@ def read_evidence_csv(
         column names, a row with the wrong number of cells), an unknown
         column (with close names suggested) or an unknown state. Messages
         give the file line number and the 1-based data row.
+
+    See Also
+    --------
+    open_evidence_csv : the same rows a block at a time, for files of any size.
     """
-    path = Path(source)
-    text = _read_text(path, "evidence")
-    return parse_evidence_csv(text, network, id_column=id_column, name=str(path))
+    with open_evidence_csv(source, network, id_column=id_column) as blocks:
+        return _joined(network, list(blocks), id_column)
 
 
 def parse_evidence_csv(
     text: str, network: Network, *, id_column: str | None = None, name: str = "<csv>"
 ) -> tuple[EvidenceBatch, list[str] | None]:
     """Parse CSV text; see :func:`read_evidence_csv`."""
-    records = _csv_records(text, name)
-    header_line, header = records[0]
+    blocks = list(iter_evidence_blocks(text, network, id_column=id_column, name=name))
+    return _joined(network, blocks, id_column)
+
+
+def _joined(network: Network, blocks: list, id_column: str | None):
+    """The blocks of :func:`iter_evidence_blocks` as one batch and one identifier list."""
+    if not blocks:
+        return EvidenceBatch(network, np.zeros((0, len(network)), dtype=np.int16)), (
+            [] if id_column is not None else None
+        )
+    codes = np.concatenate([block.batch.codes for block in blocks])
+    ids = None if id_column is None else [i for block in blocks for i in block.ids]
+    return EvidenceBatch(network, codes), ids
+
+
+class EvidenceBlock(NamedTuple):
+    """Consecutive data rows of an evidence CSV.
+
+    Attributes
+    ----------
+    batch : EvidenceBatch
+        The rows' evidence.
+    ids : list of str or None
+        Their identifiers, when an identifier column is named.
+    first_row : int
+        0-based data row of the first row in the file.
+    """
+
+    batch: EvidenceBatch
+    ids: list[str] | None
+    first_row: int
+
+
+#: Data rows per block when an evidence CSV is read as it goes.
+EVIDENCE_BLOCK_SIZE = 4096
+
+
+def iter_evidence_blocks(
+    source,
+    network: Network,
+    *,
+    id_column: str | None = None,
+    name: str = "<csv>",
+    block_size: int | None = None,
+):
+    """The rows of an evidence CSV, ``block_size`` at a time, as :class:`EvidenceBlock`.
+
+    ``source`` is the CSV text or an open text file, read as the blocks are taken,
+    so memory is that of one block whatever the file's size. Header problems raise
+    before the first block; a bad row raises when its block is read, with its file
+    line and 1-based data row counted from the start of the file.
+    """
+    block_size = EVIDENCE_BLOCK_SIZE if block_size is None else block_size
+    records = _iter_csv_records(source, name)
+    first = next(records, None)
+    if first is None:
+        raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
+    header_line, header = first
     header = _checked_header(header, name, header_line)
     if id_column is not None and id_column not in header:
         raise EvidenceError(f"{name}: no identifier column '{id_column}' in the header.")
@@ -77,23 +147,60 @@ def parse_evidence_csv(
                 f"{unknown_name_hint(h, network.names)}",
                 variable=h,
             )
-    data = _whole_rows(records[1:], header, name)
     names = [h for h in header if h != id_column]
     positions = [header.index(h) for h in names]
-    codes, problems = encode_table(network, names, [[c[k] for k in positions] for _, c in data])
-    if problems:
-        p = problems[0]
-        raise EvidenceError(
-            f"{name}:{data[p.row][0]}: unknown state {p.value!r} for '{p.variable}' "
-            f"(data row {p.row + 1}); expected one of: {p.expected}.",
-            variable=p.variable,
-            row=p.row,
-        )
-    ids: list[str] | None = None
-    if id_column is not None:
-        id_pos = header.index(id_column)
-        ids = [cells[id_pos].strip() for _, cells in data]
-    return EvidenceBatch(network, codes), ids
+    id_pos = header.index(id_column) if id_column is not None else None
+    offset = 0
+    while True:
+        data = list(itertools.islice(records, block_size))
+        if not data:
+            return
+        for row, (line, cells) in enumerate(data):
+            if len(cells) != len(header):
+                raise EvidenceError(
+                    f"{name}:{line}: data row {offset + row + 1} has {len(cells)} cells; "
+                    f"the header has {len(header)}.",
+                    row=offset + row,
+                )
+        codes, problems = encode_table(network, names, [[c[k] for k in positions] for _, c in data])
+        if problems:
+            p = problems[0]
+            raise EvidenceError(
+                f"{name}:{data[p.row][0]}: unknown state {p.value!r} for '{p.variable}' "
+                f"(data row {offset + p.row + 1}); expected one of: {p.expected}.",
+                variable=p.variable,
+                row=offset + p.row,
+            )
+        ids = None if id_pos is None else [cells[id_pos].strip() for _, cells in data]
+        yield EvidenceBlock(EvidenceBatch(network, codes), ids, offset)
+        offset += len(data)
+
+
+@contextlib.contextmanager
+def open_evidence_csv(
+    source: str | os.PathLike[str],
+    network: Network,
+    *,
+    id_column: str | None = None,
+    block_size: int | None = None,
+):
+    """An evidence CSV file as an iterator of :class:`EvidenceBlock`, read as it goes.
+
+    The streaming form of :func:`read_evidence_csv` (the same rows, rules and
+    errors; see :func:`iter_evidence_blocks`). ``"-"`` reads standard input.
+    """
+    if str(source) == "-":
+        yield iter_evidence_blocks(sys.stdin, network, id_column=id_column, name="<stdin>",
+                                   block_size=block_size)  # fmt: skip
+        return
+    path = Path(source)
+    try:
+        fh = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise EvidenceError(f"Cannot read evidence file '{path}': {exc.strerror or exc}.") from None
+    with fh:
+        yield iter_evidence_blocks(fh, network, id_column=id_column, name=str(path),
+                                   block_size=block_size)  # fmt: skip
 
 
 def write_probabilities_csv(
@@ -134,10 +241,16 @@ def write_probabilities_csv(
 def _write_probability_rows(fh, header, probabilities, ids) -> None:
     writer = csv.writer(fh, lineterminator="\n")
     writer.writerow(header)
+    write_probability_rows(fh, probabilities, ids[1] if ids is not None else None)
+
+
+def write_probability_rows(fh, probabilities: np.ndarray, ids: Sequence[str] | None = None) -> None:
+    """Append data rows (no header) as :func:`write_probabilities_csv` writes them."""
+    writer = csv.writer(fh, lineterminator="\n")
     for i, row in enumerate(probabilities):
         cells = [format(float(p), ".17g") for p in row]
         if ids is not None:
-            cells = [ids[1][i], *cells]
+            cells = [ids[i], *cells]
         writer.writerow(cells)
 
 
