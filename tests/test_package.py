@@ -30,9 +30,10 @@ LAYERS = {
     "evaluation": 7,
     "decision": 8,
     "estimator": 9,
-    "cli": 10,
-    "__main__": 11,
-    "__init__": 11,
+    "web": 10,
+    "cli": 11,
+    "__main__": 12,
+    "__init__": 12,
 }
 
 

@@ -67,8 +67,8 @@ def _given(args: argparse.Namespace, flags) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob diagnose``."""
-    from npprob.diagnosis import diagnose, load_model
-    from npprob.diagnosis.model import setting_of
+    from npprob.decision.answer import answer_patient
+    from npprob.diagnosis import load_model
 
     cohort = bool(args.source) and args.source.lower().endswith(".csv")
     for flags, what in _ONE_PATIENT if cohort else ():
@@ -90,28 +90,13 @@ def run(args: argparse.Namespace) -> int:
     if cohort:
         return _run_cohort(args, model.in_setting(args.setting))
     record = read_record(args, model.network)
-    model = model.in_setting(args.setting or setting_of(record))
-    diagnosis = diagnose(record, model)
-    ranking = None
-    if args.no_treatments:
-        # Checked anyway: a misspelt factor should not pass silently.
-        from npprob.decision import parse_overrides, parse_patient_factors, treatment_files
-
-        evidence, contraindications = treatment_files()
-        parse_patient_factors(record.patient_factors, contraindications.factors)
-        parse_overrides(record.treatment_overrides, evidence.drugs)
-    else:
-        from npprob.decision import recommend
-
-        ranking = recommend(
-            diagnosis, record.patient_factors, model=model,
-            overrides=record.treatment_overrides, **treatment_options(args),
-        )  # fmt: skip
+    answer = answer_patient(
+        record, model, setting=args.setting, treatments=not args.no_treatments,
+        **treatment_options(args),
+    )  # fmt: skip
+    diagnosis, ranking = answer.diagnosis, answer.ranking
     if args.json:
-        out = diagnosis.to_dict()
-        if ranking is not None:
-            out["treatments"] = ranking.to_dict()
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        sys.stdout.write(json.dumps(answer.to_dict(), indent=2) + "\n")
     else:
         sys.stdout.write(format_diagnosis(diagnosis, top=args.top))
         if ranking is not None:

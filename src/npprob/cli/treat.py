@@ -38,22 +38,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob treat``."""
-    from npprob.decision import recommend
-    from npprob.diagnosis import diagnose, load_model
-    from npprob.diagnosis.model import setting_of
+    from npprob.decision.answer import answer_patient
+    from npprob.diagnosis import load_model
 
     if args.source and args.source.lower().endswith(".csv"):
         raise ParameterError("npprob treat takes one patient (JSON), not a CSV cohort.")
     model = load_model(args.model)
     record = read_record(args, model.network)
-    model = model.in_setting(args.setting or setting_of(record))
-    diagnosis = diagnose(record, model, explain=False)
-    ranking = recommend(
-        diagnosis, record.patient_factors, model=model, overrides=record.treatment_overrides,
-        **treatment_options(args),
-    )  # fmt: skip
+    answer = answer_patient(
+        record, model, setting=args.setting, explain=False, **treatment_options(args)
+    )
     if args.json:
-        sys.stdout.write(json.dumps({"treatments": ranking.to_dict()}, indent=2) + "\n")
+        sys.stdout.write(json.dumps(answer.treatments_dict(), indent=2) + "\n")
     else:
-        sys.stdout.write(format_treatments(ranking))
+        sys.stdout.write(format_treatments(answer.ranking))
     return 0

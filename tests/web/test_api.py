@@ -1,0 +1,199 @@
+"""The web app through Starlette's test client: the same answers and errors as the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+from starlette.testclient import TestClient  # noqa: E402
+
+from npprob.cli import main  # noqa: E402
+from npprob.io.resources import patient_schema_path  # noqa: E402
+from npprob.web.app import MAX_BODY_BYTES, SECURITY_HEADERS, create_app  # noqa: E402
+from npprob.web.form import FACTOR_PREFIX, form_groups, form_values  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(create_app())
+
+
+def _cli(*argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str]:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        status = main(list(argv))
+    return status, out.getvalue()
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_gives_the_cli_json_byte_for_byte(client, example):
+    status, expected = _cli("diagnose", str(example), "--json")
+    assert status == 0
+    response = client.post("/api/diagnose", content=example.read_bytes())
+    assert response.status_code == 200
+    assert response.text == expected
+    assert response.headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("example", EXAMPLES[:4], ids=[p.stem for p in EXAMPLES[:4]])
+def test_treat_gives_the_cli_json(client, example):
+    status, expected = _cli("treat", str(example), "--json")
+    assert status == 0
+    response = client.post("/api/treat", content=example.read_bytes())
+    assert response.status_code == 200
+    assert response.text == expected
+
+
+BAD_RECORDS = {
+    "unknown finding": '{"burnning": "present"}',
+    "invalid state": '{"burning": "maybe"}',
+    "malformed json": '{"burning": "present",}',
+    "not an object": '["burning"]',
+    "duplicate key": '{"burning": "present", "burning": "absent"}',
+    "nan": '{"burning": NaN}',
+    "huge integer": '{"burning": ' + "9" * 5000 + "}",
+    "hidden variable": '{"lesion": "present"}',
+    "list value": '{"burning": ["present"]}',
+    "unknown factor": '{"burning": "present", "patient_factors": {"agee": 70}}',
+    "age out of range": '{"burning": "present", "patient_factors": {"age": 300}}',
+    "unknown setting": '{"burning": "present", "setting": "diabetis"}',
+    "context absent": '{"chronic_pain": "absent"}',
+    "empty body": "",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RECORDS))
+def test_every_bad_input_class_is_a_422_with_the_cli_message(client, tmp_path, capsys, case):
+    path = tmp_path / "record.json"
+    path.write_text(BAD_RECORDS[case], encoding="utf-8")
+    status, _ = _cli("diagnose", str(path), "--json")
+    cli_message = capsys.readouterr().err.strip()
+    assert status == 2
+    prefix = "npprob diagnose: error: "
+    assert cli_message.startswith(prefix)
+    response = client.post("/api/diagnose", content=BAD_RECORDS[case].encode())
+    assert response.status_code == 422, response.text
+    api_message = response.json()["error"]
+    # The same words; only the name of the source differs (the file vs the request body).
+    assert cli_message[len(prefix):].replace(str(path), "SOURCE") == api_message.replace(
+        "the request body", "SOURCE"
+    )
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client):
+    response = client.post("/api/diagnose", content=b" " * (MAX_BODY_BYTES + 1))
+    assert response.status_code == 413
+    assert "larger than" in response.json()["error"]
+
+
+def test_security_headers_on_every_kind_of_response(client):
+    responses = [
+        client.get("/"),
+        client.get("/api/health"),
+        client.get("/static/style.css"),
+        client.post("/api/diagnose", content=b"{"),
+        client.get("/no/such/page"),
+        client.post("/api/diagnose", content=b" " * (MAX_BODY_BYTES + 1)),
+    ]
+    for response in responses:
+        for key, value in SECURITY_HEADERS.items():
+            assert response.headers.get(key) == value, (response.url, key)
+    csp = SECURITY_HEADERS["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+
+
+def test_schema_health_and_openapi(client):
+    assert client.get("/api/schema").json() == json.loads(patient_schema_path().read_text())
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok" and health["model"]["name"] == "default"
+    document = client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    assert {"/api/diagnose", "/api/treat", "/api/schema", "/api/health"} <= set(document["paths"])
+    assert document["components"]["schemas"]["Patient"]["properties"]["burning"]
+
+
+def test_the_page_has_no_inline_script_and_no_external_resource(client):
+    html = client.get("/").text
+    assert "<script>" not in html and "<script " in html  # one script, by src
+    assert "http://" not in html.replace("http://www.w3.org", "")
+    assert "https://" not in html
+    assert "research tool, not a medical device" in html
+
+
+def test_the_form_has_a_field_for_every_finding_and_factor(client):
+    from npprob.io.resources import clinical_spec
+
+    network = clinical_spec().network
+    names = {f.name for g in form_groups(network) for f in g.fields}
+    findings = {v.name for v in network.observable if str(v.role) != "context"}
+    assert findings <= names
+    schema = json.loads(patient_schema_path().read_text())
+    factors = schema["properties"]["patient_factors"]["properties"]
+    assert {FACTOR_PREFIX + f for f in factors} <= names
+    html = client.get("/").text
+    for name in findings:
+        assert f'name="{name}"' in html
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_the_form_filled_from_an_example_shows_the_cli_probability(client, example):
+    from npprob.io.resources import clinical_spec
+
+    network = clinical_spec().network
+    record = json.loads(example.read_text())
+    values = {k: v for k, v in form_values(record, network).items() if not k.startswith("$")}
+    values = {k: v for k, v in values.items() if k not in ("comment", "notes", "treatment_overrides")}
+    response = client.post("/", data=values)
+    assert response.status_code == 200, response.text[-2000:]
+    _, expected = _cli("diagnose", str(example), "--json")
+    answer = json.loads(expected)
+    from npprob.web.app import _probability
+
+    assert f'id="p-neuropathic">{_probability(answer["p_neuropathic"])}<' in response.text
+    assert f'id="neupsig-grade">{answer["neupsig_grade"]}<' in response.text
+    first = answer["treatments"]["ranked"][0]["name"]
+    assert first.replace("'", "&#39;").replace("&", "&amp;") in response.text or first in response.text
+
+
+def test_user_text_is_escaped(client):
+    record = {"id": "<script>alert(1)</script>", "burning": "present"}
+    response = client.post("/", files={"record_file": ("r.json", json.dumps(record).encode())})
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+
+def test_a_bad_form_value_shows_the_cli_message_and_keeps_the_page(client):
+    response = client.post("/", data={"burning": "maybe", "factor.age": "70"})
+    assert response.status_code == 422
+    assert "has invalid state" in response.text and 'role="alert"' in response.text
+    response = client.post("/", data={"factor.age": "seventy"})
+    assert response.status_code == 422 and "whole number" in response.text
+
+
+def test_the_record_round_trips_through_download_and_upload(client):
+    example = ROOT / "examples" / "postherpetic_neuralgia.json"
+    downloaded = client.post("/record.json", files={"record_file": ("r.json", example.read_bytes())})
+    assert downloaded.status_code == 200
+    assert "attachment" in downloaded.headers["content-disposition"]
+    again = client.post("/api/diagnose", content=downloaded.content)
+    direct = client.post("/api/diagnose", content=example.read_bytes())
+    assert again.json()["p_neuropathic"] == direct.json()["p_neuropathic"]
+
+
+def test_nothing_is_written_to_disk(client, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = set(os.listdir(tmp_path))
+    example = ROOT / "examples" / "postherpetic_neuralgia.json"
+    client.post("/api/diagnose", content=example.read_bytes())
+    client.post("/", files={"record_file": ("r.json", example.read_bytes())})
+    assert set(os.listdir(tmp_path)) == before
