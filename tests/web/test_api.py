@@ -9,14 +9,12 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
-pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
-
-from npprob.cli import main  # noqa: E402
-from npprob.io.resources import patient_schema_path  # noqa: E402
-from npprob.web.app import MAX_BODY_BYTES, SECURITY_HEADERS, create_app  # noqa: E402
-from npprob.web.form import FACTOR_PREFIX, form_groups, form_values  # noqa: E402
+from npprob.cli import main
+from npprob.io.resources import patient_schema_path
+from npprob.web.app import MAX_BODY_BYTES, SECURITY_HEADERS, create_app
+from npprob.web.form import FACTOR_PREFIX, form_groups, form_values
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
@@ -84,7 +82,7 @@ def test_every_bad_input_class_is_a_422_with_the_cli_message(client, tmp_path, c
     assert response.status_code == 422, response.text
     api_message = response.json()["error"]
     # The same words; only the name of the source differs (the file vs the request body).
-    assert cli_message[len(prefix):].replace(str(path), "SOURCE") == api_message.replace(
+    assert cli_message[len(prefix) :].replace(str(path), "SOURCE") == api_message.replace(
         "the request body", "SOURCE"
     )
 
@@ -108,13 +106,15 @@ def test_security_headers_on_every_kind_of_response(client):
         for key, value in SECURITY_HEADERS.items():
             assert response.headers.get(key) == value, (response.url, key)
     csp = SECURITY_HEADERS["content-security-policy"]
-    assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in csp
 
 
 def test_schema_health_and_openapi(client):
     assert client.get("/api/schema").json() == json.loads(patient_schema_path().read_text())
     health = client.get("/api/health").json()
-    assert health["status"] == "ok" and health["model"]["name"] == "default"
+    assert health["status"] == "ok"
+    assert health["model"]["name"] == "default"
     document = client.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert {"/api/diagnose", "/api/treat", "/api/schema", "/api/health"} <= set(document["paths"])
@@ -123,7 +123,8 @@ def test_schema_health_and_openapi(client):
 
 def test_the_page_has_no_inline_script_and_no_external_resource(client):
     html = client.get("/").text
-    assert "<script>" not in html and "<script " in html  # one script, by src
+    assert "<script>" not in html
+    assert "<script " in html
     assert "http://" not in html.replace("http://www.w3.org", "")
     assert "https://" not in html
     assert "research tool, not a medical device" in html
@@ -151,7 +152,9 @@ def test_the_form_filled_from_an_example_shows_the_cli_probability(client, examp
     network = clinical_spec().network
     record = json.loads(example.read_text())
     values = {k: v for k, v in form_values(record, network).items() if not k.startswith("$")}
-    values = {k: v for k, v in values.items() if k not in ("comment", "notes", "treatment_overrides")}
+    values = {
+        k: v for k, v in values.items() if k not in ("comment", "notes", "treatment_overrides")
+    }
     response = client.post("/", data=values)
     assert response.status_code == 200, response.text[-2000:]
     _, expected = _cli("diagnose", str(example), "--json")
@@ -161,7 +164,9 @@ def test_the_form_filled_from_an_example_shows_the_cli_probability(client, examp
     assert f'id="p-neuropathic">{_probability(answer["p_neuropathic"])}<' in response.text
     assert f'id="neupsig-grade">{answer["neupsig_grade"]}<' in response.text
     first = answer["treatments"]["ranked"][0]["name"]
-    assert first.replace("'", "&#39;").replace("&", "&amp;") in response.text or first in response.text
+    assert (
+        first.replace("'", "&#39;").replace("&", "&amp;") in response.text or first in response.text
+    )
 
 
 def test_user_text_is_escaped(client):
@@ -175,14 +180,18 @@ def test_user_text_is_escaped(client):
 def test_a_bad_form_value_shows_the_cli_message_and_keeps_the_page(client):
     response = client.post("/", data={"burning": "maybe", "factor.age": "70"})
     assert response.status_code == 422
-    assert "has invalid state" in response.text and 'role="alert"' in response.text
+    assert "has invalid state" in response.text
+    assert 'role="alert"' in response.text
     response = client.post("/", data={"factor.age": "seventy"})
-    assert response.status_code == 422 and "whole number" in response.text
+    assert response.status_code == 422
+    assert "whole number" in response.text
 
 
 def test_the_record_round_trips_through_download_and_upload(client):
     example = ROOT / "examples" / "postherpetic_neuralgia.json"
-    downloaded = client.post("/record.json", files={"record_file": ("r.json", example.read_bytes())})
+    downloaded = client.post(
+        "/record.json", files={"record_file": ("r.json", example.read_bytes())}
+    )
     assert downloaded.status_code == 200
     assert "attachment" in downloaded.headers["content-disposition"]
     again = client.post("/api/diagnose", content=downloaded.content)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("uvicorn")
-
-from npprob.cli import main  # noqa: E402
-from npprob.cli.serve import is_loopback  # noqa: E402
+from npprob.cli import main
+from npprob.cli.serve import is_loopback
 
 
 @pytest.fixture
@@ -24,13 +22,15 @@ def test_loopback_by_default_and_said(started, capsys):
     assert started == [{"host": "127.0.0.1", "port": 8765, "access_log": False,
                         "log_level": "warning"}]  # fmt: skip
     err = capsys.readouterr().err
-    assert "http://127.0.0.1:8765/" in err and "this machine only" in err
+    assert "http://127.0.0.1:8765/" in err
+    assert "this machine only" in err
     assert "warning" not in err
 
 
 def test_another_address_warns(started, capsys):
     assert main(["serve", "--host", "0.0.0.0", "--port", "9000"]) == 0
-    assert started[0]["host"] == "0.0.0.0" and started[0]["port"] == 9000
+    assert started[0]["host"] == "0.0.0.0"
+    assert started[0]["port"] == 9000
     assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
 
 
@@ -45,7 +45,9 @@ def test_another_address_warns(started, capsys):
 def test_bad_options_are_one_line_before_listening(started, capsys, argv, message):
     assert main(["serve", *argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("npprob serve: error:") and message in err and err.count("\n") == 1
+    assert err.startswith("npprob serve: error:")
+    assert message in err
+    assert err.count("\n") == 1
     assert started == []
 
 

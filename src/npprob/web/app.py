@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -241,7 +242,7 @@ def create_app(
         except NpprobError as exc:
             return page({}, error=str(exc), status_code=422)
         try:
-            result = answer(record)
+            result = await run_in_threadpool(answer, record)
         except NpprobError as exc:
             return page(values, error=str(exc), record_text=text, status_code=422)
         return page(values, result, record_text=text)
@@ -267,13 +268,16 @@ def create_app(
 
     async def api_diagnose(request: Request) -> Response:
         try:
-            return _json(answer(await api_record(request)).to_dict())
+            record = await api_record(request)
+            return _json((await run_in_threadpool(answer, record)).to_dict())
         except NpprobError as exc:
             return _error(str(exc))
 
     async def api_treat(request: Request) -> Response:
         try:
-            return _json(answer(await api_record(request), explain=False).treatments_dict())
+            record = await api_record(request)
+            result = await run_in_threadpool(answer, record, explain=False)
+            return _json(result.treatments_dict())
         except NpprobError as exc:
             return _error(str(exc))
 
