@@ -145,3 +145,21 @@ def test_keyboard_alone_reaches_every_field(page):
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.locator("#result").count() == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["postherpetic_neuralgia_older_cardiac", "lumbar_radiculopathy_mixed"]
+)
+def test_the_result_prints_on_one_a4_page(page, name):
+    import re
+
+    # The longest treatment lists of the examples (exclusions, cautions, overrides).
+    page.uncheck("#live")
+    page.click("details.json summary")
+    page.fill("#record_json", (ROOT / "examples" / f"{name}.json").read_text())
+    with page.expect_navigation():
+        page.click("#compute")
+    pdf = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"serve-{name}.pdf").write_bytes(pdf)
