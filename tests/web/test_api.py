@@ -66,23 +66,30 @@ BAD_RECORDS = {
     "unknown setting": '{"burning": "present", "setting": "diabetis"}',
     "context absent": '{"chronic_pain": "absent"}',
     "empty body": "",
+    "unknown override": '{"burning": "present", "treatment_overrides": ["tcaa"]}',
+    "factor of the wrong type": '{"burning": "present", "patient_factors": {"age": "70"}}',
+    "factors not an object": '{"burning": "present", "patient_factors": [1]}',
+    "setting of the wrong type": '{"burning": "present", "setting": 3}',
+    "not utf-8": "\udcff",
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_RECORDS))
 def test_every_bad_input_class_is_a_422_with_the_cli_message(client, tmp_path, capsys, case):
     path = tmp_path / "record.json"
-    path.write_text(BAD_RECORDS[case], encoding="utf-8")
+    body = BAD_RECORDS[case].encode("utf-8", errors="surrogateescape")
+    path.write_bytes(body)
     status, _ = _cli("diagnose", str(path), "--json")
     cli_message = capsys.readouterr().err.strip()
     assert status == 2
     prefix = "npprob diagnose: error: "
     assert cli_message.startswith(prefix)
-    response = client.post("/api/diagnose", content=BAD_RECORDS[case].encode())
+    response = client.post("/api/diagnose", content=body)
     assert response.status_code == 422, response.text
     api_message = response.json()["error"]
     # The same words; only the name of the source differs (the file vs the request body).
-    assert cli_message[len(prefix) :].replace(str(path), "SOURCE") == api_message.replace(
+    expected = cli_message[len(prefix) :].replace(str(path), "SOURCE")
+    assert expected.replace("Patient file 'SOURCE'", "SOURCE") == api_message.replace(
         "the request body", "SOURCE"
     )
 

@@ -262,8 +262,8 @@ def create_app(
         body = await request.body()
         try:
             text = body.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise EvidenceError("the request body is not UTF-8 text.") from None
+        except UnicodeDecodeError as exc:
+            raise EvidenceError(f"the request body is not UTF-8 text ({exc.reason}).") from None
         return parse_patient_record(text, network, name="the request body")
 
     async def api_diagnose(request: Request) -> Response:
