@@ -49,6 +49,11 @@ def format_diagnosis(d, *, top: int = 8) -> str:
         f"{head} (model '{model['name']}', {model['kind']}, {model['n_draws']} parameter draws)"
     )
     lines.append(f"Setting: {setting_text(model)}")
+    if model.get("diagnostics_passed") is False:
+        lines.append(
+            "WARNING: this model did not pass its sampler diagnostics (an exploratory fit, "
+            "used with --allow-unconverged): its probabilities may not be reliable."
+        )
     lines.append("")
     low, high = d.credible_interval
     lines.append(

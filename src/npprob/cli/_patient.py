@@ -39,12 +39,22 @@ def add_patient_arguments(p: argparse.ArgumentParser, *, csv: bool = False) -> N
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
     p.add_argument("--model", default=None, help="model name (default: the shipped default)")
+    add_unconverged_option(p)
     p.add_argument(
         "--setting", default=None, metavar="NAME",
         help="care setting whose case mix is the prior of the patient's condition: "
         + ", ".join(care_setting_names_in_file())
         + " (models/cohort_settings.toml; also 'setting' in the record; default: the case mix "
         "the model carries, which the output names)",
+    )  # fmt: skip
+
+
+def add_unconverged_option(p: argparse.ArgumentParser) -> None:
+    """``--allow-unconverged``: use a model written although its diagnostics failed."""
+    p.add_argument(
+        "--allow-unconverged", action="store_true",
+        help="use a model whose sampler diagnostics failed (written by npprob train "
+        "--exploratory or --min-ess); refused otherwise",
     )  # fmt: skip
 
 

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         from npprob.io.outputs import check_output_path
 
         check_output_path(args.out, [args.source])
-    model = load_model(args.model)
+    model = load_model(args.model, allow_unconverged=args.allow_unconverged)
     if cohort:
         return _run_cohort(args, model.in_setting(args.setting))
     record = read_record(args, model.network)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from npprob.cli._patient import add_unconverged_option
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``evaluate`` subcommand."""
@@ -31,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "training cohort); without it logistic regression and naive Bayes are left out",
     )  # fmt: skip
     p.add_argument("--model", default=None, help="model name or folder (default: default)")
+    add_unconverged_option(p)
     p.add_argument(
         "--out-dir", type=Path, default=Path("reports/evaluation"),
         help="output folder (default reports/evaluation)",
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from npprob.diagnosis import load_model
     from npprob.evaluation.evaluate import evaluate
 
-    model = load_model(args.model)
+    model = load_model(args.model, allow_unconverged=args.allow_unconverged)
     bar = ProgressBar(len(args.cohort), unit="cohorts", disable=args.no_progress)
     evaluation = evaluate(
         model, args.cohort, args.train_cohort, thresholds=args.threshold or (0.3, 0.5),

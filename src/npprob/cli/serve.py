@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import sys
 
+from npprob.cli._patient import add_unconverged_option
 from npprob.errors import ParameterError
 
 #: Where ``npprob serve`` listens unless told otherwise: this machine only.
@@ -34,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="model name or folder (default: the shipped default model)")  # fmt: skip
     p.add_argument("--setting", default=None, metavar="NAME",
                    help="care setting for records that name none")  # fmt: skip
+    add_unconverged_option(p)
     p.set_defaults(run=run)
 
 
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(
             f"npprob serve needs the web extra ({exc.name} is missing): pip install 'npprob[web]'."
         ) from None
-    app = create_app(args.model, args.setting)
+    app = create_app(args.model, args.setting, allow_unconverged=args.allow_unconverged)
     url = f"http://{args.host}:{args.port}/"
     if is_loopback(args.host):
         print(f"npprob serve: {url} (this machine only; Ctrl-C stops)", file=sys.stderr)

@@ -96,6 +96,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--no-netcdf", action="store_true", help="skip the ArviZ netCDF file")
     p.add_argument(
+        "--exploratory", action="store_true",
+        help="write the model even when the diagnostics fail; its card says "
+        "\"passed\": false and npprob diagnose refuses it unless --allow-unconverged",
+    )  # fmt: skip
+    p.add_argument(
+        "--min-ess", type=float, default=None, metavar="N",
+        help="write the model when bulk and tail ESS reach N (and r-hat and divergences "
+        "pass) although below 400; written as an exploratory model, like --exploratory",
+    )  # fmt: skip
+    p.add_argument(
         "--replace-shipped", action="store_true",
         help="allow replacing a model shipped with npprob (models/default in a checkout)",
     )  # fmt: skip
@@ -110,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     from npprob.io.resources import clinical_spec
     from npprob.learning import TrainConfig, train
 
+    if args.min_ess is not None and not 1 <= args.min_ess <= 400:
+        raise ParameterError(f"--min-ess must be in [1, 400]; got {args.min_ess:g}.")
     config = TrainConfig(
         name=ModelFolder.check_name(args.name), label=args.label, draws=args.draws,
         chain_draws=args.chain_draws, tune=args.tune, chains=args.chains,
@@ -147,13 +159,24 @@ def run(args: argparse.Namespace) -> int:
             )
         cohort = read_cohort_data(args.cohort, spec.network)
         trained = train(spec, cohort, likelihood=args.likelihood, config=config, prior=prior)
+    exploratory = False
     if not trained.ok:
         for problem in trained.problems:
             print(f"npprob train: diagnostics failed: {problem}", file=sys.stderr)
-        print("npprob train: no model written.", file=sys.stderr)
-        return 1
-    trained.save(out, netcdf=not args.no_netcdf, replace_shipped=args.replace_shipped)
-    print(f"wrote {out}: {trained.n_draws} draws, likelihood {trained.likelihood}")
+        report = trained.fit.diagnostics
+        gate = args.exploratory or (
+            args.min_ess is not None and report.passes(min_ess=args.min_ess)
+        )
+        if not gate:
+            hint = "" if args.min_ess is not None else " (--exploratory writes it anyway)"
+            print(f"npprob train: no model written{hint}.", file=sys.stderr)
+            return 1
+        trained.mark_exploratory(min_ess=args.min_ess)
+        exploratory = True
+    trained.save(out, netcdf=not args.no_netcdf, replace_shipped=args.replace_shipped,
+                 failed=exploratory)  # fmt: skip
+    kind = " (exploratory: npprob diagnose needs --allow-unconverged)" if exploratory else ""
+    print(f"wrote {out}: {trained.n_draws} draws, likelihood {trained.likelihood}{kind}")
     return 0
 
 

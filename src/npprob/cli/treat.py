@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.source and args.source.lower().endswith(".csv"):
         raise ParameterError("npprob treat takes one patient (JSON), not a CSV cohort.")
-    model = load_model(args.model)
+    model = load_model(args.model, allow_unconverged=args.allow_unconverged)
     record = read_record(args, model.network)
     answer = answer_patient(
         record, model, setting=args.setting, explain=False, **treatment_options(args)

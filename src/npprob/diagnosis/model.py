@@ -199,7 +199,7 @@ class DiagnosticModel:
         matches.
         """
         trained_on = (self.card or {}).get("spec_sha256", self.spec.digest)
-        return {
+        info: dict[str, object] = {
             "name": self.name,
             "kind": self.kind,
             "n_draws": self.n_draws,
@@ -208,6 +208,11 @@ class DiagnosticModel:
             "spec_content_sha256": self.spec.content_digest,
             "setting": self.setting or self._own_case_mix(),
         }
+        diagnostics = (self.card or {}).get("diagnostics") or {}
+        if diagnostics.get("passed") is False:
+            # Loaded with allow_unconverged: every answer says so.
+            info["diagnostics_passed"] = False
+        return info
 
     def _own_case_mix(self) -> dict[str, object]:
         """What the condition's distribution is when no setting is chosen."""
@@ -653,6 +658,7 @@ def load_model(
     spec_path: str | os.PathLike[str] | None = None,
     n_draws: int = PRIOR_DRAWS,
     seed: int = PRIOR_SEED,
+    allow_unconverged: bool = False,
 ) -> DiagnosticModel:
     """Load a diagnostic model.
 
@@ -670,6 +676,9 @@ def load_model(
         Prior draws (prior model only).
     seed : int, default=20261127
         Seed of the prior draws (the same seed gives the same model).
+    allow_unconverged : bool, default=False
+        Load a model whose card says its sampler diagnostics failed (written by
+        ``npprob train --exploratory`` or ``--min-ess``); refused otherwise.
 
     Returns
     -------
@@ -693,6 +702,14 @@ def load_model(
         return DiagnosticModel.from_draws(spec, draws, name="prior", kind="prior")
     folder = shipped if shipped is not None else ModelFolder.find(name)
     draws, card = folder.load(spec)
+    diagnostics = card.get("diagnostics") or {}
+    if diagnostics.get("passed") is False and not allow_unconverged:
+        problems = "; ".join(diagnostics.get("problems") or []) or "see its card"
+        raise ModelFileError(
+            f"Model '{folder.path}' did not pass its sampler diagnostics ({problems}): it was "
+            "written as an exploratory fit, and its probabilities may not be reliable. Use "
+            "--allow-unconverged to diagnose with it anyway."
+        )
     try:
         return DiagnosticModel.from_draws(
             spec, draws, name=str(card.get("name", folder.name)), kind="posterior", card=card

@@ -151,6 +151,19 @@ class TrainedModel:
         """What failed in the diagnostics, each with what to try."""
         return () if self.fit.diagnostics is None else self.fit.diagnostics.problems
 
+    def mark_exploratory(self, *, min_ess: float | None = None) -> None:
+        """Record in the card that this model was written although its diagnostics failed.
+
+        The card keeps the standard verdict (``"passed": false``) and adds
+        ``"exploratory": true`` (and the ``min_ess`` gate it was written on), so
+        :func:`~npprob.diagnosis.load_model` refuses it unless asked not to.
+        """
+        diagnostics = dict(self.card.get("diagnostics") or {})
+        diagnostics.update({"passed": False, "exploratory": True})
+        if min_ess is not None:
+            diagnostics["min_ess"] = float(min_ess)
+        self.card["diagnostics"] = diagnostics
+
     @property
     def n_draws(self) -> int:
         """Number of posterior draws."""

@@ -142,6 +142,7 @@ def create_app(
     setting: str | None = None,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
+    allow_unconverged: bool = False,
 ) -> ASGIApp:
     """The ASGI app of ``npprob serve``.
 
@@ -153,12 +154,15 @@ def create_app(
         Care setting used when a record names none.
     max_body_bytes : int
         Largest request body accepted; larger ones get HTTP 413.
+    allow_unconverged : bool
+        Serve a model whose sampler diagnostics failed (see
+        :func:`~npprob.diagnosis.load_model`).
 
     Returns
     -------
     ASGI application
     """
-    diagnostic_model = load_model(model)
+    diagnostic_model = load_model(model, allow_unconverged=allow_unconverged)
     network = diagnostic_model.network
     if setting is not None:
         diagnostic_model.in_setting(setting)  # an unknown setting fails at start
