@@ -96,6 +96,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--no-netcdf", action="store_true", help="skip the ArviZ netCDF file")
     p.add_argument(
+        "--no-progress", action="store_true",
+        help="no time estimate and no progress bar (the bar is shown only on a terminal)",
+    )  # fmt: skip
+    p.add_argument(
         "--exploratory", action="store_true",
         help="write the model even when the diagnostics fail; its card says "
         "\"passed\": false and npprob diagnose refuses it unless --allow-unconverged",
@@ -126,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         name=ModelFolder.check_name(args.name), label=args.label, draws=args.draws,
         chain_draws=args.chain_draws, tune=args.tune, chains=args.chains,
         target_accept=args.target_accept, seed=args.seed, nuts_sampler=args.sampler,
+        progress=False if args.no_progress else None,
     )  # fmt: skip
     out = args.out or (args.models_dir or Path("models")) / args.name
     ModelFolder(out).check_replaceable(replace_shipped=args.replace_shipped)

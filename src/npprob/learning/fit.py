@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ class SamplerConfig:
     model compiled by JAX: graphs of many small operations, such as the
     evidence-synthesis fit's, compile in seconds instead of many minutes); the
     nutpie samplers need the ``fast`` extra."""
+
+    progress: bool | None = None
+    """Show the sampler's progress bar; ``None``: when standard error is a terminal, so
+    logs stay clean. Unless False, an estimate of the sampling time is printed to
+    standard error before sampling (PyMC's NUTS; nutpie shows its own progress)."""
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -383,13 +389,14 @@ def _sample_chains(model, config: SamplerConfig, mode: str | None):
     import pymc as pm
     import pytensor
 
+    progress = sys.stderr.isatty() if config.progress is None else bool(config.progress)
     common = {
         "draws": config.draws,
         "tune": config.tune,
         "chains": config.chains,
         "target_accept": config.target_accept,
         "random_seed": config.seed,
-        "progressbar": False,
+        "progressbar": progress,
         "compute_convergence_checks": False,
     }
     if config.sampler.startswith("nutpie"):
@@ -422,11 +429,59 @@ def _sample_chains(model, config: SamplerConfig, mode: str | None):
             },
         }
         flags = contextlib.nullcontext()
+        if config.progress is not False:
+            print(
+                f"npprob train: sampling {config.chains} chains x ({config.tune} + "
+                f"{config.draws}) iterations with nutpie ({backend}); compiling first "
+                "(nutpie reports its own progress on a terminal).",
+                file=sys.stderr,
+            )
     else:
         specific = {"cores": config.cores, "compile_kwargs": {"mode": mode} if mode else None}
         flags = pytensor.config.change_flags(mode=mode) if mode else contextlib.nullcontext()
+        if config.progress is not False:
+            with flags:
+                print(duration_estimate(model, config), file=sys.stderr)
     with model, flags:
         return pm.sample(**common, **specific)
+
+
+#: Leapfrog steps per NUTS iteration assumed by :func:`duration_estimate`: what the
+#: latent-class fit of the clinical network took (about 31, tree depth 5).
+TYPICAL_LEAPFROG_STEPS = 31
+
+
+def duration_estimate(model, config: SamplerConfig, *, evaluations: int = 20) -> str:
+    """A sentence estimating the sampling time, from the time of one gradient.
+
+    The gradient of the model's log density is compiled and timed at the initial
+    point; NUTS spends :data:`TYPICAL_LEAPFROG_STEPS` of them per iteration on these
+    models (the real number is known only while sampling), and the chains share
+    ``config.cores`` cores.
+    """
+    dlogp = model.compile_dlogp()
+    point = model.initial_point()
+    dlogp(point)  # the first call may still compile
+    t0 = time.perf_counter()
+    for _ in range(evaluations):
+        dlogp(point)
+    gradient = (time.perf_counter() - t0) / evaluations
+    iterations = (config.tune + config.draws) * -(-config.chains // max(1, config.cores))
+    seconds = gradient * TYPICAL_LEAPFROG_STEPS * iterations
+    return (
+        f"npprob train: sampling {config.chains} chains x ({config.tune} + {config.draws}) "
+        f"iterations on {config.cores} cores; one gradient takes {gradient * 1000:.3g} ms, so "
+        f"about {_duration(seconds)} at {TYPICAL_LEAPFROG_STEPS} leapfrog steps per iteration "
+        "(typical here; the real count is known only while sampling)."
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def population_root(

@@ -60,6 +60,7 @@ _CONSTRAINTS = {
     "seed": Interval(int, 0),
     "selected": Options((False, True)),
     "nuts_sampler": Options(SAMPLERS),
+    "progress": Options((None, False, True)),
 }
 
 
@@ -84,6 +85,9 @@ class TrainConfig:
     nuts_sampler : {"pymc", "nutpie", "nutpie-jax"}, default="pymc"
         The NUTS implementation for the PyMC model (see
         :class:`~npprob.learning.fit.SamplerConfig`).
+    progress : bool or None, default=None
+        The sampler's progress bar (None: when standard error is a terminal) and,
+        unless False, an estimate of the sampling time before it starts.
     selected : bool, default=True
         Every patient was sampled because they are in the diagnosed context
         (chronic pain), as in every clinic cohort; the selection is modelled.
@@ -105,6 +109,7 @@ class TrainConfig:
     selected: bool = True
     conditioned: tuple[str, ...] | None = None
     nuts_sampler: str = "pymc"
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
         check_parameters(_CONSTRAINTS, asdict(self))
@@ -114,7 +119,7 @@ class TrainConfig:
         return SamplerConfig(
             draws=max(self.chain_draws, -(-self.draws // self.chains)), tune=self.tune,
             chains=self.chains, cores=min(self.chains, 2), target_accept=self.target_accept,
-            seed=self.seed, sampler=self.nuts_sampler,
+            seed=self.seed, sampler=self.nuts_sampler, progress=self.progress,
         )  # fmt: skip
 
 
