@@ -35,17 +35,46 @@ def posterior_arrays(idata) -> dict[str, np.ndarray]:
     return {str(k): np.asarray(v.values) for k, v in post.data_vars.items()}
 
 
-def to_inference_data(draws: Mapping[str, np.ndarray], n_chains: int = 1):
-    """Posterior draws ``(n_draws, ...)`` as InferenceData / DataTree with ``n_chains`` chains."""
+def to_inference_data(
+    draws: Mapping[str, np.ndarray],
+    n_chains: int = 1,
+    *,
+    dims: Mapping[str, list[str]] | None = None,
+    coords: Mapping[str, list[str]] | None = None,
+    attrs: Mapping[str, object] | None = None,
+    sample_stats: Mapping[str, np.ndarray] | None = None,
+    prior: Mapping[str, np.ndarray] | None = None,
+):
+    """Draws ``(n_draws, ...)``, chain-major, as InferenceData / DataTree with ``n_chains`` chains.
+
+    ``dims`` and ``coords`` name the axes after the chain and draw; ``sample_stats``
+    (same draws) and ``prior`` (one chain) become their own groups; ``attrs`` go on
+    every group.
+    """
     import arviz as az
 
-    posterior = {}
-    for name, arr in draws.items():
-        arr = np.asarray(arr)
-        posterior[name] = arr.reshape((n_chains, arr.shape[0] // n_chains, *arr.shape[1:]))
+    def shaped(group: Mapping[str, np.ndarray], chains: int) -> dict[str, np.ndarray]:
+        out = {}
+        for name, arr in group.items():
+            arr = np.asarray(arr)
+            out[name] = arr.reshape((chains, arr.shape[0] // chains, *arr.shape[1:]))
+        return out
+
+    groups = {"posterior": shaped(draws, n_chains)}
+    if sample_stats:
+        groups["sample_stats"] = shaped(sample_stats, n_chains)
+    if prior:
+        groups["prior"] = shaped(prior, 1)
+    options = {"coords": dict(coords or {}) or None, "dims": dict(dims or {}) or None}
     if int(az.__version__.split(".")[0]) >= 1:
-        return az.from_dict({"posterior": posterior})
-    return az.from_dict(posterior=posterior)
+        tree = az.from_dict(groups, **options)
+        for node in tree.children.values():
+            node.attrs.update(attrs or {})
+        return tree
+    idata = az.from_dict(**groups, **options)
+    for name in idata.groups():
+        idata[name].attrs.update(attrs or {})
+    return idata
 
 
 def write_netcdf(idata, path: str | os.PathLike[str]) -> None:

@@ -140,6 +140,9 @@ class TrainedModel:
     draws: dict[str, np.ndarray]
     card: dict
     fit: FitResult = field(repr=False)
+    spec: ClinicalSpec | None = field(default=None, repr=False)
+    chains: int = 1
+    kept: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def likelihood(self) -> str:
@@ -155,6 +158,59 @@ class TrainedModel:
     def problems(self) -> tuple[str, ...]:
         """What failed in the diagnostics, each with what to try."""
         return () if self.fit.diagnostics is None else self.fit.diagnostics.problems
+
+    def inference_data(self):
+        """The posterior as ArviZ data: the chains kept, named dims, sample stats, the prior.
+
+        Every CPT has dims ``(chain, draw, <parent>_state..., <variable>_state)`` with the
+        states as coordinates, so ``lesion.sel(aetiology_state="stroke")`` reads a row
+        by name. ``sample_stats`` holds the sampler's statistics of the kept draws,
+        ``prior`` as many draws of the specification's Dirichlet prior (one chain), and
+        the label model's sensitivity and false-positive rate join the posterior when
+        the fit had them. Attributes: npprob version, the specification's digests, the
+        likelihood.
+        """
+        from npprob import __version__
+        from npprob.learning import _arviz_compat as compat
+
+        dims, coords = {}, {}
+        spec = self.spec
+        if spec is not None:
+            net = spec.network
+            for name in net.names:
+                axes = [*net.parents(name), name]
+                dims[name] = [f"{u}_state" for u in axes]
+                for u in axes:
+                    coords[f"{u}_state"] = list(net.variable(u).states)
+        posterior = dict(self.draws)
+        stats = {}
+        if self.fit.idata is not None and self.kept is not None:
+            for group, target in (("sample_stats", stats), ("posterior", posterior)):
+                try:
+                    data = compat.group(self.fit.idata, group)
+                except KeyError:
+                    continue
+                for key, values in data.data_vars.items():
+                    arr = np.asarray(values.values)
+                    if group == "posterior" and not str(key).startswith("label_"):
+                        continue  # the model's own parametrisation: the CPTs stand for it
+                    if arr.ndim >= 2 and arr.shape[0] * arr.shape[1] > int(self.kept.max()):
+                        target[str(key)] = arr.reshape(-1, *arr.shape[2:])[self.kept]
+        prior = None
+        if spec is not None:
+            n = self.n_draws
+            prior = spec.prior_draws(n, seed=int(self.card.get("seed") or 0))
+        attrs = {
+            "npprob_version": __version__,
+            "likelihood": str(self.likelihood),
+            "spec_sha256": str(self.card.get("spec_sha256", "")),
+            "spec_content_sha256": str(self.card.get("spec_content_sha256", "")),
+            "model_name": str(self.card.get("name", "")),
+        }
+        return compat.to_inference_data(
+            posterior, self.chains, dims=dims, coords=coords, attrs=attrs,
+            sample_stats=stats or None, prior=prior,
+        )  # fmt: skip
 
     def mark_exploratory(self, *, min_ess: float | None = None) -> None:
         """Record in the card that this model was written although its diagnostics failed.
@@ -215,7 +271,7 @@ class TrainedModel:
             def write_netcdf(target: Path) -> None:
                 from npprob.learning import _arviz_compat as compat
 
-                compat.write_netcdf(compat.to_inference_data(self.draws), target)
+                compat.write_netcdf(self.inference_data(), target)
 
             extra["posterior.nc"] = write_netcdf
         return ModelFolder(path).save(
@@ -296,7 +352,8 @@ def train(
     else:
         _check_selection(cohort.card)
         fit = _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config, sampler)
-    draws = _thinned(fit.draws, config.draws)
+    chains = 1 if fit.idata is None else sampler.chains
+    draws, chains, kept = _thinned(fit.draws, config.draws, chains)
     if likelihood in _COMPLETE and selection:
         # Every cohort patient is in the context: the learned CPTs describe that population.
         draws = fits.fix_selection(spec, draws, selection)
@@ -326,7 +383,7 @@ def train(
         "prior": prior or {"model": None, "method": "the specification's Dirichlet prior"},
         "versions": _versions(),
     }
-    return TrainedModel(draws, card, fit)
+    return TrainedModel(draws, card, fit, spec=spec, chains=chains, kept=kept)
 
 
 def train_evidence(
@@ -368,7 +425,7 @@ def train_evidence(
     t0 = time.perf_counter()
     sampler = config.sampler()
     fit = fits.fit_evidence(spec, statistics, tools, config=sampler)
-    draws = _thinned(fit.draws, config.draws)
+    draws, chains, kept = _thinned(fit.draws, config.draws, sampler.chains)
     source = None
     if evidence_path is not None:
         data = Path(evidence_path).read_bytes()
@@ -397,16 +454,38 @@ def train_evidence(
         "prior": prior or {"model": None, "method": "the specification's Dirichlet prior"},
         "versions": _versions(),
     }
-    return TrainedModel(draws, card, fit)
+    return TrainedModel(draws, card, fit, spec=spec, chains=chains, kept=kept)
 
 
-def _thinned(draws: dict[str, np.ndarray], n_keep: int) -> dict[str, np.ndarray]:
-    """At most ``n_keep`` draws, evenly spaced over the chains' draws."""
+def _thinned(
+    draws: dict[str, np.ndarray], n_keep: int, n_chains: int = 1
+) -> tuple[dict[str, np.ndarray], int, np.ndarray]:
+    """At most ``n_keep`` draws, evenly spaced; the chains kept apart where they can be.
+
+    ``draws`` are chain-major (``n_chains`` chains of equal length). When ``n_keep``
+    is a multiple of the chains, every chain is thinned alike and the draws stay
+    chain-major, so the model's netCDF file keeps its chains; otherwise the draws are
+    spaced over all chains together and the file holds one.
+
+    Returns
+    -------
+    draws : dict of str to ndarray
+    chains : int
+        Chains the kept draws form (1 when they were spaced over all chains).
+    kept : ndarray of int
+        The kept draws' positions in ``draws``.
+    """
     total = next(iter(draws.values())).shape[0]
+    rectangular = n_chains > 1 and total % n_chains == 0
     if total <= n_keep:
-        return draws
+        return draws, n_chains if rectangular else 1, np.arange(total)
+    if rectangular and n_keep % n_chains == 0:
+        length, per_chain = total // n_chains, n_keep // n_chains
+        within = np.linspace(0, length - 1, per_chain).round().astype(int)
+        keep = (np.arange(n_chains)[:, None] * length + within[None, :]).ravel()
+        return {k: v[keep] for k, v in draws.items()}, n_chains, keep
     keep = np.unique(np.linspace(0, total - 1, n_keep).round().astype(int))
-    return {k: v[keep] for k, v in draws.items()}
+    return {k: v[keep] for k, v in draws.items()}, 1, keep
 
 
 def _sampler_entry(sampler: SamplerConfig) -> dict[str, object]:
