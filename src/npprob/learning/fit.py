@@ -477,6 +477,8 @@ def duration_estimate(model, config: SamplerConfig, *, evaluations: int = 20) ->
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
