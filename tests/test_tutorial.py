@@ -60,7 +60,7 @@ def run_tutorial(text: str, workdir: Path, *, slow: bool) -> list[tuple[str, str
     os.chdir(workdir)
     try:
         blocks = _blocks(text)
-        for k, (kind, body, start, end, in_slow) in enumerate(blocks):
+        for k, (kind, body, start, _end, in_slow) in enumerate(blocks):
             if in_slow and not slow:
                 continue
             if kind == "console":
