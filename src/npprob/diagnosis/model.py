@@ -704,9 +704,10 @@ def load_model(
     draws, card = folder.load(spec)
     diagnostics = card.get("diagnostics") or {}
     if diagnostics.get("passed") is False and not allow_unconverged:
-        problems = "; ".join(
-            str(p).rstrip(".") for p in diagnostics.get("problems") or []
-        ) or "see its card"
+        problems = (
+            "; ".join(str(p).rstrip(".") for p in diagnostics.get("problems") or [])
+            or "see its card"
+        )
         raise ModelFileError(
             f"Model '{folder.path}' did not pass its sampler diagnostics ({problems}): it was "
             "written as an exploratory fit, and its probabilities may not be reliable. Use "

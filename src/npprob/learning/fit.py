@@ -440,40 +440,51 @@ def _sample_chains(model, config: SamplerConfig, mode: str | None):
         specific = {"cores": config.cores, "compile_kwargs": {"mode": mode} if mode else None}
         flags = pytensor.config.change_flags(mode=mode) if mode else contextlib.nullcontext()
         if config.progress is not False:
-            with flags:
-                print(duration_estimate(model, config), file=sys.stderr)
+            print(
+                f"npprob train: sampling {config.chains} chains x ({config.tune} + "
+                f"{config.draws}) iterations on {config.cores} cores; compiling first. An "
+                "estimate of the time follows once the first iterations are in.",
+                file=sys.stderr,
+            )
+            specific["callback"] = PaceEstimate(config)
     with model, flags:
         return pm.sample(**common, **specific)
 
 
-#: Leapfrog steps per NUTS iteration assumed by :func:`duration_estimate`: what the
-#: latent-class fit of the clinical network took (about 31, tree depth 5).
-TYPICAL_LEAPFROG_STEPS = 31
+class PaceEstimate:
+    """A ``pm.sample`` callback that prints, once, how long sampling will take.
 
-
-def duration_estimate(model, config: SamplerConfig, *, evaluations: int = 20) -> str:
-    """A sentence estimating the sampling time, from the time of one gradient.
-
-    The gradient of the model's log density is compiled and timed at the initial
-    point; NUTS spends :data:`TYPICAL_LEAPFROG_STEPS` of them per iteration on these
-    models (the real number is known only while sampling), and the chains share
-    ``config.cores`` cores.
+    After :attr:`after` iterations of the first chain the pace so far (iterations per
+    second, over all chains) gives the time left for every chain's tuning and draws.
+    No gradient is compiled for it, so it costs nothing: compiling one apart, with
+    the numba backend, took as long as a small fit.
     """
-    dlogp = model.compile_dlogp()
-    point = model.initial_point()
-    dlogp(point)  # the first call may still compile
-    t0 = time.perf_counter()
-    for _ in range(evaluations):
-        dlogp(point)
-    gradient = (time.perf_counter() - t0) / evaluations
-    iterations = (config.tune + config.draws) * -(-config.chains // max(1, config.cores))
-    seconds = gradient * TYPICAL_LEAPFROG_STEPS * iterations
-    return (
-        f"npprob train: sampling {config.chains} chains x ({config.tune} + {config.draws}) "
-        f"iterations on {config.cores} cores; one gradient takes {gradient * 1000:.3g} ms, so "
-        f"about {_duration(seconds)} at {TYPICAL_LEAPFROG_STEPS} leapfrog steps per iteration "
-        "(typical here; the real count is known only while sampling)."
-    )
+
+    def __init__(self, config: SamplerConfig, *, after: int = 20, stream=None) -> None:
+        self.total = (config.tune + config.draws) * config.chains
+        self.after = min(after, max(1, config.tune + config.draws))
+        self.stream = stream
+        self.seen = 0
+        self.start: float | None = None
+        self.done = False
+
+    def __call__(self, trace=None, draw=None) -> None:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = now  # the first iteration arrives once compiling is over
+            return
+        self.seen += 1
+        if self.done or self.seen < self.after:
+            return
+        self.done = True
+        rate = self.seen / max(now - self.start, 1e-9)
+        left = max(self.total - self.seen - 1, 0) / rate
+        print(
+            f"npprob train: {self.seen + 1} of {self.total} iterations in "
+            f"{_duration(now - self.start)}; about {_duration(left)} to go at this pace "
+            "(tuning steps slow down or speed up as the step size adapts).",
+            file=self.stream or sys.stderr,
+        )
 
 
 def _duration(seconds: float) -> str:
