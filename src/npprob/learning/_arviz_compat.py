@@ -14,13 +14,22 @@ from collections.abc import Mapping
 import numpy as np
 
 __all__ = [
+    "arviz_version",
     "diagnostics",
     "group",
     "posterior_arrays",
+    "posterior_diagnostics",
     "psis_log_weights",
     "to_inference_data",
     "write_netcdf",
 ]
+
+
+def arviz_version() -> str:
+    """The ArviZ version in use (its diagnostics differ a little between lines)."""
+    import arviz as az
+
+    return str(az.__version__)
 
 
 def group(idata, name: str):
@@ -66,13 +75,17 @@ def to_inference_data(
     if prior:
         groups["prior"] = shaped(prior, 1)
     options = {"coords": dict(coords or {}) or None, "dims": dict(dims or {}) or None}
+    # ArviZ stamps each group with the time it was made; without it the same draws
+    # give the same file, byte for byte.
     if int(az.__version__.split(".")[0]) >= 1:
         tree = az.from_dict(groups, **options)
         for node in tree.children.values():
+            node.attrs.pop("created_at", None)
             node.attrs.update(attrs or {})
         return tree
     idata = az.from_dict(**groups, **options)
     for name in idata.groups():
+        idata[name].attrs.pop("created_at", None)
         idata[name].attrs.update(attrs or {})
     return idata
 
@@ -101,6 +114,27 @@ def diagnostics(idata) -> dict[str, float]:
         "ess_tail_min": _max_over(az.ess(idata, method="tail"), "min"),
         "divergences": divergent,
     }
+
+
+def posterior_diagnostics(idata) -> dict[str, float]:
+    """Largest r-hat and smallest bulk and tail ESS over every posterior entry of ``idata``.
+
+    Entries that never vary (structural zeros, fixed rows) have no r-hat and are
+    left out. These are the diagnostics of the draws the file holds, which anyone
+    can recompute with ``az.rhat`` and ``az.ess`` from it.
+    """
+    import warnings
+
+    import arviz as az
+
+    post = group(idata, "posterior")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {
+            "r_hat_max": _max_over(az.rhat(post), "max"),
+            "ess_bulk_min": _max_over(az.ess(post, method="bulk"), "min"),
+            "ess_tail_min": _max_over(az.ess(post, method="tail"), "min"),
+        }
 
 
 def psis_log_weights(log_ratios: np.ndarray, r_eff: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

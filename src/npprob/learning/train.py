@@ -267,11 +267,23 @@ class TrainedModel:
             )
         extra = {}
         if netcdf:
+            from npprob.learning import _arviz_compat as compat
+
+            idata = self.inference_data()
+            if isinstance(self.card.get("diagnostics"), dict):
+                # What the file itself gives: r-hat and ESS of the kept draws, so that
+                # az.rhat / az.ess on posterior.nc reproduce a number of the card.
+                self.card["diagnostics"]["kept_draws"] = {
+                    **compat.posterior_diagnostics(idata),
+                    "chains": self.chains,
+                    "draws_per_chain": self.n_draws // self.chains,
+                    "arviz_version": compat.arviz_version(),
+                    "note": "r-hat and ESS of the CPT draws in posterior.nc (thinned), "
+                    "recomputable from it; the verdict above is on every draw the sampler made",
+                }
 
             def write_netcdf(target: Path) -> None:
-                from npprob.learning import _arviz_compat as compat
-
-                compat.write_netcdf(self.inference_data(), target)
+                compat.write_netcdf(idata, target)
 
             extra["posterior.nc"] = write_netcdf
         return ModelFolder(path).save(
