@@ -125,3 +125,22 @@ def test_the_same_draws_give_the_same_file(tmp_path):
         # line lays the HDF5 file out differently, with the same content.)
         shipped = models_dir() / "latent_class_synthetic" / "posterior.nc"
         assert files[0] == shipped.read_bytes()
+
+
+def test_a_complete_data_fit_carries_its_family_counts(tmp_path):
+    from npprob.io.cohort import read_cohort_data
+    from npprob.learning.counts import family_counts
+
+    out = tmp_path / "cohort"
+    assert main(["simulate", "--n", "120", "--seed", "9", "--no-parquet", "--no-progress",
+                 "--out-dir", str(out)]) == 0  # fmt: skip
+    assert main(["train", "--cohort", str(out / "cohort.csv"), "--likelihood", "conjugate",
+                 "--name", "c", "--models-dir", str(tmp_path)]) == 0  # fmt: skip
+    observed = compat.group(_open(tmp_path / "c" / "posterior.nc"), "observed_data")
+    cohort = read_cohort_data(out / "cohort.csv", SPEC.network)
+    expected = family_counts(SPEC.network, cohort.complete_codes())
+    for name in SPEC.network.names:
+        var = observed[name]
+        assert var.dims == tuple(f"{u}_state" for u in (*SPEC.network.parents(name), name))
+        np.testing.assert_array_equal(np.asarray(var.values), expected[name])
+    assert float(np.asarray(observed["aetiology"].values).sum()) == 120

@@ -53,11 +53,13 @@ def to_inference_data(
     attrs: Mapping[str, object] | None = None,
     sample_stats: Mapping[str, np.ndarray] | None = None,
     prior: Mapping[str, np.ndarray] | None = None,
+    observed_data: Mapping[str, np.ndarray] | None = None,
 ):
     """Draws ``(n_draws, ...)``, chain-major, as InferenceData / DataTree with ``n_chains`` chains.
 
     ``dims`` and ``coords`` name the axes after the chain and draw; ``sample_stats``
-    (same draws) and ``prior`` (one chain) become their own groups; ``attrs`` go on
+    (same draws), ``prior`` (one chain) and ``observed_data`` (no chain or draw: the
+    data's counts, with the same dims) become their own groups; ``attrs`` go on
     every group.
     """
     import arviz as az
@@ -74,6 +76,8 @@ def to_inference_data(
         groups["sample_stats"] = shaped(sample_stats, n_chains)
     if prior:
         groups["prior"] = shaped(prior, 1)
+    if observed_data:
+        groups["observed_data"] = {k: np.asarray(v) for k, v in observed_data.items()}
     options = {"coords": dict(coords or {}) or None, "dims": dict(dims or {}) or None}
     # ArviZ stamps each group with the time it was made; without it the same draws
     # give the same file, byte for byte.

@@ -143,6 +143,8 @@ class TrainedModel:
     spec: ClinicalSpec | None = field(default=None, repr=False)
     chains: int = 1
     kept: np.ndarray | None = field(default=None, repr=False)
+    observed_counts: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    """Family counts of a complete-data fit: what the posterior was updated with."""
 
     @property
     def likelihood(self) -> str:
@@ -209,7 +211,7 @@ class TrainedModel:
         }
         return compat.to_inference_data(
             posterior, self.chains, dims=dims, coords=coords, attrs=attrs,
-            sample_stats=stats or None, prior=prior,
+            sample_stats=stats or None, prior=prior, observed_data=self.observed_counts,
         )  # fmt: skip
 
     def mark_exploratory(self, *, min_ess: float | None = None) -> None:
@@ -355,12 +357,13 @@ def train(
         )
     selection = dict(spec.context) if config.selected else {}
     sampler = config.sampler()
+    counts = None
     if likelihood == "conjugate":
-        fit = fits.fit_conjugate(
-            spec, family_counts(net, complete_codes), config.draws, config.seed
-        )
+        counts = family_counts(net, complete_codes)
+        fit = fits.fit_conjugate(spec, counts, config.draws, config.seed)
     elif likelihood == "pymc-complete":
-        fit = fits.fit_pymc_complete(spec, family_counts(net, complete_codes), sampler)
+        counts = family_counts(net, complete_codes)
+        fit = fits.fit_pymc_complete(spec, counts, sampler)
     else:
         _check_selection(cohort.card)
         fit = _fit_marginal(fits, spec, cohort, likelihood, label_kind, selection, config, sampler)
@@ -395,7 +398,9 @@ def train(
         "prior": prior or {"model": None, "method": "the specification's Dirichlet prior"},
         "versions": _versions(),
     }
-    return TrainedModel(draws, card, fit, spec=spec, chains=chains, kept=kept)
+    return TrainedModel(
+        draws, card, fit, spec=spec, chains=chains, kept=kept, observed_counts=counts
+    )
 
 
 def train_evidence(
