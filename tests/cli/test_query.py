@@ -250,3 +250,24 @@ def test_contradictory_evidence_in_a_later_block_names_its_file_row(tmp_path, ca
     assert status == 2
     assert "data row(s) 5 have probability zero" in err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_bad_header_writes_nothing_even_to_standard_output(tmp_path, capsys):
+    evidence = write(tmp_path / "ev.csv", "asia,nonsense\nyes,no\n")
+    status, out, err = run(capsys, "query", "--network", str(ASIA), "--target", "lung",
+                           "--evidence", str(evidence), "--out", "-")  # fmt: skip
+    assert status == 2
+    assert out == ""
+    assert "unknown variable 'nonsense'" in err
+
+
+def test_a_byte_order_mark_on_standard_input_is_dropped(capsys, monkeypatch):
+    import io as _io
+    import sys
+
+    raw = "\ufeffasia,smoke\nyes,no\n".encode()
+    monkeypatch.setattr(sys, "stdin", _io.TextIOWrapper(_io.BytesIO(raw), encoding="utf-8"))
+    status, out, err = run(capsys, "query", "--network", str(ASIA), "--target", "lung",
+                           "--evidence", "-", "--out", "-")  # fmt: skip
+    assert status == 0, err
+    assert out.splitlines()[0] == "lung=yes,lung=no"

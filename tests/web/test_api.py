@@ -213,3 +213,70 @@ def test_nothing_is_written_to_disk(client, tmp_path, monkeypatch):
     client.post("/api/diagnose", content=example.read_bytes())
     client.post("/", files={"record_file": ("r.json", example.read_bytes())})
     assert set(os.listdir(tmp_path)) == before
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_too(client):
+    def chunks():
+        for _ in range(MAX_BODY_BYTES // 1024 + 2):
+            yield b" " * 1024
+
+    response = client.post("/api/diagnose", content=chunks())
+    assert response.status_code == 413
+    assert "larger than" in response.json()["error"]
+    response = client.post("/", content=chunks(),
+                           headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert response.status_code == 413
+
+
+def test_a_lone_surrogate_is_refused_everywhere(client, tmp_path, capsys):
+    body = '{"id": "\\ud800", "burning": "present"}'
+    response = client.post("/api/diagnose", content=body.encode())
+    assert response.status_code == 422
+    assert "lone surrogate" in response.json()["error"]
+    page = client.post("/", data={"record_json": body})
+    assert page.status_code == 422
+    assert "lone surrogate" in page.text
+    path = tmp_path / "r.json"
+    path.write_text(body)
+    assert main(["diagnose", str(path), "--no-treatments"]) == 2
+    assert "lone surrogate" in capsys.readouterr().err
+
+
+def test_a_pasted_record_is_not_echoed_so_form_edits_count(client):
+    first = client.post("/", data={"record_json": '{"burning": "present"}'})
+    assert first.status_code == 200
+    assert '<textarea id="record_json" name="record_json" rows="6"></textarea>' in first.text
+    assert 'name="burning" value="present" checked' in first.text
+    edited = client.post("/", data={"burning": "absent", "record_json": ""})
+    assert 'name="burning" value="absent" checked' in edited.text
+
+
+def test_the_server_setting_overrides_the_records_as_the_cli_flag_does(tmp_path):
+    record = '{"burning": "present", "setting": "diabetes"}'
+    path = tmp_path / "r.json"
+    path.write_text(record)
+    status, expected = _cli("diagnose", str(path), "--json", "--setting", "primary_care")
+    assert status == 0
+    served = TestClient(create_app(setting="primary_care"))
+    assert served.post("/api/diagnose", content=record.encode()).text == expected
+    health = served.get("/api/health").json()
+    assert health["model"]["setting"]["name"] == "primary_care"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "phrase"),
+    [
+        ({"content": b"burning=present", "headers": {"content-type": "text/plain"}},
+         "the page takes a form"),
+        ({"content": b"{}", "headers": {"content-type": "application/json"}}, "/api/diagnose"),
+        ({"files": {"burning": ("b.txt", b"present")}}, "only &#39;record_file&#39; may be a file"),
+        ({"data": {"factor.age": "7_0"}}, "whole number"),
+        ({"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data"}},
+         "the form cannot be read"),
+    ],
+)  # fmt: skip
+def test_odd_form_posts_get_the_page_with_a_message(client, kwargs, phrase):
+    response = client.post("/", **kwargs)
+    assert response.status_code == 422
+    assert phrase in response.text
+    assert 'role="alert"' in response.text

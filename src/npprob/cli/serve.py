@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, metavar="NAME|PATH",
                    help="model name or folder (default: the shipped default model)")  # fmt: skip
     p.add_argument("--setting", default=None, metavar="NAME",
-                   help="care setting for records that name none")  # fmt: skip
+                   help="care setting of every record, as diagnose --setting (it overrides a "
+                   "record's own)")  # fmt: skip
     add_unconverged_option(p)
     p.set_defaults(run=run)
 

@@ -152,10 +152,32 @@ def _locate(text: str, token: str) -> tuple[int, int] | None:
     return None
 
 
+def _lone_surrogate(value: object) -> str | None:
+    """The first string (key or value) holding a lone surrogate, or None.
+
+    JSON's ``\\ud800`` escapes decode to such strings, which are not Unicode text:
+    they cannot be printed, written as UTF-8 or shown on a page.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def _decode_json(text: str, name: str) -> object:
-    """``json.loads`` that rejects duplicate keys and NaN/Infinity, one-line errors."""
+    """``json.loads`` that rejects duplicate keys, NaN/Infinity and lone surrogates."""
     try:
-        return json.loads(
+        data = json.loads(
             text,
             object_pairs_hook=_pairs_without_duplicates,
             parse_constant=_reject_constant,
@@ -182,6 +204,14 @@ def _decode_json(text: str, name: str) -> object:
         ) from None
     except RecursionError:
         raise EvidenceError(f"{name}: the JSON is nested too deeply.") from None
+    bad = _lone_surrogate(data)
+    if bad is not None:
+        shown = bad.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        raise EvidenceError(
+            f"{name}: the text {short(shown)} holds a lone surrogate (a \\uD800-\\uDFFF "
+            "escape without its pair): not valid Unicode text."
+        )
+    return data
 
 
 def parse_patient_json(

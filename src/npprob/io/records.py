@@ -133,6 +133,14 @@ def iter_evidence_blocks(
     """
     block_size = EVIDENCE_BLOCK_SIZE if block_size is None else block_size
     records = _iter_csv_records(source, name)
+    # The header is read and checked now, not when the first block is asked for: a
+    # caller writes nothing before the file has proved to be an evidence table.
+    checked = _evidence_header(records, network, id_column, name)
+    return _evidence_blocks(records, network, checked, name, block_size)
+
+
+def _evidence_header(records, network: Network, id_column: str | None, name: str):
+    """The header of an evidence CSV, checked: (header, names, positions, id position)."""
     first = next(records, None)
     if first is None:
         raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
@@ -150,6 +158,12 @@ def iter_evidence_blocks(
     names = [h for h in header if h != id_column]
     positions = [header.index(h) for h in names]
     id_pos = header.index(id_column) if id_column is not None else None
+    return header, names, positions, id_pos
+
+
+def _evidence_blocks(records, network: Network, checked, name: str, block_size: int):
+    """The data rows after :func:`_evidence_header`, a block at a time."""
+    header, names, positions, id_pos = checked
     offset = 0
     while True:
         data = list(itertools.islice(records, block_size))
@@ -330,8 +344,14 @@ def _whole_rows(
 
 
 def _checked_header(header: Sequence[str], name: str, line: int) -> list[str]:
-    """Header cells stripped; raises on an empty or duplicate column name."""
+    """Header cells stripped; raises on an empty or duplicate column name.
+
+    A byte-order mark before the first name (a UTF-8 file read from standard input,
+    which is not opened as ``utf-8-sig``) is dropped.
+    """
     header = [h.strip() for h in header]
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:].strip()
     if any(not h for h in header):
         raise EvidenceError(f"{name}:{line}: the header has an empty column name.")
     dupes = sorted({h for h in header if header.count(h) > 1})

@@ -120,25 +120,39 @@ def diagnostics(idata) -> dict[str, float]:
     }
 
 
-def posterior_diagnostics(idata) -> dict[str, float]:
-    """Largest r-hat and smallest bulk and tail ESS over every posterior entry of ``idata``.
+def posterior_diagnostics(idata) -> dict[str, float | None]:
+    """Largest r-hat and smallest bulk and tail ESS over the varying posterior entries.
 
     Entries that never vary (structural zeros, fixed rows) have no r-hat and are
-    left out. These are the diagnostics of the draws the file holds, which anyone
-    can recompute with ``az.rhat`` and ``az.ess`` from it.
+    left out of all three; None where no entry varies. These are the diagnostics of
+    the draws the file holds, which anyone can recompute with ``az.rhat`` and
+    ``az.ess`` from it.
     """
     import warnings
 
     import arviz as az
 
     post = group(idata, "posterior")
+
+    def flat(result) -> np.ndarray:
+        ds = result.to_dataset() if hasattr(result, "to_dataset") else result
+        return np.concatenate(
+            [np.asarray(ds[name].values, dtype=float).ravel() for name in post.data_vars]
+        )
+
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        return {
-            "r_hat_max": _max_over(az.rhat(post), "max"),
-            "ess_bulk_min": _max_over(az.ess(post, method="bulk"), "min"),
-            "ess_tail_min": _max_over(az.ess(post, method="tail"), "min"),
-        }
+        r_hat = flat(az.rhat(post))
+        bulk = flat(az.ess(post, method="bulk"))
+        tail = flat(az.ess(post, method="tail"))
+    varying = np.isfinite(r_hat)
+    if not varying.any():
+        return {"r_hat_max": None, "ess_bulk_min": None, "ess_tail_min": None}
+    return {
+        "r_hat_max": float(r_hat[varying].max()),
+        "ess_bulk_min": float(np.nanmin(bulk[varying])),
+        "ess_tail_min": float(np.nanmin(tail[varying])),
+    }
 
 
 def psis_log_weights(log_ratios: np.ndarray, r_eff: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -72,18 +73,28 @@ class _Guard:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             await _too_large(self.max_body_bytes)(scope, receive, send)
             return
-        seen = 0
-        too_large = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen, too_large
+        # The whole body is read here, up to the limit, before the app sees it: a chunked
+        # body (no content-length) past the limit gets the same 413, not an error from
+        # inside the app. Below the limit it is small enough to hold.
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await _too_large(self.max_body_bytes)(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -95,15 +106,7 @@ class _Guard:
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, with_headers)
-        except _BodyTooLarge:
-            if too_large:
-                await _too_large(self.max_body_bytes)(scope, receive, with_headers)
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, with_headers)
 
 
 def _too_large(limit: int) -> Response:
@@ -151,7 +154,8 @@ def create_app(
     model : str, optional
         Model name or folder (default: the shipped default model).
     setting : str, optional
-        Care setting used when a record names none.
+        Care setting of every record, as ``npprob diagnose --setting`` (it overrides a
+        record's own); without it, a record's setting or the model's case mix.
     max_body_bytes : int
         Largest request body accepted; larger ones get HTTP 413.
     allow_unconverged : bool
@@ -177,8 +181,9 @@ def create_app(
     templates.filters["probability"] = _probability
 
     def answer(record: PatientRecord, *, explain: bool = True) -> PatientAnswer:
+        # As `npprob diagnose --setting`: the server's setting, when given, is every record's.
         return answer_patient(
-            record, diagnostic_model, setting=setting_of(record) or setting, explain=explain
+            record, diagnostic_model, setting=setting or setting_of(record), explain=explain
         )
 
     def page(
@@ -216,13 +221,26 @@ def create_app(
         return HTMLResponse(html, status_code=status_code)
 
     async def read_form(request: Request) -> tuple[PatientRecord, dict[str, str], str]:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            raise EvidenceError(
+                f"the page takes a form (application/x-www-form-urlencoded or multipart/"
+                f"form-data), not {kind or 'a body without a content type'}; the JSON API "
+                "is POST /api/diagnose."
+            )
         # Uploads are spooled in memory up to the body limit, and closed here.
-        async with request.form() as form:
-            fields = {k: v for k, v in form.items() if isinstance(v, str)}
-            upload = form.get("record_file")
-            content = b""
-            if upload is not None and not isinstance(upload, str):
-                content = await upload.read()
+        content = b""
+        try:
+            async with request.form() as form:
+                fields = {k: v for k, v in form.items() if isinstance(v, str)}
+                upload = form.get("record_file")
+                if upload is not None and not isinstance(upload, str):
+                    content = await upload.read()
+                files = [k for k, v in form.multi_items() if not isinstance(v, str)]
+        except HTTPException as exc:  # malformed multipart, too many fields or files
+            raise EvidenceError(f"the form cannot be read: {exc.detail}.") from None
+        if any(k != "record_file" for k in files):
+            raise EvidenceError("only 'record_file' may be a file; give findings as form values.")
         pasted = fields.pop("record_json", "").strip()
         if content.strip():
             try:
@@ -249,7 +267,9 @@ def create_app(
             result = await run_in_threadpool(answer, record)
         except NpprobError as exc:
             return page(values, error=str(exc), record_text=text, status_code=422)
-        return page(values, result, record_text=text)
+        # The pasted record is now in the form; not echoed back, so that later edits of
+        # the form (and live updates) are what the next answer reads.
+        return page(values, result)
 
     async def download(request: Request) -> Response:
         try:
@@ -289,7 +309,8 @@ def create_app(
         return Response(schema_text, media_type="application/schema+json")
 
     async def api_health(request: Request) -> Response:
-        return _json({"status": "ok", "version": __version__, "model": diagnostic_model.info()})
+        info = diagnostic_model.in_setting(setting).info()
+        return _json({"status": "ok", "version": __version__, "model": info})
 
     async def openapi(request: Request) -> Response:
         return _json(_openapi_document(json.loads(schema_text)))

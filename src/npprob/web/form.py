@@ -10,6 +10,7 @@ and is checked by the same rules.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -196,12 +197,14 @@ def record_from_form(form: Mapping[str, str], network: Network) -> dict[str, Any
         if name.startswith(FACTOR_PREFIX):
             factor = name[len(FACTOR_PREFIX) :]
             if field.kind == "number":
-                try:
-                    factors[factor] = int(value)
-                except ValueError:
+                # ASCII digits only, as the JSON rules read a number (int() would also
+                # take '7_0' and other scripts' digits).
+                if not re.fullmatch(r"-?[0-9]{1,9}", value):
+                    shown = value if len(value) <= 20 else value[:17] + "..."
                     raise EvidenceError(
-                        f"patient factor '{factor}' must be a whole number; got {value!r}."
-                    ) from None
+                        f"patient factor '{factor}' must be a whole number; got {shown!r}."
+                    )
+                factors[factor] = int(value)
             elif value in ("true", "false"):
                 factors[factor] = value == "true"
             else:
