@@ -6,7 +6,7 @@ Entry points (round robin until the time is up):
 
 * ``patient_json``: one patient as JSON, valid or with one planted fault (unknown key,
   wrong state, a number, a list, a hidden variable, a duplicate key, NaN, an integer of
-  5,000 digits, bad metadata). Oracle: the README's record rules; a valid record must
+  5,000 digits, bad metadata, a lone surrogate escape). Oracle: the README's record rules; a valid record must
   give exactly the planted states.
 * ``cohort_csv``: a patients CSV with planted bad rows (wrong state, wrong number of
   cells). Oracle: exactly the planted rows are flagged, every other row is read as
@@ -109,7 +109,7 @@ def case_patient_json(rng: random.Random, ctx) -> str:
     if rng.random() < 0.3:
         record["id"] = "".join(rng.choice("abcé😀 1") for _ in range(rng.randint(0, 8)))
     fault = rng.choice([None, None, "unknown", "state", "number", "list", "hidden",
-                        "duplicate", "nan", "bigint", "meta"])  # fmt: skip
+                        "duplicate", "nan", "bigint", "meta", "surrogate"])  # fmt: skip
     text = json.dumps(record, ensure_ascii=rng.random() < 0.5)
     if fault == "unknown":
         record["no_such_finding_" + str(rng.randint(0, 99))] = "present"
@@ -132,6 +132,10 @@ def case_patient_json(rng: random.Random, ctx) -> str:
         text = text[:-1] + (", " if record else "") + '"age": NaN}'
     elif fault == "bigint":
         text = text[:-1] + (", " if record else "") + '"x": ' + "9" * 5000 + "}"
+    elif fault == "surrogate":
+        # A lone surrogate escape: valid JSON syntax, not Unicode text (found by review).
+        where = rng.choice(['"id": "a\\udc80b"', '"\\ud800": "present"', '"comment": "\\udfff"'])
+        text = text[:-1] + (", " if record else "") + where + "}"
     else:
         fault = None
     try:
