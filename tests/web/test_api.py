@@ -261,6 +261,7 @@ def test_the_server_setting_overrides_the_records_as_the_cli_flag_does(tmp_path)
     assert served.post("/api/diagnose", content=record.encode()).text == expected
     health = served.get("/api/health").json()
     assert health["model"]["setting"]["name"] == "primary_care"
+    assert "every record in the care setting <strong>primary_care</strong>" in served.get("/").text
 
 
 @pytest.mark.parametrize(
