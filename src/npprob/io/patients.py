@@ -47,7 +47,7 @@ from npprob.io.patient_record import (
     observable_by_name,
     record_codes,
 )
-from npprob.io.records import _checked_header, _iter_csv_records, _read_text
+from npprob.io.records import _checked_header, _iter_csv_records, _open_csv_source, _read_text
 from npprob.network.evidence import UNOBSERVED, EvidenceBatch
 from npprob.network.network import Network
 from npprob.network.variable import HIDDEN_ROLES, Variable
@@ -595,15 +595,6 @@ def open_patients_csv(
     rules; see :func:`iter_patient_blocks`): memory stays that of one block
     whatever the file's size. ``"-"`` reads standard input.
     """
-    if str(source) == "-":
-        yield iter_patient_blocks(sys.stdin, network, strict=strict, id_column=id_column,
-                                  name="<stdin>", block_size=block_size)  # fmt: skip
-        return
-    path = Path(source)
-    try:
-        fh = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise EvidenceError(f"Cannot read patient file '{path}': {exc.strerror or exc}.") from None
-    with fh:
+    with _open_csv_source(source, "patient") as (fh, name):
         yield iter_patient_blocks(fh, network, strict=strict, id_column=id_column,
-                                  name=str(path), block_size=block_size)  # fmt: skip
+                                  name=name, block_size=block_size)  # fmt: skip

@@ -203,18 +203,28 @@ def open_evidence_csv(
     The streaming form of :func:`read_evidence_csv` (the same rows, rules and
     errors; see :func:`iter_evidence_blocks`). ``"-"`` reads standard input.
     """
-    if str(source) == "-":
-        yield iter_evidence_blocks(sys.stdin, network, id_column=id_column, name="<stdin>",
+    with _open_csv_source(source, "evidence") as (fh, name):
+        yield iter_evidence_blocks(fh, network, id_column=id_column, name=name,
                                    block_size=block_size)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _open_csv_source(source: str | os.PathLike[str], kind: str):
+    """``(text file, name for messages)`` of a CSV path, or of standard input for ``"-"``.
+
+    A file is opened as UTF-8 with its BOM dropped and newlines kept for the csv
+    module; ``kind`` names it in the one-line error when it cannot be opened.
+    """
+    if str(source) == "-":
+        yield sys.stdin, "<stdin>"
         return
     path = Path(source)
     try:
         fh = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
-        raise EvidenceError(f"Cannot read evidence file '{path}': {exc.strerror or exc}.") from None
+        raise EvidenceError(f"Cannot read {kind} file '{path}': {exc.strerror or exc}.") from None
     with fh:
-        yield iter_evidence_blocks(fh, network, id_column=id_column, name=str(path),
-                                   block_size=block_size)  # fmt: skip
+        yield fh, str(path)
 
 
 def write_probabilities_csv(
