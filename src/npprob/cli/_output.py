@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from npprob._text import probability_text
 from npprob.decision.ranking import DISCLAIMER, INTERVAL_EXCLUDES
+from npprob.io.result_files import RESULT_COLUMNS
 
 __all__ = [
     "DIAGNOSIS_CSV_COLUMNS",
@@ -22,11 +23,7 @@ __all__ = [
 ]
 
 #: Columns of ``npprob diagnose COHORT.csv``: a contract for scripts reading the results.
-DIAGNOSIS_CSV_COLUMNS = (
-    "id", "p_neuropathic", "ci_low", "ci_high", "p_mixed", "p_nociplastic", "p_nociceptive",
-    "p_peripheral_sensitisation", "p_ectopic_activity", "p_central_sensitisation",
-    "neupsig_grade", "top_findings", "error",
-)  # fmt: skip
+DIAGNOSIS_CSV_COLUMNS = RESULT_COLUMNS
 
 
 #: The mechanisms of the CSV columns, in their order.
@@ -343,7 +340,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 class ProgressBar:
     """A small stderr progress bar (tqdm when installed), called with the number done."""
 
-    def __init__(self, total: int, *, unit: str, disable: bool) -> None:
+    def __init__(self, total: int | None, *, unit: str, disable: bool) -> None:
         self._bar = None
         if disable:
             return
@@ -369,7 +366,8 @@ class _PlainBar:
 
     def update(self, step: int) -> None:
         self.n += step
-        print(f"\r{self.n}/{self.total} {self.unit}", end="", file=sys.stderr)
+        done = f"{self.n}/{self.total}" if self.total is not None else f"{self.n}"
+        print(f"\r{done} {self.unit}", end="", file=sys.stderr)
 
     def close(self) -> None:
         print(file=sys.stderr)

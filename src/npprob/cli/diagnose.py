@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 
-from npprob.cli._output import (
-    DIAGNOSIS_CSV_COLUMNS,
-    diagnosis_csv_rows,
-    format_diagnosis,
-    format_treatments,
-)
+from npprob.cli._output import format_diagnosis, format_treatments
 from npprob.cli._patient import (
     TREATMENT_OPTIONS,
     add_patient_arguments,
@@ -30,7 +24,10 @@ _ONE_PATIENT = (
     ),
     (TREATMENT_OPTIONS, "treatment options"),
 )
-_COHORT = (("--out", "out"), ("--strict", "strict"))
+_COHORT = (
+    ("--out", "out"), ("--strict", "strict"), ("--jsonl", "jsonl"), ("--no-explain", "no_explain"),
+    ("--csv", "csv"), ("--id-column", "id_column"),
+)  # fmt: skip
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,10 +43,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_patient_arguments(p, csv=True)
-    p.add_argument("--out", metavar="RESULTS.csv", help="with a CSV cohort: where to write results")
     p.add_argument(
-        "--strict", action="store_true", help="with a CSV cohort: fail the whole batch on a bad row"
+        "--out", metavar="RESULTS.csv|.jsonl|.parquet",
+        help="with a cohort: where to write results (the suffix chooses the format; default "
+        "standard output)",
+    )  # fmt: skip
+    p.add_argument(
+        "--strict", action="store_true", help="with a cohort: fail the whole batch on a bad row"
     )
+    p.add_argument(
+        "--csv", action="store_true",
+        help="read the source as a CSV cohort whatever its name ('-': standard input)",
+    )  # fmt: skip
+    p.add_argument(
+        "--jsonl", action="store_true",
+        help="with a cohort: write JSON Lines (one object per patient) instead of CSV",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-explain", action="store_true",
+        help="with a cohort: leave out the findings that moved each probability (top_findings "
+        "empty; several times faster)",
+    )  # fmt: skip
+    p.add_argument(
+        "--id-column", default=None, metavar="NAME",
+        help="with a cohort: the identifier column (default 'id'; 'patient_id' in a cohort "
+        "written by npprob simulate)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-progress", action="store_true",
+        help="with a cohort: no progress bar (shown only when standard error is a terminal)",
+    )  # fmt: skip
     p.add_argument(
         "--top", type=_non_negative, default=8,
         help="findings to list in the explanation (0: none)",
@@ -70,7 +93,14 @@ def run(args: argparse.Namespace) -> int:
     from npprob.decision.answer import answer_patient
     from npprob.diagnosis import load_model
 
-    cohort = bool(args.source) and args.source.lower().endswith(".csv")
+    cohort = args.csv or (bool(args.source) and args.source.lower().endswith((".csv", ".parquet")))
+    if cohort and args.json:
+        raise ParameterError(
+            "--json: one patient's JSON answer; a cohort's results are CSV, --jsonl (one "
+            "JSON object per patient) or --out RESULTS.parquet."
+        )
+    if args.csv and not args.source:
+        raise ParameterError("--csv: give the cohort file, or '-' for standard input.")
     for flags, what in _ONE_PATIENT if cohort else ():
         if _given(args, flags):
             raise ParameterError(
@@ -79,13 +109,17 @@ def run(args: argparse.Namespace) -> int:
             )
     if not cohort and _given(args, _COHORT):
         raise ParameterError(
-            f"{', '.join(_given(args, _COHORT))}: options of a CSV cohort; for one patient use "
-            "--json and redirect."
+            f"{', '.join(_given(args, _COHORT))}: options of a cohort (CSV or Parquet); for one "
+            "patient use --json and redirect."
         )
     if cohort and args.out and args.out != "-":
         from npprob.io.outputs import check_output_path
 
         check_output_path(args.out, [args.source])
+    if cohort:
+        from npprob.io.result_files import result_format
+
+        args.result_format = result_format(args.out, jsonl=args.jsonl)
     model = load_model(args.model, allow_unconverged=args.allow_unconverged)
     if cohort:
         return _run_cohort(args, model.in_setting(args.setting))
@@ -105,42 +139,50 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_cohort(args: argparse.Namespace, model) -> int:
-    import contextlib
+    from npprob.cli._output import ProgressBar
+    from npprob.diagnosis.columns import diagnose_columns
+    from npprob.io.patients import open_patients
+    from npprob.io.result_files import open_result_writer
 
-    from npprob.io.outputs import atomic_text_writer
-    from npprob.io.patients import open_patients_csv
-
-    to_file = bool(args.out) and args.out != "-"
-    n_bad = n_answered = 0
+    explain = not args.no_explain and args.top > 0
+    id_column = args.id_column or "id"
+    n_bad = n_answered = n_read = 0
+    progress = ProgressBar(None, unit="patients",
+                           disable=args.no_progress or not sys.stderr.isatty())  # fmt: skip
     # Read, diagnosed and written a block at a time: memory does not grow with the file.
     # The results file appears only when complete (a failure leaves no partial file).
-    with (
-        open_patients_csv(args.source, model.network, strict=args.strict) as blocks,
-        atomic_text_writer(args.out) if to_file else contextlib.nullcontext(sys.stdout) as out,
-    ):
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(DIAGNOSIS_CSV_COLUMNS)
-        for table in blocks:
-            answer = model.diagnose_table(table)
-            if args.strict and answer.errors:
-                # Strict means no results file unless every row is answered: rows that read
-                # well but cannot be diagnosed (outside the context, probability zero) too.
-                first = min(answer.errors)
-                raise EvidenceError(
-                    f"{args.source}: row {table.first_row + first}: {answer.errors[first]} "
-                    "(--strict: nothing was written)."
-                )
-            writer.writerows(diagnosis_csv_rows(answer, top=args.top))
-            read_errors = {e.row - table.first_row for e in table.errors}
-            for e in table.errors:
-                print(f"npprob diagnose: {args.source}:{e.line}: row {e.row}: {e.message}",
-                      file=sys.stderr)  # fmt: skip
-            for i, message in answer.errors.items():
-                if i not in read_errors:
-                    print(f"npprob diagnose: {args.source}: row {table.first_row + i}: {message}",
+    try:
+        with (
+            open_patients(args.source, model.network, strict=args.strict,
+                          id_column=id_column) as blocks,
+            open_result_writer(args.out, args.result_format) as writer,
+        ):  # fmt: skip
+            for table in blocks:
+                answer = diagnose_columns(model, table, explain=explain, top=args.top)
+                if args.strict and answer.errors:
+                    # Strict means no results file unless every row is answered: rows that
+                    # read well but cannot be diagnosed (outside the context, probability
+                    # zero) too.
+                    first = min(answer.errors)
+                    raise EvidenceError(
+                        f"{args.source}: row {table.first_row + first}: {answer.errors[first]} "
+                        "(--strict: nothing was written)."
+                    )
+                writer.write(answer)
+                read_errors = {e.row - table.first_row for e in table.errors}
+                for e in table.errors:
+                    print(f"npprob diagnose: {args.source}:{e.line}: row {e.row}: {e.message}",
                           file=sys.stderr)  # fmt: skip
-            n_bad += len(answer.errors)
-            n_answered += sum(d is not None for d in answer.diagnoses)
+                for i, message in answer.errors.items():
+                    if i not in read_errors:
+                        print(f"npprob diagnose: {args.source}: row {table.first_row + i}: "
+                              f"{message}", file=sys.stderr)  # fmt: skip
+                n_bad += len(answer.errors)
+                n_answered += answer.n_answered
+                n_read += len(answer)
+                progress(n_read)
+    finally:
+        progress.close()
     if n_bad:
         print(
             f"npprob diagnose: {n_bad} bad row(s) skipped; {n_answered} patient(s) answered.",

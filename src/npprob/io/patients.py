@@ -449,6 +449,31 @@ def iter_patient_blocks(
         raise EvidenceError(f"{name}: the file is empty; expected a header row of variable names.")
     header_line, header = first
     header = _checked_header(header, name, header_line)
+    names, positions, id_pos = _resolve_header(header, network, id_column, name, header_line)
+    offset = 0
+    while True:
+        data = list(itertools.islice(stream, block_size))
+        if not data:
+            return
+        yield _table_block(network, names, positions, header, id_pos, data, offset, strict, name)
+        offset += len(data)
+
+
+def _resolve_header(
+    header: list[str], network: Network, id_column: str | None, name: str, header_line: int
+) -> tuple[list[str], list[int], int | None]:
+    """The finding columns of a header (names, positions) and the identifier's position.
+
+    A cohort written by ``npprob simulate`` is read as it is: with the default
+    identifier column ``id`` absent and ``patient_id`` present, ``patient_id`` names the
+    rows and the columns that are not findings (``group``, the recorded label
+    ``label_*``, the truth ``true_*`` and ``p_true_*``) are left out.
+    """
+    from npprob.io.cohort import GROUP_COLUMN, ID_COLUMN, TRUTH_PREFIX
+
+    simulated = id_column == "id" and "id" not in header and ID_COLUMN in header
+    if simulated:
+        id_column = ID_COLUMN
     observable = observable_by_name(network)
     if id_column is not None and id_column in header and id_column in network:
         raise EvidenceError(
@@ -456,9 +481,17 @@ def iter_patient_blocks(
             f"variable of the network; choose another id_column.",
             variable=id_column,
         )
+
+    def simulate_only(h: str) -> bool:
+        return (
+            simulated
+            and h not in network
+            and (h == GROUP_COLUMN or h.startswith((TRUTH_PREFIX, "p_" + TRUTH_PREFIX, "label_")))
+        )
+
     positions, names = [], []
     for col, h in enumerate(header):
-        if h == id_column or (h in _COMMENT_COLUMNS and h not in observable):
+        if h == id_column or (h in _COMMENT_COLUMNS and h not in observable) or simulate_only(h):
             continue
         if h in network and h not in observable:
             raise EvidenceError(
@@ -476,13 +509,7 @@ def iter_patient_blocks(
         positions.append(col)
         names.append(h)
     id_pos = header.index(id_column) if id_column is not None and id_column in header else None
-    offset = 0
-    while True:
-        data = list(itertools.islice(stream, block_size))
-        if not data:
-            return
-        yield _table_block(network, names, positions, header, id_pos, data, offset, strict, name)
-        offset += len(data)
+    return names, positions, id_pos
 
 
 def _table_block(network, names, positions, header, id_pos, data, offset, strict, name):
@@ -598,3 +625,83 @@ def open_patients_csv(
     with _open_csv_source(source, "patient") as (fh, name):
         yield iter_patient_blocks(fh, network, strict=strict, id_column=id_column,
                                   name=name, block_size=block_size)  # fmt: skip
+
+
+@contextlib.contextmanager
+def open_patients_parquet(
+    source: str | os.PathLike[str],
+    network: Network,
+    *,
+    strict: bool = False,
+    id_column: str | None = "id",
+    block_size: int | None = None,
+):
+    """A patients Parquet file as an iterator of :class:`PatientTable` blocks (pyarrow).
+
+    The columns and cells follow the CSV's rules (:func:`read_patients_csv`): state
+    names as strings (booleans read as ``true``/``false``), null for not recorded.
+    Row groups are read ``block_size`` rows at a time. Messages name a row by its
+    data row number, and give as its line the number it would have in a CSV with a
+    header (the row number plus one).
+    """
+    import importlib.util
+
+    name = str(source)
+    if importlib.util.find_spec("pyarrow") is None:
+        raise EvidenceError(
+            f"{name}: reading Parquet needs pyarrow: pip install pyarrow (or 'npprob[parquet]')."
+        )
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(name)
+    except (OSError, pa.ArrowException) as exc:
+        raise EvidenceError(f"Cannot read patient file '{name}': {exc}.") from None
+    header = _checked_header([str(h) for h in parquet.schema_arrow.names], name, 1)
+    names, positions, id_pos = _resolve_header(header, network, id_column, name, 1)
+    block_size = BLOCK_SIZE if block_size is None else block_size
+
+    def blocks():
+        offset = 0
+        try:
+            batches = parquet.iter_batches(batch_size=block_size)
+            for batch in batches:
+                columns = [[_parquet_cell(v) for v in batch.column(j).to_pylist()]
+                           for j in range(batch.num_columns)]  # fmt: skip
+                data = [(offset + i + 2, [c[i] for c in columns]) for i in range(batch.num_rows)]
+                yield _table_block(
+                    network, names, positions, header, id_pos, data, offset, strict, name
+                )
+                offset += batch.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            raise EvidenceError(f"Cannot read patient file '{name}': {exc}.") from None
+
+    with contextlib.closing(parquet):
+        yield blocks()
+
+
+def _parquet_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def open_patients(
+    source: str | os.PathLike[str],
+    network: Network,
+    *,
+    strict: bool = False,
+    id_column: str | None = "id",
+    block_size: int | None = None,
+):
+    """:func:`open_patients_parquet` for a ``.parquet`` file, :func:`open_patients_csv` otherwise."""
+    opener = open_patients_parquet if is_parquet(source) else open_patients_csv
+    return opener(source, network, strict=strict, id_column=id_column, block_size=block_size)
+
+
+def is_parquet(source: str | os.PathLike[str]) -> bool:
+    """Whether a source names a Parquet file (by its suffix)."""
+    return str(source).lower().endswith(".parquet")
