@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _meta import environment
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PATIENT = ROOT / "examples" / "postherpetic_neuralgia.json"
@@ -214,6 +216,7 @@ def main(argv=None) -> int:
     model = load_model()
     warm = warm_inference(model, 50)
     result = {
+        "environment": environment(),
         "patient": PATIENT.name,
         "n_draws": model.n_draws,
         "fresh_process_wall_s_median": statistics.median(walls),
@@ -225,7 +228,8 @@ def main(argv=None) -> int:
         **compare_pipelines(model, args.pipeline_repeats),
     }
     for k, v in result.items():
-        print(f"  {k:35s} {v if not isinstance(v, float) else round(v, 4)}")
+        if k != "environment":
+            print(f"  {k:35s} {v if not isinstance(v, float) else round(v, 4)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

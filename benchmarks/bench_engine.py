@@ -4,7 +4,9 @@ Run ``python3 benchmarks/bench_engine.py`` (full) or ``--quick`` (CI). Prints a
 table and writes JSON (default ``benchmarks/results/latest.json``). With
 ``--check-floors`` the exit status is 1 when a speed ratio against pgmpy falls
 below its floor in ``benchmarks/floors.json``; ratios, not seconds, are
-compared because shared machines are noisy.
+compared because shared machines are noisy. The floors were set against the pgmpy
+pinned in ``benchmarks/requirements.txt``; another installed version is refused unless
+``--allow-peer-version`` is given.
 
 Measured per network (a 24-node diagnostic network and alarm):
 - patient-draws per second, one thread and all threads, with many patients
@@ -24,7 +26,6 @@ import argparse
 import functools
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,10 +40,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from _meta import add_peer_option, environment, peer_version_problem  # noqa: E402
 from networks import diagnostic_network, diagnostic_patients, forward_sample  # noqa: E402
 from npprob.inference import Engine  # noqa: E402
 from npprob.io.bif import read_bif  # noqa: E402
 from npprob.io.interop import to_pgmpy  # noqa: E402
+
+#: The libraries the floors compare npprob with (pinned in requirements.txt).
+PEERS = ("pgmpy",)
 
 
 def best_of(fn, repeats: int) -> float:
@@ -234,7 +239,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--check-floors", action="store_true", help="exit 1 below the floors")
     parser.add_argument("--floors", type=Path, default=HERE / "floors.json")
+    add_peer_option(parser)
     args = parser.parse_args(argv)
+    if args.check_floors and not args.allow_peer_version:
+        problem = peer_version_problem(PEERS, "bench_engine")
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
 
     if args.quick:
         sizes = dict(patients_x1000=200, patients_x1=50_000, repeats=3, latency_repeats=50,
@@ -252,11 +263,9 @@ def main(argv=None) -> int:
     ]  # fmt: skip
     results = {
         "mode": "quick" if args.quick else "full",
-        "python": platform.python_version(),
-        "numba": numba.__version__,
-        "numpy": np.__version__,
+        "environment": environment(peers=PEERS),
+        "allow_peer_version": args.allow_peer_version,
         "threads_available": numba.config.NUMBA_NUM_THREADS,
-        "cpu": platform.processor() or platform.machine(),
         "networks": rows,
     }
     if not args.quick:

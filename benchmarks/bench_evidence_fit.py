@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
+
+from _meta import environment
 
 HERE = Path(__file__).resolve().parent
 
@@ -76,8 +76,7 @@ def main(argv=None) -> int:
         "leapfrog_steps_per_draw": steps,
         "sampler": trained.card["sampler"],
         "n_statistics": len(statistics),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
+        "environment": environment(libraries=("pymc", "pytensor", "arviz", "nutpie", "jax")),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

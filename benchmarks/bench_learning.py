@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _meta import environment
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -42,7 +44,9 @@ def main(argv=None) -> int:
     spec = load_spec(clinical_spec_path())
     setting = load_settings(spec.network)["consecutive_pain_clinic"]
     simulate(spec, setting, 1000, 0)  # warm the kernels
-    result: dict[str, object] = {}
+    result: dict[str, object] = {
+        "environment": environment(libraries=("pymc", "pytensor", "arviz", "pandas")),
+    }
 
     t0 = time.perf_counter()
     cohort = simulate(spec, setting, 100_000, 1, SimulationOptions(mcar=0.2, mar=True))
@@ -80,7 +84,7 @@ def main(argv=None) -> int:
         result.update(latent_class_benchmark(spec, setting, args.latent_n, args.latent_draws))
 
     for k, v in result.items():
-        if not isinstance(v, dict):
+        if not isinstance(v, dict):  # the environment and diagnostics are in the file
             print(f"  {k:38s} {v}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

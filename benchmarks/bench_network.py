@@ -37,6 +37,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _meta import environment  # noqa: E402
 from networks import forward_sample  # noqa: E402
 
 FROZEN = HERE / "networks_frozen" / "clinical_v1.toml"
@@ -146,6 +147,7 @@ def main(argv=None) -> int:
         lanes = args.patients * args.draws
         per[case] = {k: statistics.median(v) / lanes * 1e9 for k, v in times.items()}
     results = {
+        "environment": environment(),
         "patients": args.patients,
         "draws": args.draws,
         "variables": {"v1": len(old.network), "shipped": len(new.network)},
@@ -161,7 +163,8 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     for key, value in results.items():
-        print(f"  {key:24s} {value}")
+        if key != "environment":
+            print(f"  {key:24s} {value}")
     if args.check_floors:
         floors = json.loads(args.floors.read_text())["network"]
         failed = False

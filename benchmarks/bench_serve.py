@@ -29,6 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+from _meta import environment
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -137,6 +139,7 @@ def main(argv=None) -> int:
     server.should_exit = True
     thread.join(timeout=10)
     results = {
+        "environment": environment(libraries=("starlette", "uvicorn", "httpx")),
         "draws": model.n_draws,
         "examples": len(bodies),
         "warm_one_client": warm,

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _meta import environment
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -167,6 +169,7 @@ def main(argv=None) -> int:
         and np.allclose(a["intervals"], b["intervals"], atol=0.01)
     )
     results = {
+        "environment": environment(),
         "patients": len(records),
         "rank_treatments_ms": {"median": statistics.median(rank_ms), "max": max(rank_ms)},
         "previous_ranking_ms": {
@@ -186,7 +189,8 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     for key, value in results.items():
-        print(f"  {key:28s} {value}")
+        if key != "environment":
+            print(f"  {key:28s} {value}")
     if not agree:
         print("bench_treat: the loop and the vectorised summaries disagree", file=sys.stderr)
         return 1
