@@ -501,3 +501,20 @@ def test_brute_force_oracle_sanity():
         res.marginals["wet"][1], [0.8 * 0.9 + 0.2 * 0.2, 0.8 * 0.1 + 0.2 * 0.8]
     )
     np.testing.assert_array_equal(res.marginals["rain"][2], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("programs", ["shared", "separate"])
+@pytest.mark.parametrize("seed", range(40))
+def test_several_targets_by_either_kind_of_program(seed, programs, monkeypatch):
+    """Marginals of several targets from one shared program or one program each."""
+    from npprob.inference import plan
+
+    monkeypatch.setattr(plan, "MARGINAL_PROGRAMS", programs)
+    rng = np.random.default_rng([base_seed(), 30_000 + seed])
+    network = random_network(rng, int(rng.integers(3, 8)), 3, 3)
+    spec = spec_of(network)
+    codes = sample_evidence(rng, spec, int(rng.integers(2, 7)))
+    n_targets = int(rng.integers(2, len(network.names) + 1))
+    targets = [str(t) for t in rng.permutation(network.names)[:n_targets]]
+    cpts = random_cpts(rng, network, 2)
+    check_against_oracle(Engine(network, cpts=cpts), network, cpts, 2, codes, targets, seed % 3)

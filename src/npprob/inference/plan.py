@@ -225,6 +225,11 @@ class _Builder:
         final = self.emit(factors, final_scope, None)
         return final, tuple(order)
 
+    def work(self) -> int:
+        """Multiply-adds of the per-lane ops emitted so far (constant ops count once per draw)."""
+        return sum(out * summed * len(inputs) for const, out, summed, _, inputs, _ in self.ops
+                   if not const)  # fmt: skip
+
     def size(self, scope: tuple[int, ...]) -> int:
         return int(np.prod([self.cards[u] for u in scope])) if scope else 1
 
@@ -407,15 +412,9 @@ def compile_plan(
             (t_kind, t_off, t_col, t_card, t_out_col), size, targets, evidence, soft, orders, t0,
         )  # fmt: skip
     hidden_targets = [t for t in targets if t not in evidence]
-    programs: dict[int | None, _Factor] = {}
-    z_program = hidden_targets[0] if hidden_targets else None
-    for t in [z_program, *hidden_targets[1:]]:
-        final, order = builder.program(
-            (t,) if t is not None else (), evidence, soft, parents_of, slot_of,
-            indicator_slot_of,
-        )  # fmt: skip
-        programs[t] = final
-        orders.append(order)
+    programs, z, z_size, builder, orders = _marginal_programs(
+        layout, hidden_targets, evidence, soft, parents_of, slot_of, indicator_slot_of
+    )
 
     col = 0
     for t in targets:
@@ -432,12 +431,62 @@ def compile_plan(
         t_out_col.append(col)
         col += card
 
-    z = programs[z_program]
-    z_size = int(layout.cardinalities[z_program]) if z_program is not None else 1
     return _finish(
         builder, layout, slot_of, n_slots, terms, z, z_size,
         (t_kind, t_off, t_col, t_card, t_out_col), col, targets, evidence, soft, orders, t0,
     )  # fmt: skip
+
+
+#: Largest joint of the hidden targets (entries) for which one shared program is tried.
+SHARED_JOINT_MAX_ENTRIES = 256
+#: Which programs answer several hidden targets: the cheaper ("auto"), or always one kind
+#: ("shared", "separate") so that the tests check both against their oracles.
+MARGINAL_PROGRAMS = "auto"
+
+
+def _marginal_programs(layout, hidden, evidence, soft, parents_of, slot_of, indicator_slot_of):
+    """Programs giving each hidden target's (unnormalised) marginal, the cheaper of two ways.
+
+    One program per target repeats the elimination for each. When the targets' joint is
+    small, one program that keeps them all to the end, followed by summing each target's
+    marginal out of that joint, shares the elimination; it is used when its work, counted
+    in multiply-adds per lane, is lower. Returns the programs by target, the factor whose
+    sum is the evidence's probability and its size, the builder and the orders.
+    """
+    separate = _Builder(layout)
+    programs: dict[int, _Factor] = {}
+    orders = []
+    z_program = hidden[0] if hidden else None
+    for t in [z_program, *hidden[1:]]:
+        final, order = separate.program(
+            (t,) if t is not None else (), evidence, soft, parents_of, slot_of,
+            indicator_slot_of,
+        )  # fmt: skip
+        programs[t] = final
+        orders.append(order)
+    z_size = int(layout.cardinalities[z_program]) if z_program is not None else 1
+    best = (programs, programs[z_program], z_size, separate, orders)
+    group = tuple(sorted(hidden))
+    if len(group) < 2 or MARGINAL_PROGRAMS == "separate":
+        return best
+    if separate.size(group) > SHARED_JOINT_MAX_ENTRIES and MARGINAL_PROGRAMS != "shared":
+        return best
+    shared = _Builder(layout)
+    try:
+        final, order = shared.program(group, evidence, soft, parents_of, slot_of,
+                                      indicator_slot_of)  # fmt: skip
+    except NetworkError:
+        return best  # keeping every target made a table too large: stay with the others
+    marginals: dict[int, _Factor] = {}
+    for t in hidden:
+        f = final
+        for u in group:
+            if u != t:
+                f = shared.emit([f], tuple(x for x in f.scope if x != u), u)
+        marginals[t] = f
+    if MARGINAL_PROGRAMS == "shared" or shared.work() < separate.work():
+        return marginals, final, shared.size(group), shared, [order]
+    return best
 
 
 def _finish(
