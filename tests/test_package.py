@@ -21,6 +21,7 @@ LAYERS = {
     "_checks": 0,
     "_text": 0,
     "_limits": 0,
+    "_extras": 0,
     "network": 1,
     "io": 2,
     "inference": 3,

@@ -10,6 +10,7 @@ __all__ = [
     "BIFSyntaxError",
     "DataFileError",
     "EvidenceError",
+    "MissingExtraError",
     "ModelFileError",
     "NetworkError",
     "NpprobError",
@@ -155,3 +156,20 @@ class DataFileError(NpprobError, ValueError):
 class ModelFileError(DataFileError):
     """A model artifact or shipped model file is missing, corrupted, truncated or fails
     its checksum."""
+
+
+class MissingExtraError(NpprobError, ImportError):
+    """A command or function needs an optional extra (``pip install 'npprob[EXTRA]'``) that is
+    not installed.
+
+    Also an :class:`ImportError`, so ``except ImportError`` keeps working.
+
+    Attributes
+    ----------
+    extra : str
+        The extra to install: ``"train"``, ``"evaluate"``, ``"web"``...
+    """
+
+    def __init__(self, message: str, *, extra: str, name: str | None = None) -> None:
+        super().__init__(message, name=name)
+        self.extra = extra

@@ -25,13 +25,25 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from npprob._checks import Interval, Options, check_parameters, format_choices, unknown_name_hint
-from npprob.errors import EvidenceError
+from npprob._extras import require
+
+# scikit-learn is not in the core install: one clear ImportError instead of sklearn's own.
+require("evaluate", "npprob.NpprobClassifier", modules=("sklearn",))
+
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets, unique_labels  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
+
+from npprob._checks import (  # noqa: E402
+    Interval,
+    Options,
+    check_parameters,
+    format_choices,
+    unknown_name_hint,
+)
+from npprob.errors import EvidenceError  # noqa: E402
 
 __all__ = ["EXPECTED_FAILED_CHECKS", "METHODS", "NpprobClassifier", "load_cohort_frame"]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 
 from npprob.cohorts import SimulationOptions, cohort_frame, simulate, write_cohort
+from npprob.io.cohort import write_cohort_data
 
 
 def test_csv_round_trips_codes_label_and_p_true(make_cohort, network, tmp_path):
@@ -47,3 +49,21 @@ def test_progress_is_reported_up_to_n(spec, settings):
     assert calls[-1] == cohort.n == 3000
     assert calls == sorted(calls)
     assert all(0 <= c <= 3000 for c in calls)
+
+
+def test_csv_has_the_bytes_pandas_writes(make_cohort, tmp_path):
+    """The csv-module writer (pandas left the core install) keeps the bytes, and so the
+    checksums, of ``DataFrame.to_csv(float_format="%.17g")``: quoting, NaN, integers."""
+    pd = pytest.importorskip("pandas")
+    from npprob.io.cohort import cohort_columns
+
+    data = make_cohort("case_control", 2000, 21, mcar=0.3, label="clinician").data()
+    data = data.take(np.arange(300))  # a copy: the shared cohort stays as it is
+    data.p_true[[3, 7]] = np.nan
+    data.ids[:3] = ['a,b "quoted"', "", "line\nbreak"]
+    write_cohort_data(data, tmp_path, parquet=False)
+    expected = tmp_path / "pandas.csv"
+    pd.DataFrame(cohort_columns(data)).to_csv(
+        expected, index=False, float_format="%.17g", lineterminator="\n"
+    )
+    assert (tmp_path / "cohort.csv").read_bytes() == expected.read_bytes()

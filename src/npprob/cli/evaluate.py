@@ -57,6 +57,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob evaluate``."""
+    from npprob._extras import require
+
+    # Before the model is loaded and the cohorts answered; matplotlib draws the figures only.
+    require(
+        "evaluate", "npprob evaluate", modules=["sklearn"] + ["matplotlib"] * (not args.no_plots)
+    )
     from npprob.cli._output import ProgressBar, format_evaluation
     from npprob.diagnosis import load_model
     from npprob.evaluation.evaluate import evaluate

@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import sys
 
+from npprob._extras import require
 from npprob.cli._patient import add_unconverged_option
 from npprob.errors import ParameterError
 
@@ -54,14 +55,11 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``npprob serve``."""
     if not 1 <= args.port <= 65535:
         raise ParameterError(f"--port must be in [1, 65535]; got {args.port}.")
-    try:
-        import uvicorn
+    require("web", "npprob serve")
+    import uvicorn
 
-        from npprob.web.app import create_app
-    except ImportError as exc:
-        raise ParameterError(
-            f"npprob serve needs the web extra ({exc.name} is missing): pip install 'npprob[web]'."
-        ) from None
+    from npprob.web.app import create_app
+
     app = create_app(args.model, args.setting, allow_unconverged=args.allow_unconverged)
     url = f"http://{args.host}:{args.port}/"
     if is_loopback(args.host):

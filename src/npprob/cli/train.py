@@ -118,6 +118,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``npprob train``."""
+    from npprob._extras import EXTRAS, require
+
+    # Before anything is read or sampled; h5netcdf writes only the netCDF file.
+    needed = [m for m in EXTRAS["train"] if not (args.no_netcdf and m == "h5netcdf")]
+    require("train", "npprob train", modules=needed)
     from npprob.errors import ParameterError
     from npprob.io.artifacts import ModelFolder
     from npprob.io.cohort import read_cohort_data

@@ -12,7 +12,9 @@ subset of these columns. ``card.json`` beside it says how the cohort was made.
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from npprob._extras import missing, require
 from npprob.errors import EvidenceError, ParameterError
 from npprob.io.artifacts import process_alive, sha256_file
 from npprob.io.cards import COHORT_CARD_FIELDS, card_problem
@@ -34,6 +37,7 @@ __all__ = [
     "ID_COLUMN",
     "TRUTH_PREFIX",
     "CohortData",
+    "cohort_columns",
     "cohort_frame",
     "label_column",
     "p_true_column",
@@ -135,7 +139,11 @@ class CohortData:
         )  # fmt: skip
 
     def findings_frame(self):
-        """The recorded findings as a DataFrame of state names, NaN where not recorded."""
+        """The recorded findings as a DataFrame of state names, NaN where not recorded.
+
+        Needs pandas (the ``evaluate`` extra).
+        """
+        require("evaluate", "A cohort as a DataFrame", modules=("pandas",))
         import pandas as pd
 
         names = (
@@ -305,16 +313,19 @@ def _is_float(text: str) -> bool:
 # -- writing ------------------------------------------------------------------------------
 
 
-def cohort_frame(data: CohortData):
-    """The cohort as a table: id, group, findings, label, the truth, the true probability."""
-    import pandas as pd
+def cohort_columns(data: CohortData) -> dict[str, np.ndarray]:
+    """The cohort's columns in file order: id, group, findings, label, the truth, p_true.
 
+    Findings and truth are state names (``""`` where not recorded), the label is
+    integer, the true probability a float. :func:`cohort_frame` is the same as a
+    DataFrame; the CSV writer needs only these arrays (no pandas).
+    """
     net = data.network
-    columns: dict[str, object] = {}
+    columns: dict[str, np.ndarray] = {}
     if data.ids is not None:
-        columns[ID_COLUMN] = data.ids
+        columns[ID_COLUMN] = np.asarray(data.ids, dtype=object)
     if data.groups is not None:
-        columns[GROUP_COLUMN] = data.groups
+        columns[GROUP_COLUMN] = np.asarray(data.groups, dtype=object)
     for var in net.findings:
         names = np.array([*var.states, ""], dtype=object)
         columns[var.name] = names[data.codes[:, net.index(var.name)]]  # -1 picks ""
@@ -329,8 +340,35 @@ def cohort_frame(data: CohortData):
                 states = np.array([*var.states, ""], dtype=object)
                 columns[TRUTH_PREFIX + var.name] = states[hidden]
     if data.p_true is not None:
-        columns[p_true_column(net)] = data.p_true
-    return pd.DataFrame(columns)
+        columns[p_true_column(net)] = np.asarray(data.p_true, dtype=np.float64)
+    return columns
+
+
+def cohort_frame(data: CohortData):
+    """The cohort as a pandas DataFrame (the ``evaluate`` extra): see :func:`cohort_columns`."""
+    require("evaluate", "A cohort as a DataFrame", modules=("pandas",))
+    import pandas as pd
+
+    return pd.DataFrame(cohort_columns(data))
+
+
+def _write_cohort_csv(columns: dict[str, np.ndarray], path: Path) -> None:
+    """``cohort.csv``: floats with 17 significant digits (exact), NaN as an empty cell.
+
+    The bytes are those ``DataFrame.to_csv(index=False, float_format="%.17g")`` writes
+    (both use the csv module with minimal quoting), so files made before pandas left
+    the core install keep their checksums.
+    """
+    cells = []
+    for values in columns.values():
+        if values.dtype.kind == "f":
+            cells.append(["" if math.isnan(v) else format(v, ".17g") for v in values.tolist()])
+        else:
+            cells.append([str(v) for v in values.tolist()])
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(zip(*cells, strict=True))
 
 
 def write_cohort_data(
@@ -350,18 +388,19 @@ def write_cohort_data(
     card : dict, optional
         The data card (default: ``data.card``).
     parquet : bool, optional
-        Write Parquet too; by default when pyarrow is installed.
+        Write Parquet too; by default when pyarrow and pandas are installed.
 
     Raises
     ------
     ParameterError
-        When Parquet is asked for without pyarrow (nothing is written).
+        When Parquet is asked for without pyarrow or pandas (nothing is written).
     """
     if parquet is None:
         parquet = _has_parquet_engine()
     elif parquet and not _has_parquet_engine():
         raise ParameterError(
-            "Parquet output needs pyarrow (pip install pyarrow); nothing was written.",
+            "Parquet output needs pyarrow and pandas (pip install pyarrow pandas); "
+            "nothing was written.",
             parameter="parquet",
         )
     out = Path(out_dir)
@@ -391,13 +430,15 @@ def write_cohort_data(
 
 
 def _write_cohort_files(data: CohortData, out: Path, card, parquet: bool) -> dict:
-    frame = cohort_frame(data)
+    columns = cohort_columns(data)
     csv_path = out / "cohort.csv"
-    frame.to_csv(csv_path, index=False, float_format="%.17g", lineterminator="\n")
+    _write_cohort_csv(columns, csv_path)
     files = {"cohort.csv": sha256_file(csv_path)}
     if parquet:
+        import pandas as pd
+
         pq_path = out / "cohort.parquet"
-        frame.to_parquet(pq_path, index=False)
+        pd.DataFrame(columns).to_parquet(pq_path, index=False)
         files["cohort.parquet"] = sha256_file(pq_path)
     net = data.network
     card = dict(card if card is not None else data.card or {})
@@ -417,6 +458,4 @@ def _write_cohort_files(data: CohortData, out: Path, card, parquet: bool) -> dic
 
 
 def _has_parquet_engine() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("pyarrow") is not None
+    return missing(("pyarrow", "pandas")) is None

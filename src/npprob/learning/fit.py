@@ -408,16 +408,10 @@ def _sample_chains(model, config: SamplerConfig, mode: str | None):
             os.environ.setdefault(
                 "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
             )
-        try:
-            import nutpie  # noqa: F401
+        from npprob._extras import require
 
-            if backend == "jax":
-                import jax  # noqa: F401
-        except ImportError as err:
-            raise ImportError(
-                f"sampler {config.sampler!r} needs nutpie{' and jax' * (backend == 'jax')}: "
-                "pip install 'npprob[fast]'"
-            ) from err
+        modules = ("nutpie", "jax") if backend == "jax" else ("nutpie",)
+        require("fast", f"sampler {config.sampler!r}", modules=modules)
         # The same PyMC model, sampled by nutpie; its mass-matrix adaptation needs
         # about half the leapfrog steps per draw of PyMC's NUTS here.
         specific = {
