@@ -32,7 +32,11 @@ import numpy as np
 from npprob._limits import max_table_entries
 from npprob.errors import NetworkError
 from npprob.inference.layout import ParameterLayout
-from npprob.inference.ordering import interaction_graph, weighted_min_fill_order
+from npprob.inference.ordering import (
+    elimination_cost,
+    interaction_graph,
+    weighted_min_fill_order,
+)
 from npprob.inference.pruning import ancestral_set
 
 __all__ = [
@@ -437,56 +441,102 @@ def compile_plan(
     )  # fmt: skip
 
 
-#: Largest joint of the hidden targets (entries) for which one shared program is tried.
+#: Largest joint of a group of hidden targets (entries) that one shared program keeps.
 SHARED_JOINT_MAX_ENTRIES = 256
-#: Which programs answer several hidden targets: the cheaper ("auto"), or always one kind
-#: ("shared", "separate") so that the tests check both against their oracles.
+#: How hidden targets are grouped into programs: greedily by estimated work ("auto"), or
+#: all in one ("shared") or one each ("separate"), so that the tests check every kind
+#: against their oracles.
 MARGINAL_PROGRAMS = "auto"
 
 
 def _marginal_programs(layout, hidden, evidence, soft, parents_of, slot_of, indicator_slot_of):
-    """Programs giving each hidden target's (unnormalised) marginal, the cheaper of two ways.
+    """Programs giving each hidden target's (unnormalised) marginal, targets grouped to save work.
 
-    One program per target repeats the elimination for each. When the targets' joint is
-    small, one program that keeps them all to the end, followed by summing each target's
-    marginal out of that joint, shares the elimination; it is used when its work, counted
-    in multiply-adds per lane, is lower. Returns the programs by target, the factor whose
-    sum is the evidence's probability and its size, the builder and the orders.
+    A program per target repeats the elimination for each; one program that keeps a
+    group of targets to the end, followed by summing each target's marginal out of the
+    group's joint, shares it. Targets are grouped greedily: starting from one group per
+    target, the two groups whose union saves the most estimated work are merged, until
+    no union saves any. The estimate is the elimination's total clique size (the order
+    the program would use, :func:`~npprob.inference.ordering.elimination_cost`) plus the
+    group's final table and its marginals; no index table is built to compare groupings.
+    Returns the programs by target, the factor whose sum is the evidence's probability
+    and its size, the builder and the orders.
     """
-    separate = _Builder(layout)
+    builder = _Builder(layout)
+    if not hidden:
+        final, order = builder.program((), evidence, soft, parents_of, slot_of,
+                                       indicator_slot_of)  # fmt: skip
+        return {None: final}, final, 1, builder, [order]
+    groups = _target_groups(layout, hidden, evidence, soft, parents_of, builder.cards)
     programs: dict[int, _Factor] = {}
     orders = []
-    z_program = hidden[0] if hidden else None
-    for t in [z_program, *hidden[1:]]:
-        final, order = separate.program(
-            (t,) if t is not None else (), evidence, soft, parents_of, slot_of,
-            indicator_slot_of,
-        )  # fmt: skip
-        programs[t] = final
+    z = z_size = None
+    for group in groups:
+        try:
+            final, order = builder.program(group, evidence, soft, parents_of, slot_of,
+                                           indicator_slot_of)  # fmt: skip
+        except NetworkError:
+            if len(group) == 1:
+                raise
+            # Keeping the group made a table too large: one program per target instead.
+            for t in group:
+                final, order = builder.program((t,), evidence, soft, parents_of, slot_of,
+                                               indicator_slot_of)  # fmt: skip
+                programs[t] = final
+                orders.append(order)
+                if z is None:
+                    z, z_size = final, builder.size((t,))
+            continue
         orders.append(order)
-    z_size = int(layout.cardinalities[z_program]) if z_program is not None else 1
-    best = (programs, programs[z_program], z_size, separate, orders)
-    group = tuple(sorted(hidden))
-    if len(group) < 2 or MARGINAL_PROGRAMS == "separate":
-        return best
-    if separate.size(group) > SHARED_JOINT_MAX_ENTRIES and MARGINAL_PROGRAMS != "shared":
-        return best
-    shared = _Builder(layout)
-    try:
-        final, order = shared.program(group, evidence, soft, parents_of, slot_of,
-                                      indicator_slot_of)  # fmt: skip
-    except NetworkError:
-        return best  # keeping every target made a table too large: stay with the others
-    marginals: dict[int, _Factor] = {}
-    for t in hidden:
-        f = final
-        for u in group:
-            if u != t:
-                f = shared.emit([f], tuple(x for x in f.scope if x != u), u)
-        marginals[t] = f
-    if MARGINAL_PROGRAMS == "shared" or shared.work() < separate.work():
-        return marginals, final, shared.size(group), shared, [order]
-    return best
+        if z is None:
+            z, z_size = final, builder.size(group)
+        for t in group:
+            f = final
+            for u in group:
+                if u != t:
+                    f = builder.emit([f], tuple(x for x in f.scope if x != u), u)
+            programs[t] = f
+    return programs, z, z_size, builder, orders
+
+
+def _target_groups(layout, hidden, evidence, soft, parents_of, cards) -> list[tuple[int, ...]]:
+    """The hidden targets in groups that share a program (see :func:`_marginal_programs`)."""
+    if MARGINAL_PROGRAMS == "separate" or len(hidden) < 2:
+        return [(t,) for t in hidden]
+    if MARGINAL_PROGRAMS == "shared":
+        return [tuple(sorted(hidden))]
+    indicator = dict.fromkeys(soft, -1)
+    memo: dict[tuple[int, ...], float] = {}
+
+    def cost(group: tuple[int, ...]) -> float:
+        if group not in memo:
+            size = math.prod(cards[t] for t in group)
+            if size > SHARED_JOINT_MAX_ENTRIES and len(group) > 1:
+                memo[group] = math.inf
+            else:
+                _, graph, free = _problem(layout, group, evidence, soft, parents_of, {}, indicator)
+                order = weighted_min_fill_order(graph, cards, free)
+                marginals = 2 * size * len(group) if len(group) > 1 else 0
+                memo[group] = elimination_cost(graph, cards, order) + size * len(group) + marginals
+        return memo[group]
+
+    groups = [(t,) for t in sorted(hidden)]
+    while len(groups) > 1:
+        best, pair = 0.0, None
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                union = tuple(sorted(groups[i] + groups[j]))
+                saving = cost(groups[i]) + cost(groups[j]) - cost(union)
+                if saving > best:
+                    best, pair = saving, (i, j)
+        if pair is None:
+            break
+        i, j = pair
+        merged = tuple(sorted(groups[i] + groups[j]))
+        groups = [g for k, g in enumerate(groups) if k not in (i, j)] + [merged]
+    # The program of the first target (in the caller's order) gives the evidence's probability.
+    first = hidden[0]
+    return sorted(groups, key=lambda g: first not in g)
 
 
 def _finish(
