@@ -31,7 +31,8 @@ Entry points (round robin until the time is up):
   and ``train`` from their flags and good and bad values, run in a scratch folder.
   Oracle: exit status 0, 1 or 2 (argparse's usage errors included), never a
   traceback; what a successful run wrote is read back where it can be:
-  ``diagnose --json`` gives probabilities in [0, 1] with P inside its interval and
+  ``diagnose --json`` (and each ``--jsonl`` line) gives probabilities in [0, 1] with P
+  inside its interval and
   no drug both ranked and listed apart; ``query --out`` gives rows that are
   distributions.
 
@@ -507,6 +508,11 @@ CLI_FLAGS = {
         ("{csv}",),
         ("--no-treatments",),
         ("--factor", "{factor}"),
+        ("--no-explain",),
+        ("--jsonl",),
+        ("--csv",),
+        ("--id-column", "{word}"),
+        ("--no-progress",),
     ],
     "treat": [("{example}",), ("--json",), ("--model", "{model}"), ("--factor", "{factor}")],
     "query": [
@@ -630,8 +636,7 @@ def _output_is_sound(command: str, argv: list[str], stdout: str, ctx) -> bool:
         try:
             data = json.loads(stdout)
         except ValueError:
-            # A cohort CSV is answered as CSV whatever --json says (yet to change).
-            return ctx["patients_csv"] in argv
+            return False  # --json with a cohort is refused; any answer printed is JSON
         for result in data if isinstance(data, list) else [data]:
             if "p_neuropathic" not in result:
                 continue
@@ -645,6 +650,16 @@ def _output_is_sound(command: str, argv: list[str], stdout: str, ctx) -> bool:
                 for t in treatments.get(key, [])
             }
             if ranked & apart:
+                return False
+    if command == "diagnose" and "--jsonl" in argv and "--out" not in argv and stdout.strip():
+        try:
+            rows = [json.loads(line) for line in stdout.splitlines()]
+        except ValueError:
+            return False
+        for row in rows:
+            if row.get("error") is None and not _probabilities_sound(
+                row | {"credible_interval": [row.get("ci_low"), row.get("ci_high")]}
+            ):
                 return False
     if command == "query" and "--out" in argv:
         i = argv.index("--out")
