@@ -14,6 +14,7 @@ from npprob.errors import EvidenceError, NetworkError, ZeroProbabilityEvidenceEr
 from npprob.inference import _kernels
 from npprob.inference.layout import ParameterLayout
 from npprob.inference.plan import Plan, compile_plan
+from npprob.inference.threads import chunk_bounds, default_threads, spread
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.network import Network, check_probability_table
 
@@ -402,7 +403,7 @@ class Engine:
         _, log_z = self._run(batch.codes, (), 0, n_threads)
         return log_z
 
-    def _constants_for(self, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    def _constants_for(self, plan: Plan, threads: int) -> tuple[np.ndarray, np.ndarray]:
         """The plan's evidence-free messages for every draw, computed once per engine."""
         key = id(plan)
         cached = self._constants.get(key)
@@ -411,11 +412,12 @@ class Engine:
             const_t = np.empty((max(plan.n_const, 1), n_draws), dtype=np.float64)
             const_rescaled = np.zeros(n_draws, dtype=np.int64)
             if len(plan.c_out_size):
-                _kernels.run_constant_ops(
+                args = (
                     self.params_t, plan.c_out_size, plan.c_sum_size, plan.c_out_off,
                     plan.c_in_start, plan.in_kind, plan.in_off, plan.in_slot,
                     plan.in_idx_start, plan.idx, plan.n_tmp, const_t, const_rescaled,
                 )  # fmt: skip
+                spread(_kernels.run_constant_ops, args, chunk_bounds(n_draws, threads), threads)
             cached = (const_t, const_rescaled)
             # Plans live as long as the shared plan cache, so their ids stay unique.
             self._constants[key] = cached
@@ -435,21 +437,14 @@ class Engine:
         result = np.empty((n_patients, n_draws, n_cols), dtype=np.float64)
         norm = np.ones((n_patients, n_draws), dtype=np.float64)
         careful: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        previous = numba.get_num_threads()
-        threads = min(n_threads or previous, numba.config.NUMBA_NUM_THREADS)
-        if threads != previous:
-            numba.set_num_threads(threads)
-        try:
-            if n_patients:
-                for hard, soft, rows in self._group(codes, targets, joint):
-                    plan = self._plan(hard, targets, soft, joint)
-                    constants = self._constants_for(plan)
-                    careful.append(
-                        _execute(plan, self.params_t, constants, codes, rows, result, norm, threads)
-                    )
-        finally:
-            if threads != previous:
-                numba.set_num_threads(previous)
+        threads = min(n_threads or default_threads(), numba.config.NUMBA_NUM_THREADS)
+        if n_patients:
+            for hard, soft, rows in self._group(codes, targets, joint):
+                plan = self._plan(hard, targets, soft, joint)
+                constants = self._constants_for(plan, threads)
+                careful.append(
+                    _execute(plan, self.params_t, constants, codes, rows, result, norm, threads)
+                )
         log_z = np.log(norm)
         for lane_rows, lane_draws, lane_log_z in careful:
             log_z[lane_rows, lane_draws] = lane_log_z
@@ -520,16 +515,16 @@ def _execute(
     const_t, const_rescaled = constants
     lanes = _lanes_per_block(plan)
     starts, sizes, uniform = _blocks(len(rows), n_draws, lanes)
-    n_chunks = max(1, min(len(starts), 8 * n_threads))
     careful = np.zeros((len(rows), n_draws), dtype=np.bool_)
-    _kernels.run_lanes(
+    args = (
         params_t, const_t, const_rescaled, codes, rows, starts, sizes, uniform,
         plan.n_slots, plan.term_slot, plan.term_col, plan.term_stride, plan.term_unobserved_code,
         plan.w_out_size, plan.w_sum_size, plan.w_out_off, plan.w_in_start,
         plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start, plan.idx, plan.n_work,
         plan.n_tmp, lanes, plan.t_kind, plan.t_off, plan.t_col, plan.t_card,
-        plan.t_out_col, plan.z_kind, plan.z_off, plan.z_size, n_chunks, result, norm, careful,
+        plan.t_out_col, plan.z_kind, plan.z_off, plan.z_size, result, norm, careful,
     )  # fmt: skip
+    spread(_kernels.run_lanes, args, chunk_bounds(len(starts), n_threads), n_threads)
     lane_i, lane_s = np.nonzero(careful)
     lane_rows = rows[lane_i]
     lane_s = lane_s.astype(np.int64)
