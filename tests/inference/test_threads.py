@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -20,8 +21,9 @@ from strategies import random_codes, random_cpts, random_network
 @pytest.mark.parametrize("n_items", [0, 1, 5, 97])
 def test_spread_runs_every_chunk_once(threads, n_items):
     bounds = chunk_bounds(n_items, threads)
-    assert bounds[0] == 0 and bounds[-1] == n_items
-    assert all(a <= b for a, b in zip(bounds, bounds[1:], strict=False))
+    assert bounds[0] == 0
+    assert bounds[-1] == n_items
+    assert all(a <= b for a, b in itertools.pairwise(bounds))
     if threads == 1:
         assert len(bounds) == 2
     seen = np.zeros(n_items, dtype=np.int64)

@@ -12,6 +12,7 @@ import numpy as np
 from npprob._checks import Interval, Options, check_parameters
 from npprob.errors import EvidenceError, NetworkError, ZeroProbabilityEvidenceError
 from npprob.inference import _kernels
+from npprob.inference.compiled import before_first_call
 from npprob.inference.layout import ParameterLayout
 from npprob.inference.plan import Plan, compile_plan
 from npprob.inference.threads import chunk_bounds, default_threads, spread
@@ -417,6 +418,7 @@ class Engine:
                     plan.c_in_start, plan.in_kind, plan.in_off, plan.in_slot,
                     plan.in_idx_start, plan.idx, plan.n_tmp, const_t, const_rescaled,
                 )  # fmt: skip
+                before_first_call(_kernels.run_constant_ops)
                 spread(_kernels.run_constant_ops, args, chunk_bounds(n_draws, threads), threads)
             cached = (const_t, const_rescaled)
             # Plans live as long as the shared plan cache, so their ids stay unique.
@@ -524,6 +526,7 @@ def _execute(
         plan.n_tmp, lanes, plan.t_kind, plan.t_off, plan.t_col, plan.t_card,
         plan.t_out_col, plan.z_kind, plan.z_off, plan.z_size, result, norm, careful,
     )  # fmt: skip
+    before_first_call(_kernels.run_lanes)
     spread(_kernels.run_lanes, args, chunk_bounds(len(starts), n_threads), n_threads)
     lane_i, lane_s = np.nonzero(careful)
     lane_rows = rows[lane_i]
@@ -533,6 +536,7 @@ def _execute(
         # Log space: exact relative precision for every positive entry, however small.
         with np.errstate(divide="ignore"):
             log_params_t = np.log(params_t)
+        before_first_call(_kernels.run_careful_lanes_log)
         _kernels.run_careful_lanes_log(
             lane_rows, lane_s, log_params_t, codes,
             plan.n_slots, plan.term_slot, plan.term_col, plan.term_stride,
