@@ -47,12 +47,38 @@ def is_cached(kernel: numba.core.dispatcher.Dispatcher) -> bool:
 
 
 def before_first_call(kernel: numba.core.dispatcher.Dispatcher) -> None:
-    """Print the compile notice (once per process) when ``kernel`` is about to be compiled."""
+    """Get ready for ``kernel``'s first call in this process.
+
+    Prints the compile notice (once per process) when numba's cache does not hold
+    ``kernel``, and loads numba's implementations without its BLAS probe.
+    """
     global _announced
-    if _announced or kernel.signatures or is_cached(kernel):
+    if kernel.signatures:
+        return
+    _without_blas_probe()
+    if _announced or is_cached(kernel):
         return
     _announced = True
     print(notice(), file=sys.stderr, flush=True)
+
+
+def _without_blas_probe() -> None:
+    """Register numba's array functions without the probe that imports all of scipy.linalg.
+
+    When numba first loads its implementations (on the first call of any compiled
+    function, cached or not) it imports ``scipy.linalg.cython_blas`` to learn whether
+    ``np.correlate`` and ``np.convolve`` may use BLAS; that import costs about 0.2 s
+    of every ``npprob diagnose``. The kernels call no BLAS. With the probe failing,
+    those two functions use numba's own loop in this process; ``np.dot`` and
+    ``np.linalg`` import BLAS themselves when compiled and are unaffected.
+    """
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    sys.modules["scipy.linalg.cython_blas"] = None  # the import fails at once
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        del sys.modules["scipy.linalg.cython_blas"]
 
 
 def notice() -> str:
