@@ -247,30 +247,30 @@ class Engine:
         if len(key) == 1 or (key == key[0]).all():
             pattern = frozenset(np.flatnonzero(key[0]).tolist())
             return [(pattern, forced_soft, np.arange(len(key), dtype=np.int64))]
-        packed = np.packbits(key, axis=1)
-        width = packed.shape[1]
-        if width <= 8:
-            padded = np.zeros((packed.shape[0], 8), dtype=np.uint8)
-            padded[:, :width] = packed
-            keys = padded.view(np.uint64).ravel()
-        else:
-            keys = np.ascontiguousarray(packed).view(np.dtype((np.void, width))).ravel()
+        keys = _row_keys(key)
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")
         counts = np.bincount(inverse, minlength=len(uniq))
+        # Decided for all patterns at once: a batch of random missingness has about as
+        # many patterns as patients, and a Python loop over them took two thirds of a
+        # batch's time on alarm, time no thread could share.
+        own = counts * self.n_draws >= EXACT_PLAN_MIN_LANES
+        cached = [k[0] for k in self._plans if k[1:] == (targets, forced_soft, joint)]
+        if cached:
+            marks = np.zeros((len(cached), key.shape[1]), dtype=np.bool_)
+            for i, pattern in enumerate(cached):
+                marks[i, list(pattern)] = True
+            known = set(_row_keys(marks).tolist())
+            own |= np.fromiter((k in known for k in uniq.tolist()), np.bool_, len(uniq))
+        order = np.argsort(inverse, kind="stable")
+        ends = np.cumsum(counts)
         groups = []
-        leftover = []
-        for g, rows in enumerate(np.split(order, np.cumsum(counts)[:-1])):
+        for g in np.flatnonzero(own):
             pattern = frozenset(np.flatnonzero(key[first[g]]).tolist())
-            if (
-                counts[g] * self.n_draws >= EXACT_PLAN_MIN_LANES
-                or (pattern, targets, forced_soft, joint) in self._plans
-            ):
-                groups.append((pattern, forced_soft, rows.astype(np.int64)))
-            else:
-                leftover.append(rows)
-        if leftover:
-            rows = np.sort(np.concatenate(leftover)).astype(np.int64)
+            rows = order[ends[g] - counts[g] : ends[g]].astype(np.int64)
+            groups.append((pattern, forced_soft, rows))
+        left = ~own[inverse]
+        if left.any():
+            rows = np.flatnonzero(left).astype(np.int64)
             # A wide variable (the condition, 27 states) left hidden joins the largest
             # clique; as soft evidence it would be hidden for every leftover patient,
             # so the patients who record it get a plan of their own.
@@ -451,6 +451,17 @@ class Engine:
         for lane_rows, lane_draws, lane_log_z in careful:
             log_z[lane_rows, lane_draws] = lane_log_z
         return result.transpose(1, 0, 2), log_z.T
+
+
+def _row_keys(mask: np.ndarray) -> np.ndarray:
+    """One sortable key per row of a boolean matrix (equal rows, equal keys)."""
+    packed = np.packbits(mask, axis=1)
+    width = packed.shape[1]
+    if width <= 8:
+        padded = np.zeros((packed.shape[0], 8), dtype=np.uint8)
+        padded[:, :width] = packed
+        return padded.view(np.uint64).ravel()
+    return np.ascontiguousarray(packed).view(np.dtype((np.void, width))).ravel()
 
 
 def _draws_minor(params: np.ndarray) -> np.ndarray:
