@@ -36,6 +36,8 @@ def npprob(env, *argv) -> subprocess.CompletedProcess:
     return done
 
 
+# numba's cache index is read through its internals: checked on every supported line.
+@pytest.mark.compat
 def test_first_diagnosis_says_it_compiles_and_the_second_does_not(cold_env):
     first = npprob(cold_env, "diagnose", PATIENT, "--json")
     lines = first.stderr.splitlines()

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import npprob
 
 
@@ -47,6 +49,7 @@ print(dot == np.dot(a, b), np.array_equal(conv, np.convolve(a, b)))
 """
 
 
+@pytest.mark.compat
 def test_kernels_load_without_scipy_linalg_and_blas_still_works():
     # numba's BLAS probe (all of scipy.linalg, about 0.2 s) is skipped while the kernels
     # load; jitted code compiled afterwards still gets np.dot and np.convolve right.
