@@ -1,10 +1,11 @@
 """Threads for the kernels: ranges of work spread over a process-wide pool.
 
 The kernels are serial and release the GIL (``nogil``), so plain Python threads run
-them in parallel. A kernel compiled with numba's ``parallel=True`` took three times
-as long to compile (the first run after install) and ran a single patient two to
-three times slower, even on one thread; a pool of our own also lets the calling
-thread take a share of the work.
+them in parallel. Kernels compiled with numba's ``parallel=True`` took three times
+as long to compile (the first run after install), and while other processes kept the
+cores busy their two threads answered one patient three to five times slower than
+one thread (each parallel region waits for every thread); here the calling thread
+takes a share and helpers take the next range as they become free.
 """
 
 from __future__ import annotations
