@@ -1,8 +1,8 @@
 """Threads for the kernels: ranges of work spread over a process-wide pool.
 
 The kernels are serial and release the GIL (``nogil``), so plain Python threads run
-them in parallel. Kernels compiled with numba's ``parallel=True`` took three times
-as long to compile (the first run after install), and while other processes kept the
+them in parallel. Kernels compiled with numba's ``parallel=True`` took 2.5 times as
+long to compile (the first run after install), and while other processes kept the
 cores busy their two threads answered one patient three to five times slower than
 one thread (each parallel region waits for every thread); here the calling thread
 takes a share and helpers take the next range as they become free.
