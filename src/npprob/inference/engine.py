@@ -254,7 +254,8 @@ class Engine:
         # many patterns as patients, and a Python loop over them took two thirds of a
         # batch's time on alarm, time no thread could share.
         own = counts * self.n_draws >= EXACT_PLAN_MIN_LANES
-        cached = [k[0] for k in self._plans if k[1:] == (targets, forced_soft, joint)]
+        # A snapshot: another thread (the web app's) may add plans meanwhile.
+        cached = [k[0] for k in tuple(self._plans) if k[1:] == (targets, forced_soft, joint)]
         if cached:
             marks = np.zeros((len(cached), key.shape[1]), dtype=np.bool_)
             for i, pattern in enumerate(cached):
