@@ -10,6 +10,7 @@ line on standard error says what is happening, once per process.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import numba
 
 from npprob.inference import _kernels
 
-__all__ = ["WarmUp", "before_first_call", "cache_dir", "is_cached", "warm_up"]
+__all__ = ["WarmUp", "before_first_call", "cache_dir", "is_cached", "notice", "warm_up"]
 
 #: The kernels the engine runs: the evidence-free ops, the fast lanes, the careful lanes.
 KERNELS = (_kernels.run_constant_ops, _kernels.run_lanes, _kernels.run_careful_lanes_log)
@@ -27,6 +28,7 @@ KERNELS = (_kernels.run_constant_ops, _kernels.run_lanes, _kernels.run_careful_l
 COMPILE_SECONDS = 5
 
 _announced = False
+_probe_lock = threading.Lock()
 
 
 def cache_dir() -> Path:
@@ -73,13 +75,14 @@ def _without_blas_probe() -> None:
     those two functions use numba's own loop in this process; ``np.dot`` and
     ``np.linalg`` import BLAS themselves when compiled and are unaffected.
     """
-    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
-        return
-    sys.modules["scipy.linalg.cython_blas"] = None  # the import fails at once
-    try:
-        import numba.np.arraymath  # noqa: F401
-    finally:
-        del sys.modules["scipy.linalg.cython_blas"]
+    with _probe_lock:  # the web app's threads may get here together
+        if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+            return
+        sys.modules["scipy.linalg.cython_blas"] = None  # the import fails at once
+        try:
+            import numba.np.arraymath  # noqa: F401
+        finally:
+            sys.modules.pop("scipy.linalg.cython_blas", None)
 
 
 def notice() -> str:
