@@ -3,8 +3,11 @@
 Run ``python3 benchmarks/bench_diagnose.py``. Measures
 
 - the wall time of the command in a fresh process (after one run has filled the
-  numba cache), and checks that PyMC, PyTensor, ArviZ and matplotlib stay
-  unimported on this path;
+  numba cache), and checks that PyMC, PyTensor, ArviZ, matplotlib, scikit-learn,
+  pandas and scipy's linalg, special and stats stay unimported on this path;
+- the first run after install, with an empty kernel cache: the command alone
+  (it compiles the kernels), and ``npprob warmup`` followed by the command
+  (``cold_cache_*``, ``after_warmup_*``; ``--no-cold`` skips them);
 - the warm in-process latency of one diagnosis with its leave-one-out explanation
   (``warm_diagnose_ms_*``);
 - the warm latency per patient with explanation and treatments, as
@@ -26,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,19 +50,21 @@ import sys, time
 t0 = time.perf_counter()
 from npprob.cli import main
 status = main(["diagnose", sys.argv[1], "--json"])
-heavy = [m for m in ("pymc", "pytensor", "arviz", "matplotlib") if m in sys.modules]
+heavy = [m for m in ("pymc", "pytensor", "arviz", "matplotlib", "scipy.linalg", "scipy.special",
+                     "scipy.stats", "sklearn", "pandas") if m in sys.modules]
 print("PROBE", time.perf_counter() - t0, ",".join(heavy), status, file=sys.stderr)
 """
 
 
-def fresh_process(repeats: int) -> tuple[list[float], list[float], list[str]]:
+def fresh_process(repeats: int, env=None) -> tuple[list[float], list[float], list[str]]:
     """Wall times of the whole process and of main() inside it; heavy modules seen."""
     walls, inner, heavy = [], [], set()
     for _ in range(repeats):
         t0 = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(PATIENT)], capture_output=True, text=True, check=True
-        )
+            [sys.executable, "-c", _PROBE, str(PATIENT)],
+            capture_output=True, text=True, check=True, env=env,
+        )  # fmt: skip
         walls.append(time.perf_counter() - t0)
         line = next(x for x in done.stderr.splitlines() if x.startswith("PROBE"))
         _, seconds, modules, status = line.split(" ")
@@ -65,6 +72,27 @@ def fresh_process(repeats: int) -> tuple[list[float], list[float], list[str]]:
         inner.append(float(seconds))
         heavy.update(m for m in modules.split(",") if m)
     return walls, inner, sorted(heavy)
+
+
+def cold_cache() -> dict[str, float]:
+    """The first run after install: an empty kernel cache, diagnose alone or after warmup."""
+
+    def empty_cache_env(cache: str) -> dict[str, str]:
+        env = {**os.environ, "XDG_CACHE_HOME": cache}
+        env.pop("NUMBA_CACHE_DIR", None)
+        return env
+
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        out["cold_cache_diagnose_wall_s"] = fresh_process(1, empty_cache_env(cache))[0][0]
+    with tempfile.TemporaryDirectory() as cache:
+        env = empty_cache_env(cache)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "npprob", "warmup"], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        out["cold_cache_warmup_wall_s"] = time.perf_counter() - t0
+        out["after_warmup_diagnose_wall_s"] = fresh_process(1, env)[0][0]
+    return out
 
 
 def warm_inference(model, repeats: int) -> list[float]:
@@ -208,9 +236,13 @@ def main(argv=None) -> int:
     parser.add_argument("--pipeline-repeats", type=int, default=30)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "diagnose.json")
     parser.add_argument("--check-floors", action="store_true")
+    parser.add_argument(
+        "--no-cold", action="store_true", help="skip the empty-cache runs (they compile)"
+    )
     args = parser.parse_args(argv)
     from npprob.diagnosis import load_model
 
+    cold = {} if args.no_cold else cold_cache()
     fresh_process(1)  # fills the numba cache if it is empty
     walls, inner, heavy = fresh_process(args.repeats)
     model = load_model()
@@ -222,6 +254,7 @@ def main(argv=None) -> int:
         "fresh_process_wall_s_median": statistics.median(walls),
         "fresh_process_wall_s_max": max(walls),
         "fresh_process_main_s_median": statistics.median(inner),
+        **cold,
         "warm_diagnose_ms_median": 1e3 * statistics.median(warm),
         "warm_diagnose_ms_p95": 1e3 * sorted(warm)[int(0.95 * len(warm)) - 1],
         "heavy_modules_imported": heavy,

@@ -439,8 +439,7 @@ def test_kernels_compiled_and_python_agree_with_brute_force(path, monkeypatch):
     In the Python path every dispatcher in the module (``run_op``,
     ``run_constant_ops``, ``run_patients`` or whatever the module holds) is
     replaced by its ``py_func``; kernels call each other by module-global
-    name, so the whole call tree runs as Python (``numba.prange`` is
-    ``range`` there).
+    name, so the whole call tree runs as Python.
     """
     rng = np.random.default_rng([base_seed(), 777])
     kernels = _numba_kernels()

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import npprob
 
 
@@ -28,3 +30,29 @@ def test_kernels_cache_outside_the_package(tmp_path):
     for path in out[2:]:
         assert Path(path).resolve().is_relative_to(tmp_path)
         assert not Path(path).resolve().is_relative_to(package)
+
+
+_BLAS_AFTER = """
+import sys
+import numba, numpy as np
+from npprob.inference.compiled import warm_up
+warm_up()
+print("scipy.linalg" in sys.modules)
+
+@numba.njit
+def products(a, b):
+    return np.dot(a, b), np.convolve(a, b)
+
+a, b = np.arange(3.0), np.arange(1.0, 4.0)
+dot, conv = products(a, b)
+print(dot == np.dot(a, b), np.array_equal(conv, np.convolve(a, b)))
+"""
+
+
+@pytest.mark.compat
+def test_kernels_load_without_scipy_linalg_and_blas_still_works():
+    # numba's BLAS probe (all of scipy.linalg, about 0.2 s) is skipped while the kernels
+    # load; jitted code compiled afterwards still gets np.dot and np.convolve right.
+    out = subprocess.run([sys.executable, "-c", _BLAS_AFTER], capture_output=True, text=True,
+                         check=True).stdout.split()  # fmt: skip
+    assert out == ["False", "True", "True"]

@@ -7,12 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from npprob import __version__
-from npprob.cli import diagnose, evaluate, query, serve, simulate, train, treat
+from npprob.cli import diagnose, evaluate, query, serve, simulate, train, treat, warmup
 from npprob.errors import NpprobError, ParameterError
 
 __all__ = ["main"]
 
-_COMMANDS = (diagnose, treat, query, simulate, train, evaluate, serve)
+_COMMANDS = (diagnose, treat, query, simulate, train, evaluate, serve, warmup)
 
 #: Exit status for bad input (files, names, states, evidence).
 EXIT_BAD_INPUT = 2

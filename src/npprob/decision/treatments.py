@@ -485,13 +485,25 @@ def _benefit_multiplier(body: Mapping, where: str) -> float | None:
     return float(value)
 
 
-@functools.lru_cache(maxsize=8)
 def treatment_files(
-    treatments_path: str | None = None, contraindications_path: str | None = None
+    treatments_path: str | os.PathLike[str] | None = None,
+    contraindications_path: str | os.PathLike[str] | None = None,
 ) -> tuple[TreatmentEvidence, Contraindications]:
     """Both files, parsed once per process (default: the shipped ones).
 
     The objects are frozen read-only data, so callers share them.
     """
+    # One cache entry however the paths are passed (positionally, by keyword, or left
+    # out): the two files took a tenth of a second to parse again for every spelling.
+    return _treatment_files(
+        None if treatments_path is None else str(treatments_path),
+        None if contraindications_path is None else str(contraindications_path),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _treatment_files(
+    treatments_path: str | None, contraindications_path: str | None
+) -> tuple[TreatmentEvidence, Contraindications]:
     evidence = load_treatments(treatments_path)
     return evidence, load_contraindications(evidence.drugs, contraindications_path)

@@ -15,6 +15,10 @@ effect is below ``2**-200`` times the largest product of cardinalities.
 
 Parameter and constant buffers are stored draws-minor: entry ``k`` of draw
 ``s`` is at ``k * n_draws + s``.
+
+Every kernel is serial and releases the GIL; :func:`run_lanes` and
+:func:`run_constant_ops` take a range of blocks (of draws) as their last two
+arguments, and :mod:`npprob.inference.threads` spreads ranges over threads.
 """
 
 from __future__ import annotations
@@ -116,29 +120,29 @@ def run_ops(
 CAREFUL_BELOW = 2.0**-800
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def run_constant_ops(
     params_t, out_size, sum_size, out_off, in_start,
     in_kind, in_off, in_slot, in_idx_start, idx, n_tmp, const_t, const_rescaled,
+    draw_lo, draw_hi,
 ):  # fmt: skip
-    """Run the evidence-free ops once per draw; fill ``const_t`` (n_const, n_draws).
+    """Run the evidence-free ops of draws ``draw_lo:draw_hi`` into ``const_t`` (n_const, n_draws).
 
     ``const_rescaled[s]`` counts rescaled messages of draw ``s``; the fast path
     sends every lane of such a draw to the careful path.
     """
-    n_params, n_draws = params_t.shape
+    n_params = params_t.shape[0]
     n_const = const_t.shape[0]
     no_slots = np.zeros(1, dtype=np.int64)
-    counted = np.ones(
-        out_size.shape[0], dtype=np.bool_
-    )  # any rescaling sends the draw to the careful path
-    for s in numba.prange(n_draws):
-        tmp = np.empty(n_tmp, dtype=np.float64)
-        work = np.empty(1, dtype=np.float64)
-        p_s = np.empty(n_params, dtype=np.float64)
+    # Any rescaling sends the draw to the careful path.
+    counted = np.ones(out_size.shape[0], dtype=np.bool_)
+    tmp = np.empty(n_tmp, dtype=np.float64)
+    work = np.empty(1, dtype=np.float64)
+    p_s = np.empty(n_params, dtype=np.float64)
+    c_s = np.empty(n_const, dtype=np.float64)
+    for s in range(draw_lo, draw_hi):
         for k in range(n_params):
             p_s[k] = params_t[k, s]
-        c_s = np.empty(n_const, dtype=np.float64)
         const_rescaled[s] = run_ops(
             out_size, sum_size, out_off, in_start, counted, in_kind, in_off, in_slot,
             in_idx_start, idx, p_s, c_s, work, no_slots, tmp, c_s,
@@ -214,16 +218,16 @@ def lane_op(
                 work[o0 + b] += tmp[t0 + b]
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def run_lanes(
     params_t, const_t, const_rescaled, codes, rows, block_start, block_size, uniform,
     n_slots, term_slot, term_col, term_stride, term_unobserved_code,
     w_out_size, w_sum_size, w_out_off, w_in_start,
     in_kind, in_off, in_slot, in_idx_start, idx, n_work, n_tmp, lanes_per_block,
     t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size,
-    n_chunks, result, norm, careful,
+    result, norm, careful, block_lo, block_hi,
 ):  # fmt: skip
-    """Fast path over blocks of lanes (lane = row-major (patient i, draw s)).
+    """Fast path over blocks ``block_lo:block_hi`` of lanes (lane = (patient i, draw s)).
 
     Block ``k`` covers lanes ``block_start[k] : block_start[k] + block_size[k]``
     of the flattened (len(rows), n_draws) grid. Lanes that need the careful
@@ -233,82 +237,79 @@ def run_lanes(
     n_draws = params_t.shape[1]
     params_flat = params_t.reshape(-1)
     const_flat = const_t.reshape(-1)
-    n_blocks = block_start.shape[0]
     n_ops = w_out_size.shape[0]
     n_targets = t_kind.shape[0]
     nl_max = lanes_per_block
-    per_chunk = (n_blocks + n_chunks - 1) // n_chunks
-    for c in numba.prange(n_chunks):
-        work = np.empty(max(n_work, 1) * nl_max, dtype=np.float64)
-        tmp = np.empty(n_tmp * nl_max, dtype=np.float64)
-        lane_addr = np.empty((n_slots + 1, nl_max), dtype=np.int64)
-        lane_row = np.empty(nl_max, dtype=np.int64)
-        lane_i = np.empty(nl_max, dtype=np.int64)
-        for k in range(c * per_chunk, min(n_blocks, (c + 1) * per_chunk)):
-            nl = block_size[k]
-            for b in range(nl):
-                lane = block_start[k] + b
-                i = lane // n_draws
-                lane_i[b] = i
-                lane_row[b] = rows[i]
-                lane_addr[n_slots, b] = lane - i * n_draws
-            # A uniform block shares one patient: its offsets are needed once.
-            n_set = 1 if uniform[k] else nl
-            for q in range(n_slots):
-                for b in range(n_set):
-                    lane_addr[q, b] = lane_addr[n_slots, b]
-            for q in range(term_slot.shape[0]):
-                col = term_col[q]
-                step = term_stride[q] * n_draws
-                target_row = lane_addr[term_slot[q]]
-                for b in range(n_set):
-                    code = codes[lane_row[b], col]
-                    if code < 0:
-                        code = term_unobserved_code[q]
-                    target_row[b] += code * step
-            for op in range(n_ops):
-                lane_op(
-                    w_out_size[op], w_sum_size[op], w_in_start[op], w_in_start[op + 1], in_kind,
-                    in_off, in_slot, in_idx_start, idx, params_flat, const_flat, n_draws, work,
-                    lane_addr, n_slots, nl, uniform[k], tmp, w_out_off[op],
-                )  # fmt: skip
-            for b in range(nl):
-                row = lane_row[b]
-                s = lane_addr[n_slots, b]
-                z = 0.0
-                for j in range(z_size):
-                    if z_kind == 1:
-                        z += const_t[z_off + j, s]
+    work = np.empty(max(n_work, 1) * nl_max, dtype=np.float64)
+    tmp = np.empty(n_tmp * nl_max, dtype=np.float64)
+    lane_addr = np.empty((n_slots + 1, nl_max), dtype=np.int64)
+    lane_row = np.empty(nl_max, dtype=np.int64)
+    lane_i = np.empty(nl_max, dtype=np.int64)
+    for k in range(block_lo, block_hi):
+        nl = block_size[k]
+        for b in range(nl):
+            lane = block_start[k] + b
+            i = lane // n_draws
+            lane_i[b] = i
+            lane_row[b] = rows[i]
+            lane_addr[n_slots, b] = lane - i * n_draws
+        # A uniform block shares one patient: its offsets are needed once.
+        n_set = 1 if uniform[k] else nl
+        for q in range(n_slots):
+            for b in range(n_set):
+                lane_addr[q, b] = lane_addr[n_slots, b]
+        for q in range(term_slot.shape[0]):
+            col = term_col[q]
+            step = term_stride[q] * n_draws
+            target_row = lane_addr[term_slot[q]]
+            for b in range(n_set):
+                code = codes[lane_row[b], col]
+                if code < 0:
+                    code = term_unobserved_code[q]
+                target_row[b] += code * step
+        for op in range(n_ops):
+            lane_op(
+                w_out_size[op], w_sum_size[op], w_in_start[op], w_in_start[op + 1], in_kind,
+                in_off, in_slot, in_idx_start, idx, params_flat, const_flat, n_draws, work,
+                lane_addr, n_slots, nl, uniform[k], tmp, w_out_off[op],
+            )  # fmt: skip
+        for b in range(nl):
+            row = lane_row[b]
+            s = lane_addr[n_slots, b]
+            z = 0.0
+            for j in range(z_size):
+                if z_kind == 1:
+                    z += const_t[z_off + j, s]
+                else:
+                    z += work[(z_off + j) * nl + b]
+            if not z >= CAREFUL_BELOW or const_rescaled[s] > 0:
+                careful[lane_i[b], s] = True
+                continue
+            norm[row, s] = z
+            for t in range(n_targets):
+                card = t_card[t]
+                col = t_out_col[t]
+                if t_kind[t] == 2:
+                    code = codes[row, t_col[t]]
+                    for j in range(card):
+                        result[row, s, col + j] = 1.0 if j == code else 0.0
+                    continue
+                total = 0.0
+                for j in range(card):
+                    if t_kind[t] == 0:
+                        total += const_t[t_off[t] + j, s]
                     else:
-                        z += work[(z_off + j) * nl + b]
-                if not z >= CAREFUL_BELOW or const_rescaled[s] > 0:
+                        total += work[(t_off[t] + j) * nl + b]
+                if not total >= CAREFUL_BELOW:
                     careful[lane_i[b], s] = True
                     continue
-                norm[row, s] = z
-                for t in range(n_targets):
-                    card = t_card[t]
-                    col = t_out_col[t]
-                    if t_kind[t] == 2:
-                        code = codes[row, t_col[t]]
-                        for j in range(card):
-                            result[row, s, col + j] = 1.0 if j == code else 0.0
-                        continue
-                    total = 0.0
-                    for j in range(card):
-                        if t_kind[t] == 0:
-                            total += const_t[t_off[t] + j, s]
-                        else:
-                            total += work[(t_off[t] + j) * nl + b]
-                    if not total >= CAREFUL_BELOW:
-                        careful[lane_i[b], s] = True
-                        continue
-                    inv = 1.0 / total
-                    for j in range(card):
-                        if t_kind[t] == 0:
-                            v = const_t[t_off[t] + j, s]
-                        else:
-                            v = work[(t_off[t] + j) * nl + b]
-                        result[row, s, col + j] = v * inv
+                inv = 1.0 / total
+                for j in range(card):
+                    if t_kind[t] == 0:
+                        v = const_t[t_off[t] + j, s]
+                    else:
+                        v = work[(t_off[t] + j) * nl + b]
+                    result[row, s, col + j] = v * inv
 
 
 # -- the careful path in log space ------------------------------------------------------

@@ -12,8 +12,10 @@ import numpy as np
 from npprob._checks import Interval, Options, check_parameters
 from npprob.errors import EvidenceError, NetworkError, ZeroProbabilityEvidenceError
 from npprob.inference import _kernels
+from npprob.inference.compiled import before_first_call
 from npprob.inference.layout import ParameterLayout
 from npprob.inference.plan import Plan, compile_plan
+from npprob.inference.threads import chunk_bounds, default_threads, spread
 from npprob.network.evidence import EvidenceBatch
 from npprob.network.network import Network, check_probability_table
 
@@ -245,30 +247,31 @@ class Engine:
         if len(key) == 1 or (key == key[0]).all():
             pattern = frozenset(np.flatnonzero(key[0]).tolist())
             return [(pattern, forced_soft, np.arange(len(key), dtype=np.int64))]
-        packed = np.packbits(key, axis=1)
-        width = packed.shape[1]
-        if width <= 8:
-            padded = np.zeros((packed.shape[0], 8), dtype=np.uint8)
-            padded[:, :width] = packed
-            keys = padded.view(np.uint64).ravel()
-        else:
-            keys = np.ascontiguousarray(packed).view(np.dtype((np.void, width))).ravel()
+        keys = _row_keys(key)
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")
         counts = np.bincount(inverse, minlength=len(uniq))
+        # Decided for all patterns at once: a batch of random missingness has about as
+        # many patterns as patients, and a Python loop over them took two thirds of a
+        # batch's time on alarm, time no thread could share.
+        own = counts * self.n_draws >= EXACT_PLAN_MIN_LANES
+        # A snapshot: another thread (the web app's) may add plans meanwhile.
+        cached = [k[0] for k in tuple(self._plans) if k[1:] == (targets, forced_soft, joint)]
+        if cached:
+            marks = np.zeros((len(cached), key.shape[1]), dtype=np.bool_)
+            for i, pattern in enumerate(cached):
+                marks[i, list(pattern)] = True
+            known = set(_row_keys(marks).tolist())
+            own |= np.fromiter((k in known for k in uniq.tolist()), np.bool_, len(uniq))
+        order = np.argsort(inverse, kind="stable")
+        ends = np.cumsum(counts)
         groups = []
-        leftover = []
-        for g, rows in enumerate(np.split(order, np.cumsum(counts)[:-1])):
+        for g in np.flatnonzero(own):
             pattern = frozenset(np.flatnonzero(key[first[g]]).tolist())
-            if (
-                counts[g] * self.n_draws >= EXACT_PLAN_MIN_LANES
-                or (pattern, targets, forced_soft, joint) in self._plans
-            ):
-                groups.append((pattern, forced_soft, rows.astype(np.int64)))
-            else:
-                leftover.append(rows)
-        if leftover:
-            rows = np.sort(np.concatenate(leftover)).astype(np.int64)
+            rows = order[ends[g] - counts[g] : ends[g]].astype(np.int64)
+            groups.append((pattern, forced_soft, rows))
+        left = ~own[inverse]
+        if left.any():
+            rows = np.flatnonzero(left).astype(np.int64)
             # A wide variable (the condition, 27 states) left hidden joins the largest
             # clique; as soft evidence it would be hidden for every leftover patient,
             # so the patients who record it get a plan of their own.
@@ -402,7 +405,7 @@ class Engine:
         _, log_z = self._run(batch.codes, (), 0, n_threads)
         return log_z
 
-    def _constants_for(self, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    def _constants_for(self, plan: Plan, threads: int) -> tuple[np.ndarray, np.ndarray]:
         """The plan's evidence-free messages for every draw, computed once per engine."""
         key = id(plan)
         cached = self._constants.get(key)
@@ -411,11 +414,13 @@ class Engine:
             const_t = np.empty((max(plan.n_const, 1), n_draws), dtype=np.float64)
             const_rescaled = np.zeros(n_draws, dtype=np.int64)
             if len(plan.c_out_size):
-                _kernels.run_constant_ops(
+                args = (
                     self.params_t, plan.c_out_size, plan.c_sum_size, plan.c_out_off,
                     plan.c_in_start, plan.in_kind, plan.in_off, plan.in_slot,
                     plan.in_idx_start, plan.idx, plan.n_tmp, const_t, const_rescaled,
                 )  # fmt: skip
+                before_first_call(_kernels.run_constant_ops)
+                spread(_kernels.run_constant_ops, args, chunk_bounds(n_draws, threads), threads)
             cached = (const_t, const_rescaled)
             # Plans live as long as the shared plan cache, so their ids stay unique.
             self._constants[key] = cached
@@ -435,25 +440,29 @@ class Engine:
         result = np.empty((n_patients, n_draws, n_cols), dtype=np.float64)
         norm = np.ones((n_patients, n_draws), dtype=np.float64)
         careful: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        previous = numba.get_num_threads()
-        threads = min(n_threads or previous, numba.config.NUMBA_NUM_THREADS)
-        if threads != previous:
-            numba.set_num_threads(threads)
-        try:
-            if n_patients:
-                for hard, soft, rows in self._group(codes, targets, joint):
-                    plan = self._plan(hard, targets, soft, joint)
-                    constants = self._constants_for(plan)
-                    careful.append(
-                        _execute(plan, self.params_t, constants, codes, rows, result, norm, threads)
-                    )
-        finally:
-            if threads != previous:
-                numba.set_num_threads(previous)
+        threads = min(n_threads or default_threads(), numba.config.NUMBA_NUM_THREADS)
+        if n_patients:
+            for hard, soft, rows in self._group(codes, targets, joint):
+                plan = self._plan(hard, targets, soft, joint)
+                constants = self._constants_for(plan, threads)
+                careful.append(
+                    _execute(plan, self.params_t, constants, codes, rows, result, norm, threads)
+                )
         log_z = np.log(norm)
         for lane_rows, lane_draws, lane_log_z in careful:
             log_z[lane_rows, lane_draws] = lane_log_z
         return result.transpose(1, 0, 2), log_z.T
+
+
+def _row_keys(mask: np.ndarray) -> np.ndarray:
+    """One sortable key per row of a boolean matrix (equal rows, equal keys)."""
+    packed = np.packbits(mask, axis=1)
+    width = packed.shape[1]
+    if width <= 8:
+        padded = np.zeros((packed.shape[0], 8), dtype=np.uint8)
+        padded[:, :width] = packed
+        return padded.view(np.uint64).ravel()
+    return np.ascontiguousarray(packed).view(np.dtype((np.void, width))).ravel()
 
 
 def _draws_minor(params: np.ndarray) -> np.ndarray:
@@ -520,16 +529,17 @@ def _execute(
     const_t, const_rescaled = constants
     lanes = _lanes_per_block(plan)
     starts, sizes, uniform = _blocks(len(rows), n_draws, lanes)
-    n_chunks = max(1, min(len(starts), 8 * n_threads))
     careful = np.zeros((len(rows), n_draws), dtype=np.bool_)
-    _kernels.run_lanes(
+    args = (
         params_t, const_t, const_rescaled, codes, rows, starts, sizes, uniform,
         plan.n_slots, plan.term_slot, plan.term_col, plan.term_stride, plan.term_unobserved_code,
         plan.w_out_size, plan.w_sum_size, plan.w_out_off, plan.w_in_start,
         plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start, plan.idx, plan.n_work,
         plan.n_tmp, lanes, plan.t_kind, plan.t_off, plan.t_col, plan.t_card,
-        plan.t_out_col, plan.z_kind, plan.z_off, plan.z_size, n_chunks, result, norm, careful,
+        plan.t_out_col, plan.z_kind, plan.z_off, plan.z_size, result, norm, careful,
     )  # fmt: skip
+    before_first_call(_kernels.run_lanes)
+    spread(_kernels.run_lanes, args, chunk_bounds(len(starts), n_threads), n_threads)
     lane_i, lane_s = np.nonzero(careful)
     lane_rows = rows[lane_i]
     lane_s = lane_s.astype(np.int64)
@@ -538,6 +548,7 @@ def _execute(
         # Log space: exact relative precision for every positive entry, however small.
         with np.errstate(divide="ignore"):
             log_params_t = np.log(params_t)
+        before_first_call(_kernels.run_careful_lanes_log)
         _kernels.run_careful_lanes_log(
             lane_rows, lane_s, log_params_t, codes,
             plan.n_slots, plan.term_slot, plan.term_col, plan.term_stride,
