@@ -454,7 +454,8 @@ def _marginal_programs(layout, hidden, evidence, soft, parents_of, slot_of, indi
 
     A program per target repeats the elimination for each; one program that keeps a
     group of targets to the end, followed by summing each target's marginal out of the
-    group's joint, shares it. Targets are grouped greedily: starting from one group per
+    group's joint, shares it. The first target keeps its own program; the others are
+    grouped greedily: starting from one group per
     target, the two groups whose union saves the most estimated work are merged, until
     no union saves any. The estimate is the elimination's total clique size (the order
     the program would use, :func:`~npprob.inference.ordering.elimination_cost`) plus the
@@ -520,7 +521,11 @@ def _target_groups(layout, hidden, evidence, soft, parents_of, cards) -> list[tu
                 memo[group] = elimination_cost(graph, cards, order) + size * len(group) + marginals
         return memo[group]
 
-    groups = [(t,) for t in sorted(hidden)]
+    # The first target keeps a program of its own, the one a query of it alone would run:
+    # its probability and the evidence's are then the same to the last bit whatever else
+    # is asked with it (diagnose asks seven marginals, the treatment ranking one).
+    first = hidden[0]
+    groups = [(t,) for t in sorted(hidden) if t != first]
     while len(groups) > 1:
         best, pair = 0.0, None
         for i in range(len(groups)):
@@ -534,9 +539,7 @@ def _target_groups(layout, hidden, evidence, soft, parents_of, cards) -> list[tu
         i, j = pair
         merged = tuple(sorted(groups[i] + groups[j]))
         groups = [g for k, g in enumerate(groups) if k not in (i, j)] + [merged]
-    # The program of the first target (in the caller's order) gives the evidence's probability.
-    first = hidden[0]
-    return sorted(groups, key=lambda g: first not in g)
+    return [(first,), *groups]
 
 
 def _finish(
