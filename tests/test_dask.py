@@ -326,6 +326,23 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(capsys, tmp_path, cohort
     assert not (tmp_path / "r.csv").exists()
 
 
+def test_a_server_that_is_not_a_scheduler_is_one_line(capsys, monkeypatch, tmp_path, cohort):
+    from npprob.cli import _dask
+
+    monkeypatch.setattr(_dask, "CONNECT_TIMEOUT", 0.5)
+    with socket.socket() as server:  # listens, never answers (as a web server would not)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        scheduler = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        status, out, err = run(capsys, ["diagnose", str(cohort), "--out", str(tmp_path / "r.csv"),
+                                        "--scheduler", scheduler])  # fmt: skip
+    assert (status, out) == (EXIT_BAD_INPUT, "")
+    assert err == (
+        f"npprob diagnose: error: --scheduler {scheduler}: the server there is not a Dask "
+        "scheduler (no handshake within 0.5 s).\n"
+    )
+
+
 def test_workers_only_with_a_local_cluster(capsys, tmp_path, cohort):
     status, _, err = run(capsys, ["diagnose", str(cohort), "--workers", "2"])
     assert status == EXIT_BAD_INPUT

@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import os
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -165,11 +166,12 @@ def connect(scheduler: str, workers: int | None = None) -> Iterator[object]:
 
 
 def _check_reachable(address: str) -> None:
-    """Fail fast, in one line, on an address nobody listens at.
+    """Fail fast, in one line, on an address where no Dask scheduler listens.
 
-    A ``distributed.Client`` that cannot connect waits for its whole timeout and
-    leaves a half-built client behind that complains again at exit; a plain socket
-    answers at once for a closed port.
+    A ``distributed.Client`` that cannot connect waits for its whole timeout, and one
+    that reaches a server of another kind (a web server, say) can wait for ever. A
+    scheduler sends its handshake as soon as a connection opens, so a plain socket
+    tells at once: a closed port, nobody there, or a server that says nothing.
     """
     import socket
 
@@ -187,14 +189,25 @@ def _check_reachable(address: str) -> None:
             parameter="scheduler",
         ) from None
     try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT):
-            pass
+        probe = socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT)
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise ParameterError(
             f"--scheduler {address}: cannot connect to a Dask scheduler there ({reason}).",
             parameter="scheduler",
         ) from None
+    with probe:
+        # TLS speaks only after its own handshake: the connection is all there is to see.
+        try:
+            answered = scheme == "tls" or bool(probe.recv(1))
+        except OSError:  # the timeout, or a reset
+            answered = False
+    if not answered:
+        raise ParameterError(
+            f"--scheduler {address}: the server there is not a Dask scheduler (no handshake "
+            f"within {CONNECT_TIMEOUT:g} s).",
+            parameter="scheduler",
+        )
 
 
 def ordered_map(
@@ -214,7 +227,11 @@ def ordered_map(
     pending: deque = deque()
     try:
         for args in arguments:
-            pending.append(client.submit(_one_thread, function, *args, pure=False))
+            with warnings.catch_warnings():
+                # A task carries its own data (a cohort to evaluate can pass 10 MB), sent
+                # once to the one worker that needs it: nothing to share or load with Dask.
+                warnings.filterwarnings("ignore", message="Sending large graph")
+                pending.append(client.submit(_one_thread, function, *args, pure=False))
             if len(pending) >= in_flight:
                 yield pending.popleft().result()
         while pending:
