@@ -3,8 +3,8 @@
 Simulates a clinic cohort (``--n`` patients, default 24,576: six blocks of the 4,096
 patients the command reads at a time, so that two workers get the same share), then, in
 this process, starts a ``distributed.LocalCluster`` as ``--scheduler local`` does
-(worker processes with one thread each, ``NUMBA_NUM_THREADS=1`` in the workers) with one
-worker and another with two, and times ``npprob diagnose COHORT --no-explain --out
+(worker processes with one thread each, numba's kernels on one thread per task) with
+one worker and another with two, and times ``npprob diagnose COHORT --no-explain --out
 RESULTS.csv --scheduler ADDRESS`` on each in turn (``--repeats`` times, the best kept).
 Before the timing every worker loads the model and answers a warm-up block of another
 cohort (model loaded, kernels and plans compiled), so the timed runs measure scoring,

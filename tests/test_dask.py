@@ -177,6 +177,25 @@ def test_sbc_replications_on_the_cluster_give_the_same_report(capsys, tmp_path, 
     assert png[0] == png[1]
 
 
+@pytest.mark.pymc
+def test_pymc_sbc_replications_on_the_cluster_give_the_same_ranks(capsys, tmp_path, address):
+    sbc = _sbc_script()
+    flags = ["--path", "pymc-complete", "--replications", "2", "--patients", "50", "--draws",
+             "9", "--bins", "2", "--chains", "2", "--tune", "50", "--sampler-draws", "50"]  # fmt: skip
+    assert sbc.main([*flags, "--cores", "1", "--out-dir", str(tmp_path / "here")]) == 0
+    assert sbc.main([*flags, "--out-dir", str(tmp_path / "there"), "--scheduler", address]) == 0
+    capsys.readouterr()
+    reports = []
+    for where in ("here", "there"):
+        report = json.loads((tmp_path / where / "sbc_pymc-complete.json").read_text())
+        report["settings"].pop("seconds")
+        for replication in report["replications"]:
+            assert replication.pop("seconds") > 0  # each fit's own time: the one difference
+        reports.append(report)
+    assert reports[0] == reports[1]
+    assert reports[0]["settings"]["sampler"]["cores"] == 1
+
+
 def test_sbc_refuses_jobs_with_a_scheduler(capsys, address):
     with pytest.raises(SystemExit) as caught:
         _sbc_script().main(["--path", "pymc-marginal", "--jobs", "2", "--scheduler", address])

@@ -130,13 +130,14 @@ def connect(scheduler: str, workers: int | None = None) -> Iterator[object]:
     from distributed import Client, LocalCluster
 
     if scheduler == "local":
-        # One thread per worker process, and numba told so before it starts its pool. The
+        # One thread per worker process (each task runs numba on one thread). The
         # scheduler's web server (dashboard, metrics) takes any free port on this machine
-        # only: the fixed 8787 warns when another cluster has it.
+        # only: the fixed 8787 warns when another cluster has it. NUMBA_NUM_THREADS is left
+        # alone: a worker process may import numba before a Nanny's env= is applied, and
+        # numba then refuses the changed value at its next compilation.
         cluster = LocalCluster(
             n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
             host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-            env={"NUMBA_NUM_THREADS": "1"},
         )  # fmt: skip
         try:
             with Client(cluster) as client:
@@ -254,7 +255,8 @@ def _one_thread(function: Callable[..., object], *args: object) -> object:
     """Run a task with the engine's kernels on this worker thread alone."""
     import numba
 
-    # Per thread: each worker thread is one core's worth of work.
+    # numba's setting is per thread: each worker thread is one core's worth of work,
+    # whatever size of thread pool numba started in the worker process.
     numba.set_num_threads(1)
     return function(*args)
 
