@@ -10,9 +10,16 @@ The conjugate path runs on the clinical specification; the PyMC paths, whose
 every replication runs NUTS, on the small latent-class network of
 ``npprob.evaluation.sbc.small_spec`` (``--spec`` chooses another TOML file).
 
+``--scheduler local|ADDRESS`` runs the replications as tasks of a Dask cluster (a
+local one of ``--workers`` processes, or a running one; docs/distributed.md) with the
+same per-replication seeds: the ranks and the report are those of the run without it
+(all but the seconds taken). On a cluster each PyMC fit samples its chains one after the
+other (``--cores 1``: Dask's worker processes start none of their own).
+
 Examples:
   python3 scripts/sbc.py --replications 500 --patients 300 --seed 1
   python3 scripts/sbc.py --path pymc-marginal --replications 200 --jobs 2 --cores 1
+  python3 scripts/sbc.py --path pymc-marginal --replications 200 --scheduler tcp://host:8786
 """
 
 from __future__ import annotations
@@ -21,9 +28,13 @@ import argparse
 import json
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+
+from npprob.cli._dask import add_scheduler_arguments, check_scheduler_arguments
+from npprob.errors import NpprobError
 
 PATHS = ("conjugate", "pymc-complete", "pymc-marginal")
 
@@ -48,21 +59,29 @@ def main(argv=None) -> int:
     pymc.add_argument("--chains", type=int, default=2)
     pymc.add_argument("--tune", type=int, default=500)
     pymc.add_argument("--sampler-draws", type=int, default=1000, help="NUTS draws per chain")
-    pymc.add_argument("--cores", type=int, default=2, help="processes per fit (chains)")
+    pymc.add_argument(
+        "--cores", type=int, default=None, help="processes per fit (chains; default 2, 1 with "
+        "--scheduler)",
+    )  # fmt: skip
     pymc.add_argument("--target-accept", type=float, default=0.9)
     pymc.add_argument("--jobs", type=int, default=1, help="replications fitted at once")
+    add_scheduler_arguments(parser, "the replications")
     args = parser.parse_args(argv)
     if args.replications is None:
         args.replications = 500 if args.path == "conjugate" else 200
+    if args.scheduler is not None and (args.jobs != 1 or (args.cores or 1) != 1):
+        parser.error("--scheduler runs the replications on the cluster's workers, one fit "
+                     "per task: leave out --jobs and --cores (or give 1)")  # fmt: skip
+    if args.cores is None:
+        args.cores = 1 if args.scheduler is not None else 2
+    try:
+        check_scheduler_arguments(args, "scripts/sbc.py")
+    except NpprobError as exc:
+        return _fail(exc)
 
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from npprob.evaluation.sbc import sbc_conjugate, sbc_pymc, small_spec
-    from npprob.io.resources import clinical_spec_path
-    from npprob.network.spec import load_spec
 
     t0 = time.perf_counter()
 
@@ -76,11 +95,36 @@ def main(argv=None) -> int:
         "n_patients": args.patients,
         "seed": args.seed,
     }
+    with ExitStack() as stack:
+        mapper = None
+        if args.scheduler is not None:
+            from npprob.cli._dask import connect
+            from npprob.cli._dask import mapper as dask_mapper
+
+            try:
+                client = stack.enter_context(connect(args.scheduler, args.workers))
+            except NpprobError as exc:
+                return _fail(exc)
+            mapper = dask_mapper(client)
+        spec, result = run(args, settings, progress, mapper)
+    seconds = time.perf_counter() - t0
+    settings.update(spec=str(spec.meta.get("name", "")), seconds=round(seconds, 1))
+    write(args, settings, result, seconds)
+    return 0
+
+
+def run(args, settings, progress, mapper):
+    """The specification and the SBC result (``settings`` gets the sampler's)."""
+    from npprob.evaluation.sbc import sbc_conjugate, sbc_pymc, small_spec
+    from npprob.io.resources import clinical_spec_path
+    from npprob.network.spec import load_spec
+
     if args.path == "conjugate":
         spec = load_spec(args.spec or clinical_spec_path())
         result = sbc_conjugate(
             spec, n_replications=args.replications, n_patients=args.patients,
             n_draws=args.draws, n_bins=args.bins, seed=args.seed, progress=progress,
+            mapper=mapper,
         )  # fmt: skip
     else:
         import logging
@@ -94,13 +138,19 @@ def main(argv=None) -> int:
         result = sbc_pymc(
             spec, likelihood=args.path, n_replications=args.replications,
             n_patients=args.patients, n_draws=args.draws, n_bins=args.bins,
-            missing=args.missing, seed=args.seed, jobs=args.jobs, progress=progress, **sampler,
+            missing=args.missing, seed=args.seed, jobs=args.jobs, progress=progress,
+            mapper=mapper, **sampler,
         )  # fmt: skip
         settings.update(sampler=sampler, jobs=args.jobs)
         if args.path == "pymc-marginal":
             settings["missing"] = args.missing
-    seconds = time.perf_counter() - t0
-    settings.update(spec=str(spec.meta.get("name", "")), seconds=round(seconds, 1))
+    return spec, result
+
+
+def write(args, settings, result, seconds: float) -> None:
+    """The JSON report and the ECDF figure; the summary on standard output."""
+    import matplotlib.pyplot as plt
+
     summary = result.summary()
     report: dict[str, object] = {**summary, "settings": settings}
     if result.diagnostics:
@@ -125,10 +175,16 @@ def main(argv=None) -> int:
     fig.tight_layout()
     for stem in stems:
         fig.savefig(args.out_dir / f"{stem}_ecdf.png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
     for key, value in summary.items():
         print(f"  {key:24s} {value}")
     print(f"  {'seconds':24s} {seconds:.0f}")
-    return 0
+
+
+def _fail(error: Exception) -> int:
+    """One line on standard error, exit status 2 (as npprob's commands report bad input)."""
+    print(f"sbc.py: error: {error}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import deque
 
+from npprob.cli._dask import add_scheduler_arguments, check_scheduler_arguments
 from npprob.cli._output import format_diagnosis, format_treatments
 from npprob.cli._patient import (
     TREATMENT_OPTIONS,
@@ -26,7 +28,8 @@ _ONE_PATIENT = (
 )
 _COHORT = (
     ("--out", "out"), ("--strict", "strict"), ("--jsonl", "jsonl"), ("--no-explain", "no_explain"),
-    ("--csv", "csv"), ("--id-column", "id_column"),
+    ("--csv", "csv"), ("--id-column", "id_column"), ("--scheduler", "scheduler"),
+    ("--workers", "workers"),
 )  # fmt: skip
 
 
@@ -80,6 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-treatments", action="store_true", help="one patient: leave out the treatment list"
     )
+    add_scheduler_arguments(p, "the cohort's blocks (with a cohort)")
     add_treatment_options(p)
     p.set_defaults(run=run)
 
@@ -120,9 +124,17 @@ def run(args: argparse.Namespace) -> int:
         from npprob.io.result_files import result_format
 
         args.result_format = result_format(args.out, jsonl=args.jsonl)
+        check_scheduler_arguments(args, "npprob diagnose")
     model = load_model(args.model, allow_unconverged=args.allow_unconverged)
     if cohort:
-        return _run_cohort(args, model.in_setting(args.setting))
+        model = model.in_setting(args.setting)
+        if args.scheduler is None:
+            return _run_cohort(args, model)
+        from npprob.cli._dask import ModelRef, connect
+
+        ref = ModelRef.of(model, args.model, args.setting, args.allow_unconverged)
+        with connect(args.scheduler, args.workers) as client:
+            return _run_cohort(args, model, client=client, ref=ref)
     record = read_record(args, model.network)
     answer = answer_patient(
         record, model, setting=args.setting, treatments=not args.no_treatments,
@@ -138,9 +150,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_cohort(args: argparse.Namespace, model) -> int:
+def _run_cohort(args: argparse.Namespace, model, *, client=None, ref=None) -> int:
+    """Answer a cohort a block at a time: here, or on a Dask cluster (``client``)."""
     from npprob.cli._output import ProgressBar
-    from npprob.diagnosis.columns import diagnose_columns
     from npprob.io.patients import open_patients
     from npprob.io.result_files import open_result_writer
 
@@ -157,8 +169,7 @@ def _run_cohort(args: argparse.Namespace, model) -> int:
                           id_column=id_column) as blocks,
             open_result_writer(args.out, args.result_format) as writer,
         ):  # fmt: skip
-            for table in blocks:
-                answer = diagnose_columns(model, table, explain=explain, top=args.top)
+            for table, answer in _answers(blocks, model, explain, args.top, client, ref):
                 if args.strict and answer.errors:
                     # Strict means no results file unless every row is answered: rows that
                     # read well but cannot be diagnosed (outside the context, probability
@@ -190,6 +201,30 @@ def _run_cohort(args: argparse.Namespace, model) -> int:
         )
         return 2
     return 0
+
+
+def _answers(blocks, model, explain: bool, top: int, client, ref):
+    """Each block with its answers, in file order."""
+    from npprob.diagnosis.columns import diagnose_columns
+
+    if client is None:
+        for table in blocks:
+            yield table, diagnose_columns(model, table, explain=explain, top=top)
+        return
+    from npprob.cli._dask import diagnose_block, ordered_map
+
+    # The blocks stay here (their read errors are reported here) while workers answer them;
+    # ordered_map reads them lazily, so few are held at a time.
+    sent = deque()
+
+    def tasks():
+        for table in blocks:
+            sent.append(table)
+            yield (ref, table.batch.codes, table.ids, table.valid, table.errors,
+                   table.first_row, explain, top)  # fmt: skip
+
+    for answer in ordered_map(client, diagnose_block, tasks()):
+        yield sent.popleft(), answer
 
 
 def _non_negative(text: str) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 from pathlib import Path
 
+from npprob.cli._dask import add_scheduler_arguments, check_scheduler_arguments
 from npprob.cli._patient import add_unconverged_option
 
 
@@ -50,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="bootstrap replicates of the metrics against the recorded label (default 1000 "
         "for cohorts without the latent truth, none for the others; 0 for none)",
     )  # fmt: skip
+    add_scheduler_arguments(p, "the cohorts (one task each: a misspecification sweep)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -63,16 +66,25 @@ def run(args: argparse.Namespace) -> int:
     require(
         "evaluate", "npprob evaluate", modules=["sklearn"] + ["matplotlib"] * (not args.no_plots)
     )
+    check_scheduler_arguments(args, "npprob evaluate")
     from npprob.cli._output import ProgressBar, format_evaluation
     from npprob.diagnosis import load_model
     from npprob.evaluation.evaluate import evaluate
 
     model = load_model(args.model, allow_unconverged=args.allow_unconverged)
     bar = ProgressBar(len(args.cohort), unit="cohorts", disable=args.no_progress)
-    evaluation = evaluate(
-        model, args.cohort, args.train_cohort, thresholds=args.threshold or (0.3, 0.5),
-        seed=args.seed, bootstrap=args.bootstrap, progress=bar,
-    )  # fmt: skip
+    with ExitStack() as stack:
+        mapper = None
+        if args.scheduler is not None:
+            from npprob.cli._dask import ModelRef, connect, model_mapper
+
+            client = stack.enter_context(connect(args.scheduler, args.workers))
+            ref = ModelRef.of(model, args.model, None, args.allow_unconverged)
+            mapper = model_mapper(client, model, ref)
+        evaluation = evaluate(
+            model, args.cohort, args.train_cohort, thresholds=args.threshold or (0.3, 0.5),
+            seed=args.seed, bootstrap=args.bootstrap, progress=bar, mapper=mapper,
+        )  # fmt: skip
     bar.close()
     written = evaluation.write(args.out_dir, plots=not args.no_plots)
     print(format_evaluation(evaluation.summary), end="")

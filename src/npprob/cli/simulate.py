@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+
+from npprob.cli._dask import add_scheduler_arguments, check_scheduler_arguments
+
+#: Patients per partition with --scheduler and no --partition-size.
+DEFAULT_PARTITION_SIZE = 10_000
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -81,6 +87,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--parquet", action=argparse.BooleanOptionalAction, default=None,
                    help="also write Parquet (default: when pyarrow is installed)")  # fmt: skip
+    p.add_argument(
+        "--partition-size", type=_positive, default=None, metavar="N",
+        help="draw the cohort in partitions of N patients, each from its own seed derived from "
+        "--seed and its index, and join them in order: the same seed and N give the same "
+        "cohort here or on a cluster (--scheduler); without it (and --scheduler) the cohort "
+        "is drawn in one piece, as before (another cohort for the same seed)",
+    )  # fmt: skip
+    add_scheduler_arguments(
+        p, f"the partitions (--partition-size, default {DEFAULT_PARTITION_SIZE:,} with it)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -92,6 +108,16 @@ def run(args: argparse.Namespace) -> int:
     from npprob.io.outputs import check_output_folder
     from npprob.io.resources import clinical_spec
 
+    if args.generator == "latent-trait" and (args.partition_size or args.scheduler):
+        from npprob.errors import ParameterError
+
+        flag = "--scheduler" if args.scheduler else "--partition-size"
+        raise ParameterError(
+            f"{flag}: the latent-trait generator draws its cohort in one piece (no engine "
+            "pass; it is fast); partitions are for --generator network.",
+            parameter="scheduler" if args.scheduler else "partition_size",
+        )
+    check_scheduler_arguments(args, "npprob simulate")
     spec = clinical_spec()
     setting = get_setting(load_settings(spec.network), args.setting)
     if args.generator == "latent-trait":
@@ -108,10 +134,21 @@ def run(args: argparse.Namespace) -> int:
     truth_cpts, truth_model = _posterior_truth(args, spec)
     out_dir = args.out_dir or Path("data/synthetic") / f"{args.setting}-n{args.n}-seed{args.seed}"
     check_output_folder(out_dir)
+    partition_size = args.partition_size
+    if partition_size is None and args.scheduler is not None:
+        partition_size = DEFAULT_PARTITION_SIZE
     bar = ProgressBar(args.n, unit="patients", disable=args.no_progress or args.n < 50_000)
-    cohort = simulate(
-        spec, setting, args.n, args.seed, options, truth_cpts=truth_cpts, progress=bar
-    )
+    with ExitStack() as stack:
+        mapper = None
+        if args.scheduler is not None:
+            from npprob.cli._dask import connect
+            from npprob.cli._dask import mapper as dask_mapper
+
+            mapper = dask_mapper(stack.enter_context(connect(args.scheduler, args.workers)))
+        cohort = simulate(
+            spec, setting, args.n, args.seed, options, truth_cpts=truth_cpts, progress=bar,
+            partition_size=partition_size, mapper=mapper,
+        )  # fmt: skip
     bar.close()
     card = write_cohort(cohort, out_dir, parquet=args.parquet, extra_card=truth_model)
     print(
@@ -181,3 +218,10 @@ def _posterior_truth(args: argparse.Namespace, spec):
     name = str(card.get("name", folder.name))
     entry = {"truth_model": {"name": name, "draw": index, "n_draws": n_draws}}
     return {k: np.asarray(v[index]) for k, v in draws.items()}, entry
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value

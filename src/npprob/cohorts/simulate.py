@@ -13,8 +13,9 @@ the truth network, computed exactly with the engine.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,13 +37,17 @@ from npprob.network.evidence import EvidenceBatch
 from npprob.network.sampling import forward_sample
 from npprob.network.spec import ClinicalSpec
 
-__all__ = ["Cohort", "SimulationOptions", "simulate"]
+__all__ = ["Cohort", "Mapper", "SimulationOptions", "partition_plan", "simulate"]
 
 #: Agreement of two clinicians on the pain class: ``[reference_standard]`` in cohort_settings.toml.
 PUBLISHED_AGREEMENT = float(load_reference_standard()["agreement"])
 _BATCH = 65_536
 #: Smallest acceptance rate of the rejection sampler.
 MIN_ACCEPTANCE = 1e-3
+
+#: Runs ``function(*arguments)`` for each tuple of arguments and yields the results in
+#: order: the built-in ``map`` over the tuples, or a distributed one (``--scheduler``).
+Mapper = Callable[[Callable[..., object], Sequence[tuple]], Iterable[object]]
 
 
 #: The rules of every simulation option, checked on construction.
@@ -135,6 +140,9 @@ class Cohort:
         Name of each patient's group.
     truth_cpts : dict of str to ndarray
         The truth parameters.
+    partition_size : int or None
+        Patients per partition when the cohort was drawn in partitions (each with
+        its own seed, see :func:`partition_plan`); None when drawn in one piece.
     """
 
     spec: ClinicalSpec
@@ -147,6 +155,7 @@ class Cohort:
     p_true: np.ndarray
     group: np.ndarray
     truth_cpts: dict[str, np.ndarray] = field(repr=False)
+    partition_size: int | None = None
 
     @property
     def n(self) -> int:
@@ -214,6 +223,8 @@ class Cohort:
             "mean_p_true": float(self.p_true.mean()),
             "missing_fraction": missing,
             "groups": {g: int(np.sum(self.group == g)) for g in dict.fromkeys(self.group.tolist())},
+            # Only for a partitioned cohort: the cards of cohorts drawn in one piece stay the same.
+            **({} if self.partition_size is None else {"partition_size": self.partition_size}),
         }
 
 
@@ -226,6 +237,8 @@ def simulate(
     *,
     truth_cpts: Mapping[str, np.ndarray] | None = None,
     progress: Callable[[int], None] | None = None,
+    partition_size: int | None = None,
+    mapper: Mapper | None = None,
 ) -> Cohort:
     """Simulate ``n`` patients with chronic pain in ``setting``.
 
@@ -246,6 +259,18 @@ def simulate(
         "posterior"`` and refused otherwise.
     progress : callable, optional
         Called with the number of patients finished so far.
+    partition_size : int, optional
+        Draw the cohort in partitions of this many patients (the last one holds the
+        rest), each from its own seed derived from ``seed`` and its index (see
+        :func:`partition_plan`), and concatenate them in order. The truth
+        parameters are the cohort's, shared by every partition. The same seed and
+        partition size give the same cohort however the partitions are run; without a
+        partition size the cohort is drawn in one piece, as before partitions existed
+        (another cohort for the same seed).
+    mapper : callable, optional
+        With ``partition_size``: how the partitions run, ``mapper(function,
+        arguments)`` yielding ``function(*a)`` for each tuple ``a`` in order (default:
+        one after the other, here; a Dask cluster runs them on its workers).
 
     Returns
     -------
@@ -253,6 +278,10 @@ def simulate(
     """
     options = options or SimulationOptions()
     check_parameters(_SIMULATE_CONSTRAINTS, {"n": n, "seed": seed})
+    if partition_size is not None:
+        check_parameters({"partition_size": Interval(int, 1)}, {"partition_size": partition_size})
+    elif mapper is not None:
+        raise ParameterError("mapper runs partitions: give partition_size.", parameter="mapper")
     n = int(n)
     net = spec.network
     _check_fits_in_memory(n, len(net))
@@ -265,7 +294,6 @@ def simulate(
                 f"{', '.join(sorted(findings))}.",
                 parameter="record",
             )
-    rng = np.random.default_rng([int(seed), 0x5EED])
     if (truth_cpts is not None) != (options.truth == "posterior"):
         raise ParameterError(
             "truth_cpts are the truth exactly when options.truth is 'posterior'.",
@@ -280,6 +308,81 @@ def simulate(
     else:
         truth_cpts = {k: np.array(net.cpt(k)) for k in net.names}
 
+    if partition_size is None:
+        rng = np.random.default_rng([int(seed), 0x5EED])
+        part = _draw(spec, setting, n, rng, options, truth_cpts, progress)
+    else:
+        plan = partition_plan(n, seed, partition_size)
+        arguments = [(spec, setting, size, child, options, truth_cpts) for size, child in plan]
+        parts, done = [], 0
+        for result in (mapper or _local_map)(_draw_partition, arguments):
+            parts.append(result)
+            done += len(result.p_true)
+            if progress is not None:
+                progress(done)
+        part = _Part(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+    return Cohort(
+        spec=spec,
+        setting=setting,
+        options=options,
+        seed=int(seed),
+        truth=part.truth,
+        recorded=EvidenceBatch(net, part.recorded),
+        label=part.label,
+        p_true=part.p_true,
+        group=part.group,
+        truth_cpts=truth_cpts,
+        partition_size=None if partition_size is None else int(partition_size),
+    )
+
+
+def partition_plan(
+    n: int, seed: int, partition_size: int
+) -> list[tuple[int, np.random.SeedSequence]]:
+    """The partitions of a cohort drawn in pieces: each one's size and seed.
+
+    ``n`` patients in ``ceil(n / partition_size)`` partitions of ``partition_size``
+    (the last one holds the rest). Partition ``i`` draws from the ``i``-th child of
+    ``SeedSequence([seed, 0x5EED])`` (:meth:`numpy.random.SeedSequence.spawn`):
+    independent streams that depend only on the seed and the index, not on where or
+    in which order the partitions run.
+    """
+    sizes = [partition_size] * (n // partition_size)
+    if n % partition_size:
+        sizes.append(n % partition_size)
+    children = np.random.SeedSequence([int(seed), 0x5EED]).spawn(len(sizes))
+    return list(zip(sizes, children, strict=True))
+
+
+def _local_map(function: Callable[..., object], arguments: Sequence[tuple]) -> Iterable[object]:
+    return (function(*a) for a in arguments)
+
+
+class _Part(NamedTuple):
+    """Patients drawn in one piece: a whole cohort or one partition of it."""
+
+    truth: np.ndarray
+    recorded: np.ndarray
+    label: np.ndarray
+    p_true: np.ndarray
+    group: np.ndarray
+
+
+def _draw_partition(
+    spec: ClinicalSpec,
+    setting: Setting,
+    size: int,
+    seed: np.random.SeedSequence,
+    options: SimulationOptions,
+    truth_cpts: Mapping[str, np.ndarray],
+) -> _Part:
+    """One partition of a partitioned cohort (run here, or on a Dask worker)."""
+    return _draw(spec, setting, size, np.random.default_rng(seed), options, truth_cpts, None)
+
+
+def _draw(spec, setting, n, rng, options, truth_cpts, progress) -> _Part:
+    """``n`` patients of ``setting`` drawn with ``rng``: truth, records, labels, P(true)."""
+    net = spec.network
     counts = _group_sizes(setting, n)
     parts, names = [], []
     done = 0
@@ -303,18 +406,10 @@ def simulate(
     target = net.target
     engine = Engine(net, truth_cpts)
     p_true = engine.query(EvidenceBatch(net, recorded), [target.name]).marginal(target.name)
-    return Cohort(
-        spec=spec,
-        setting=setting,
-        options=options,
-        seed=int(seed),
-        truth=truth,
-        recorded=EvidenceBatch(net, recorded),
-        label=label,
-        p_true=np.ascontiguousarray(p_true[0, :, target.positive_index]),
-        group=group_names,
-        truth_cpts=truth_cpts,
-    )
+    return _Part(
+        truth, recorded, label, np.ascontiguousarray(p_true[0, :, target.positive_index]),
+        group_names,
+    )  # fmt: skip
 
 
 #: The rules of :func:`simulate`'s size and seed.

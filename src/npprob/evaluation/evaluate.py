@@ -15,7 +15,7 @@ interval (:mod:`npprob.evaluation.bootstrap`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -335,6 +335,7 @@ def evaluate(
     seed: int = 0,
     bootstrap: int | None = None,
     progress: Callable[[int], object] | None = None,
+    mapper: Callable[[Callable[..., object], Sequence[tuple]], Iterable[object]] | None = None,
 ) -> Evaluation:
     """npprob against the bedside tools and baselines fitted on ``train_cohort``.
 
@@ -358,6 +359,12 @@ def evaluate(
         without the truth, none for the others; 0 for none).
     progress : callable, optional
         Called with the number of cohorts done.
+    mapper : callable, optional
+        How the cohorts are scored: ``mapper(function, arguments)`` yields
+        ``function(*a)`` for each tuple ``a``, in order; each tuple's first item is
+        ``model`` (default: one cohort after the other, here; ``npprob evaluate
+        --scheduler`` scores them on a Dask cluster's workers, each loading the model
+        itself). The numbers are the same either way.
 
     Returns
     -------
@@ -386,11 +393,11 @@ def evaluate(
             f"Cohort names (their folders) must differ; got {names}.", parameter="cohort"
         )
     results, probabilities, outcomes = [], {}, {}
-    for cohort in held_out:
-        result, probs = evaluate_cohort(
-            model, cohort, tools, fitted, thresholds=thresholds, seed=seed,
-            hard_cases=hard_cases, bootstrap=bootstrap,
-        )  # fmt: skip
+    options = {"thresholds": thresholds, "seed": seed, "hard_cases": hard_cases,
+               "bootstrap": bootstrap}  # fmt: skip
+    arguments = [(model, cohort, tools, fitted, options) for cohort in held_out]
+    answers = (mapper or _local_map)(_evaluate_job, arguments)
+    for cohort, (result, probs) in zip(held_out, answers, strict=True):
         result["card"] = cohort.card
         if cohort.truth is not None and targets_apply(cohort.card):
             result["targets"] = check_targets(result)
@@ -410,6 +417,15 @@ def evaluate(
     if evidence is not None:
         summary["evidence"] = evidence
     return Evaluation(summary, probabilities, outcomes)
+
+
+def _evaluate_job(model, cohort, tools, fitted, options) -> tuple[dict, dict]:
+    """:func:`evaluate_cohort` with its keyword options in one mapping (one task)."""
+    return evaluate_cohort(model, cohort, tools, fitted, **options)
+
+
+def _local_map(function: Callable[..., object], arguments: Sequence[tuple]) -> Iterable[object]:
+    return (function(*a) for a in arguments)
 
 
 def evidence_checks(card: Mapping[str, object] | None) -> dict[str, object] | None:

@@ -27,7 +27,7 @@ likelihood is fitted here without a selection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +41,9 @@ __all__ = ["SBCResult", "sbc_conjugate", "sbc_pymc", "small_spec"]
 
 #: The likelihoods :func:`sbc_pymc` calibrates.
 PYMC_PATHS = ("pymc-complete", "pymc-marginal")
+
+#: Runs ``function(*arguments)`` for each tuple of arguments and yields the results in order.
+Mapper = Callable[[Callable[..., object], Sequence[tuple]], Iterable[object]]
 
 #: Replications per worker process before :func:`sbc_pymc` starts fresh workers.
 _PER_WORKER = 25
@@ -194,6 +197,7 @@ def sbc_conjugate(
     n_bins: int = 10,
     seed: int = 0,
     progress=None,
+    mapper: Mapper | None = None,
 ) -> SBCResult:
     """Run SBC of prior -> complete-data cohort -> conjugate posterior.
 
@@ -207,29 +211,50 @@ def sbc_conjugate(
         Every replication's randomness derives from it.
     progress : callable, optional
         Called with the number of finished replications.
+    mapper : callable, optional
+        How the replications run: ``mapper(function, arguments)`` yields
+        ``function(*a)`` for each tuple ``a``, in order (default: one after the
+        other, here; a Dask cluster runs them on its workers). Every replication's
+        seed is the same either way, and so are the ranks.
 
     Returns
     -------
     SBCResult
     """
-    from npprob.learning.conjugate import posterior_draws
-    from npprob.learning.counts import family_counts
-
     check_parameters(_CONSTRAINTS, {"n_replications": n_replications, "n_patients": n_patients,
                                      "n_draws": n_draws, "n_bins": n_bins, "seed": seed})  # fmt: skip
-    net = spec.network
     names, selectors = _free_parameters(spec)
-    root = np.random.SeedSequence(seed)
+    children = np.random.SeedSequence(seed).spawn(n_replications)
+    arguments = [(spec, n_patients, n_draws, selectors, child) for child in children]
     ranks = np.empty((n_replications, len(names)), dtype=np.int64)
-    for r, child in enumerate(root.spawn(n_replications)):
-        rng = np.random.default_rng(child)
-        truth = {k: v[0] for k, v in spec.prior_draws(1, int(rng.integers(2**31))).items()}
-        codes = forward_sample(net, n_patients, rng, truth)
-        draws = posterior_draws(spec, family_counts(net, codes), n_draws, int(rng.integers(2**31)))
-        ranks[r] = _ranks(truth, draws, selectors, rng)
+    for r, row in enumerate((mapper or _local_map)(_conjugate_replication, arguments)):
+        ranks[r] = row
         if progress is not None:
             progress(r + 1)
     return SBCResult(ranks, tuple(names), n_draws, n_bins, _p_values(ranks, n_draws, n_bins))
+
+
+def _conjugate_replication(
+    spec: ClinicalSpec,
+    n_patients: int,
+    n_draws: int,
+    selectors: list[tuple[str, np.ndarray]],
+    seed: np.random.SeedSequence,
+) -> np.ndarray:
+    """One replication of :func:`sbc_conjugate`: the ranks of the truth."""
+    from npprob.learning.conjugate import posterior_draws
+    from npprob.learning.counts import family_counts
+
+    net = spec.network
+    rng = np.random.default_rng(seed)
+    truth = {k: v[0] for k, v in spec.prior_draws(1, int(rng.integers(2**31))).items()}
+    codes = forward_sample(net, n_patients, rng, truth)
+    draws = posterior_draws(spec, family_counts(net, codes), n_draws, int(rng.integers(2**31)))
+    return _ranks(truth, draws, selectors, rng)
+
+
+def _local_map(function: Callable[..., object], arguments: Sequence[tuple]) -> Iterable[object]:
+    return (function(*a) for a in arguments)
 
 
 def sbc_pymc(
@@ -252,6 +277,7 @@ def sbc_pymc(
     seed: int = 0,
     jobs: int = 1,
     progress: Callable[[int], object] | None = None,
+    mapper: Mapper | None = None,
 ) -> SBCResult:
     """Run SBC of prior -> cohort -> NUTS posterior (complete-data or marginal likelihood).
 
@@ -310,6 +336,10 @@ def sbc_pymc(
         nearly twice as many replications per minute as ``jobs=1, cores=2``.
     progress : callable, optional
         Called with the number of finished replications.
+    mapper : callable, optional
+        Instead of ``jobs``: how the replications run, ``mapper(function,
+        arguments)`` yielding ``function(*a)`` for each tuple ``a`` in order (a Dask
+        cluster runs them on its workers). The seeds, and so the ranks, are the same.
 
     Returns
     -------
@@ -367,9 +397,12 @@ def sbc_pymc(
     children = np.random.SeedSequence(seed).spawn(n_replications)
     ranks = np.empty((n_replications, len(names)), dtype=np.int64)
     diagnostics: list[dict[str, object]] = [{} for _ in range(n_replications)]
+    if mapper is not None and jobs != 1:
+        raise ParameterError("jobs: give jobs or a mapper, not both.", parameter="jobs")
     if jobs == 1:
-        for r, child in enumerate(children):
-            ranks[r], diagnostics[r] = _pymc_replication(task, child)
+        arguments = [(task, child) for child in children]
+        for r, answer in enumerate((mapper or _local_map)(_pymc_replication, arguments)):
+            ranks[r], diagnostics[r] = answer
             if progress is not None:
                 progress(r + 1)
     else:
