@@ -329,7 +329,9 @@ def test_removing_a_source_widens_what_it_informed_and_lopo_predicts_without_it(
     from npprob.network.spec import parse_spec
 
     spec = parse_spec(TOY_SPEC, name="toy")
-    config = SamplerConfig(draws=1500, tune=1000, chains=2, cores=2, seed=5)
+    # target_accept 0.95: the toy's funnel between the spread and the rows gave one
+    # divergent transition in 3,000 under PyMC 6.4 at the default.
+    config = SamplerConfig(draws=1500, tune=1000, chains=2, cores=2, seed=5, target_accept=0.95)
     both_stats = [finding_statistic("s1", "f", 240, 300), target_statistic("t1", "a", 60, 300)]
     both = fit_evidence(spec, both_stats, {}, config=config)
     fewer = fit_evidence(spec, both_stats[1:], {}, config=config)
