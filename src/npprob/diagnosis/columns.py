@@ -12,7 +12,6 @@ paths write the same files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,7 +111,7 @@ def diagnose_columns(
         reported |= {k: v for k, v in PROBABILITY_COLUMNS.items() if v and v in model.network}
         variables = list(dict.fromkeys(reported.values()))
         result = model.engine.query(batch, variables, on_zero="nan")
-        weights = model._draw_weights(result.log_evidence, batch.codes)
+        weights = model.draw_weights(result.log_evidence, batch.codes)
         zero = result.zero_probability
         for key, variable in reported.items():
             positive = model.network.variable(variable).positive_index
@@ -166,8 +165,3 @@ def _from_diagnoses(model: DiagnosticModel, table: PatientTable, top: int) -> Re
         errors=dict(answer.errors),
         first_row=table.first_row,
     )
-
-
-def column_names() -> Sequence[str]:
-    """Every column of a results table, in order (the CSV header)."""
-    return ("id", *PROBABILITY_COLUMNS, "neupsig_grade", "top_findings", "error")

@@ -458,6 +458,10 @@ class DiagnosticModel:
             log_evidence[:, rows] = result.log_evidence
         return values, self._draw_weights(log_evidence, batch.codes)
 
+    def draw_weights(self, log_evidence: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Predictive weights of the draws for patients answered by an engine query (see below)."""
+        return self._draw_weights(log_evidence, codes)
+
     def _draw_weights(self, log_evidence: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Predictive weights of the draws: P(findings | context, condition, draw).
 
