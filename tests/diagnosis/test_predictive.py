@@ -264,5 +264,6 @@ def test_the_text_output_says_when_few_draws_carry_the_answer(few) -> None:
     assert f"Only about 2 of the {few.n_draws} parameter draws" in format_diagnosis(rough)
     # The toy network has no mechanisms: their CSV columns stay, blank.
     (row,) = diagnosis_csv_rows(TableDiagnosis(["x"], [d], {}))
-    assert len(row) == 13
-    assert row[7:10] == ["", "", ""]
+    assert len(row) == 15
+    assert row[4:6] == ["", ""]  # no prediction interval without a between-study spread
+    assert row[9:12] == ["", "", ""]

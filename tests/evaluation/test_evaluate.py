@@ -71,6 +71,27 @@ def test_evaluate_cohort_numbers_are_consistent(clinic) -> None:
     assert checks["auc_vs_dn4"]["met"]
 
 
+def test_the_prediction_interval_is_wider_and_counted_by_hand(clinic) -> None:
+    # The evidence default has a between-population spread: its prediction intervals
+    # are the credible ones' draws moved by it.
+    from npprob.diagnosis.predictive import weighted_quantiles
+
+    _, net, cohort, _ = clinic
+    model = load_model()
+    tools = load_tools(net)
+    assert "coverage_prediction" not in evaluate_cohort(load_model("prior"), cohort, tools, {})[0]
+    result, _ = evaluate_cohort(model, cohort, tools, {})
+    draws, weights = model.weighted_draws(EvidenceBatch(net, cohort.codes))
+    moved = model.prediction_draws(draws, cohort.codes)
+    low, high = weighted_quantiles(moved, weights, [0.05, 0.95])
+    by_hand = float(((cohort.p_true >= low) & (cohort.p_true <= high)).mean())
+    assert result["coverage_prediction"]["0.9"] == pytest.approx(by_hand)
+    # Wider on average; not nested patient by patient: a skewed Beta moves a rare
+    # condition's share down more often than up (its median is below its mean).
+    credible = weighted_quantiles(draws, weights, [0.05, 0.95])
+    assert np.mean(high - low) > np.mean(credible[1] - credible[0]) + 0.01
+
+
 def test_hard_cases_are_counted_by_hand(clinic) -> None:
     from npprob.evaluation.baselines import score_all
 

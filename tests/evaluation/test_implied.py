@@ -14,6 +14,7 @@ from npprob.evaluation.baselines import ScreeningTool
 from npprob.evaluation.implied import (
     KINDS,
     compare_published,
+    implied_draws,
     load_published_statistics,
     marginal_draws,
     screen_positive_draws,
@@ -130,3 +131,14 @@ def test_the_comparison_reports_every_statistic() -> None:
         assert 0.0 <= low <= r["implied"] <= high <= 1.0
         overlap = high >= r["published_interval"][0] and low <= r["published_interval"][1]
         assert r["agrees"] == overlap
+
+
+def test_a_population_risk_is_implied_without_the_context() -> None:
+    # Burke 2017's 53 % counts everyone with spinal cord injury, in pain or not.
+    (s,) = [s for s in load_published_statistics(MODEL.network) if s.population == "all"]
+    got = implied_draws(MODEL, s)
+    everyone = marginal_draws(MODEL.engine, MODEL.network, s.given, "neuropathic", "present")
+    in_pain = marginal_draws(MODEL.engine, MODEL.network, {**s.given, "chronic_pain": "present"},
+                             "neuropathic", "present")  # fmt: skip
+    assert np.array_equal(got, everyone)
+    assert (in_pain > everyone).all()

@@ -57,12 +57,15 @@ TOY_TOOL = ScreeningTool("toy", "toy", 2.0, ((("f0",), (), 1.0), (("f1", "f2"), 
                                              ((), ("c",), -1.0), (("f3",), (), 1.0)), "", "D")  # fmt: skip
 
 
-def brute(network: Network, given: dict[str, str], event) -> float:
-    """P(event | given, pain) over the full joint; ``event`` maps a configuration to bool."""
+def brute(network: Network, given: dict[str, str], event, population: str = "context") -> float:
+    """P(event | given, pain) over the full joint; ``event`` maps a configuration to bool.
+
+    ``population = "all"`` leaves pain out of the population (a population risk).
+    """
     spec = spec_of(network)
     joint = joint_table(spec)
     names = list(spec.names)
-    given = {**given, "pain": "present"}
+    given = {**given, "pain": "present"} if population == "context" else dict(given)
     total = hit = 0.0
     for states in itertools.product(*(range(c) for c in spec.cards)):
         cfg = {n: network.variable(n).states[s] for n, s in zip(names, states, strict=True)}
@@ -96,6 +99,11 @@ CASES = [
     (stat("screen_positive", {"neuropathic": "absent"}, tool="toy"),
      lambda c: toy_score(c) >= 2.0),
     (stat("screen_positive", {"aetiology": "c"}, tool="toy"), lambda c: toy_score(c) >= 2.0),
+    # Population risks: everyone with the given states, in pain or not.
+    (stat("target", {"aetiology": "c"}, population="all"), lambda c: c["neuropathic"] == "present"),
+    (stat("finding", {"aetiology": "b"}, finding="pain", state="present", population="all"),
+     lambda c: c["pain"] == "present"),
+    (stat("screen_positive", {}, tool="toy", population="all"), lambda c: toy_score(c) >= 2.0),
 ]  # fmt: skip
 
 
@@ -106,7 +114,8 @@ def test_implied_statistics_equal_the_full_joint(seed) -> None:
     statistics = [c[0] for c in CASES]
     got = np.exp(implied_probability_graph(network, flat, statistics, {"toy": TOY_TOOL}).eval())
     for value, (s, event) in zip(got, CASES, strict=True):
-        assert value == pytest.approx(brute(network, s.given, event), abs=1e-10), s
+        expected = brute(network, s.given, event, s.population)
+        assert value == pytest.approx(expected, abs=1e-10), s
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +136,7 @@ def test_published_statistics_equal_the_engine_at_the_prior_means(clinical) -> N
         if s.setting is not None:
             mix = case_mix(network, get_setting(settings, s.setting))
             engine = engine.with_root_distribution("aetiology", mix)
-        given = {**context, **s.given}
+        given = {**context, **s.given} if s.population == "context" else dict(s.given)
         if s.kind == "screen_positive":
             expected = screen_positive_draws(engine, network, tools[s.tool], given)[0]
         elif s.kind == "target":
@@ -174,6 +183,35 @@ def test_evidence_without_counts_or_family_is_refused(clinical, tmp_path, extra,
     path.write_text(EVIDENCE.format(extra=extra))
     with pytest.raises(DataFileError, match=phrase):
         read_statistics(network, path, counts=True)
+
+
+def test_an_unknown_population_is_refused(clinical, tmp_path) -> None:
+    network, _ = clinical
+    path = tmp_path / "e.toml"
+    path.write_text(EVIDENCE.format(extra='population = "pain_free"'))
+    with pytest.raises(DataFileError, match="population must be one of"):
+        read_statistics(network, path)
+
+
+def test_shipped_population_risks_equal_the_engine_without_the_context(clinical) -> None:
+    # A population risk (Burke 2017's 53 % of everyone with SCI) is implied without
+    # conditioning on chronic pain; the same quantity among those in pain is larger.
+    from npprob.io.resources import evidence_path
+
+    network, tools = clinical
+    every = [s for s in read_statistics(network, evidence_path(), counts=True)
+             if s.population == "all"]  # fmt: skip
+    assert {s.id for s in every} >= {"neuropathic_share_spinal_cord_injury",
+                                     "chronic_pain_spinal_cord_injury"}  # fmt: skip
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    got = np.exp(implied_probability_graph(network, flat, every, tools).eval())
+    engine = Engine(network)
+    for value, s in zip(got, every, strict=True):
+        event = (s.finding, s.state) if s.kind == "finding" else ("neuropathic", "present")
+        expected = marginal_draws(engine, network, s.given, *event)[0]
+        in_pain = marginal_draws(engine, network, {**s.given, "chronic_pain": "present"}, *event)[0]
+        assert value == pytest.approx(expected, abs=1e-9), s.id
+        assert in_pain > expected + 0.01, s.id
 
 
 def test_a_repeated_statistic_id_is_refused(clinical, tmp_path) -> None:

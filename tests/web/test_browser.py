@@ -107,6 +107,9 @@ def test_the_filled_form_shows_what_the_cli_computes(page, name):
     low, high = answer["credible_interval"]
     assert page.inner_text("#ci-low") == _probability(low)
     assert page.inner_text("#ci-high") == _probability(high)
+    low, high = answer["prediction_interval"]
+    assert page.inner_text("#pi-low") == _probability(low)
+    assert page.inner_text("#pi-high") == _probability(high)
     assert page.inner_text("#neupsig-grade") == answer["neupsig_grade"]
     first = page.locator("#treatments tbody tr").first.locator("td.drug").inner_text()
     assert first == answer["treatments"]["ranked"][0]["name"]

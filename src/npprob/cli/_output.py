@@ -59,6 +59,13 @@ def format_diagnosis(d, *, top: int = 8) -> str:
         f"{probability_text(high, ends=True)} "
         "(parameter uncertainty only, not the model's structure)"
     )
+    if d.prediction_interval is not None:
+        low, high = d.prediction_interval
+        lines.append(
+            f"  In a clinic unlike the studies behind the model: 95% prediction interval "
+            f"{probability_text(low, ends=True)} to {probability_text(high, ends=True)} "
+            "(with the between-study spread of neuropathic shares)"
+        )
     if d.effective_draws is not None and d.effective_draws < FEW_DRAWS_SHARE * model["n_draws"]:
         lines.append(
             f"  Only about {d.effective_draws:.0f} of the {model['n_draws']} parameter draws "
@@ -279,7 +286,10 @@ def diagnosis_csv_rows(answer, *, top: int = 8) -> list[list[str]]:
         rows.append(
             [
                 answer.ids[i], f"{d.p_neuropathic:.6f}", f"{d.credible_interval[0]:.6f}",
-                f"{d.credible_interval[1]:.6f}", f"{d.p_mixed:.6f}", f"{d.p_nociplastic:.6f}",
+                f"{d.credible_interval[1]:.6f}",
+                *(("", "") if d.prediction_interval is None
+                  else (f"{d.prediction_interval[0]:.6f}", f"{d.prediction_interval[1]:.6f}")),
+                f"{d.p_mixed:.6f}", f"{d.p_nociplastic:.6f}",
                 f"{d.p_nociceptive:.6f}",
                 # A network without a mechanism leaves its column blank.
                 *(f"{d.mechanisms[m]:.6f}" if m in d.mechanisms else "" for m in CSV_MECHANISMS),
@@ -311,6 +321,8 @@ def format_evaluation(summary) -> str:
             line += f"; logistic regression AUC {m['logistic_regression'][reference]['auc']:.3f}"
         if "coverage" in result:
             line += f"; 90% interval coverage {result['coverage']['0.9']:.3f}"
+        if "coverage_prediction" in result:
+            line += f" (prediction interval {result['coverage_prediction']['0.9']:.3f})"
         lines.append(line)
         if "targets" in result:
             missed = [k for k, c in result["targets"].items() if not c["met"]]

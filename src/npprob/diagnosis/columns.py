@@ -28,6 +28,8 @@ PROBABILITY_COLUMNS = {
     "p_neuropathic": None,  # the target
     "ci_low": None,
     "ci_high": None,
+    "pi_low": None,
+    "pi_high": None,
     **{key: variable for key, variable in COMPONENTS.items()},
     **{f"p_{m}": m for m in MECHANISMS},
 }
@@ -122,6 +124,12 @@ def diagnose_columns(
                     values, weights, [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2]
                 )
                 probabilities["ci_low"][good], probabilities["ci_high"][good] = low, high
+                moved = model.prediction_draws(values, batch.codes)
+                if moved is not None:
+                    low, high = weighted_quantiles(
+                        moved, weights, [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2]
+                    )
+                    probabilities["pi_low"][good], probabilities["pi_high"][good] = low, high
         grades[good] = neupsig_grade_codes(model.network, batch.codes)
         for i in good[zero]:
             errors[int(i)] = "the findings have probability zero under the model (contradictory)"
@@ -150,6 +158,8 @@ def _from_diagnoses(model: DiagnosticModel, table: PatientTable, top: int) -> Re
             continue
         probabilities["p_neuropathic"][i] = d.p_neuropathic
         probabilities["ci_low"][i], probabilities["ci_high"][i] = d.credible_interval
+        if d.prediction_interval is not None:
+            probabilities["pi_low"][i], probabilities["pi_high"][i] = d.prediction_interval
         probabilities["p_mixed"][i] = d.p_mixed
         probabilities["p_nociplastic"][i] = d.p_nociplastic
         probabilities["p_nociceptive"][i] = d.p_nociceptive

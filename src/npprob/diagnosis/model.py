@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from npprob._checks import Options, check_parameters
+from npprob.diagnosis.heterogeneity import population_draws, population_rng, population_shift
 from npprob.diagnosis.neupsig import judged_against_history, neupsig_grade
 from npprob.diagnosis.predictive import (
     draw_weights,
@@ -43,7 +44,7 @@ from npprob.io.settings import (
     case_mix,
     get_setting,
 )
-from npprob.network.evidence import EvidenceBatch
+from npprob.network.evidence import UNOBSERVED, EvidenceBatch
 from npprob.network.spec import ClinicalSpec
 
 __all__ = [
@@ -458,6 +459,65 @@ class DiagnosticModel:
             log_evidence[:, rows] = result.log_evidence
         return values, self._draw_weights(log_evidence, batch.codes)
 
+    @property
+    def between_population_spread(self) -> float | None:
+        """How much the neuropathic share varies between populations, or None.
+
+        The intra-study correlation rho of neuropathic shares (posterior mean)
+        that an evidence-synthesis fit learned from studies of the same quantity
+        (``likelihood_details.heterogeneity.target`` of its card). None for models
+        without it (the prior model, cohort fits, a spread per family).
+        """
+        card = self.card or {}
+        details = card.get("likelihood_details") or {}
+        if card.get("likelihood") != "evidence" or details.get("heterogeneity_by") != "kind":
+            return None
+        rho = (details.get("heterogeneity") or {}).get("target")
+        return float(rho) if isinstance(rho, (int, float)) and 0.0 < rho < 1.0 else None
+
+    def prediction_draws(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
+        """Per-draw P(target | findings) in a new population (prediction intervals).
+
+        Each draw's prior odds for the patient's condition are moved to a share
+        drawn from the between-population spread the evidence fit learned (see
+        :mod:`npprob.diagnosis.heterogeneity`). Weigh them with the same
+        predictive weights as ``values``.
+
+        Parameters
+        ----------
+        values : ndarray, shape (n_draws, n_patients)
+            Per-draw P(target | findings, context) of the patients (``weighted_draws``).
+        codes : ndarray, shape (n_patients, n_variables)
+            The patients' evidence codes (only the recorded condition is used).
+
+        Returns
+        -------
+        ndarray, shape (n_draws, n_patients), or None
+            None when the model has no between-population spread.
+        """
+        rho = self.between_population_spread
+        if rho is None:
+            return None
+        column = codes[:, self.network.index(CASE_MIX_VARIABLE)]
+        conditions, group = np.unique(column, return_inverse=True)
+        shift = self._population_shift(rho)
+        # One shift per condition and draw (UNOBSERVED: the case mix's share).
+        return population_draws(values, shift[:, conditions + 1][:, group.ravel()])
+
+    def _population_shift(self, rho: float) -> np.ndarray:
+        """Shifts of log-odds per draw, column 0 for no condition, k + 1 for condition k."""
+        if "population_shift" not in self._cache:
+            net = self.network
+            n_conditions = len(net.variable(CASE_MIX_VARIABLE).states)
+            rows = np.full((n_conditions + 1, len(net)), UNOBSERVED, dtype=np.int16)
+            rows[1:, net.index(CASE_MIX_VARIABLE)] = np.arange(n_conditions)
+            target = self.spec.target
+            batch = self.with_context(EvidenceBatch(net, rows))
+            result = self.engine.query(batch, [target.name], on_zero="nan")
+            mu = result.marginal(target.name)[..., target.positive_index]
+            self._cache["population_shift"] = population_shift(mu, rho, population_rng())
+        return self._cache["population_shift"]
+
     def draw_weights(self, log_evidence: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Predictive weights of the draws for patients answered by an engine query (see below)."""
         return self._draw_weights(log_evidence, codes)
@@ -553,6 +613,9 @@ class DiagnosticModel:
         # The posterior predictive: each draw weighted by P(findings | draw).
         weights = self._draw_weights(result.log_evidence, batch.codes)
         low, high = weighted_quantiles(target, weights, [0.025, 0.975])
+        moved = self.prediction_draws(target, batch.codes)
+        if moved is not None:
+            pred_low, pred_high = weighted_quantiles(moved, weights, [0.025, 0.975])
         means = {v: weighted_mean(p[v], weights) for v in variables}
         n_effective = effective_draws(weights)
         p_full = means[reported["p_neuropathic"]][ok]
@@ -588,6 +651,9 @@ class DiagnosticModel:
                     p_neuropathic_draws=np.ascontiguousarray(target[:, i]),
                     draw_weights=np.ascontiguousarray(weights[:, i]),
                     effective_draws=float(n_effective[i]),
+                    prediction_interval=(
+                        None if moved is None else (float(pred_low[i]), float(pred_high[i]))
+                    ),
                 )
             )
             k += 1

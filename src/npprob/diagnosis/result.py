@@ -97,6 +97,12 @@ class Diagnosis:
         Kish's effective number of draws behind the answer (``1 / sum w^2``);
         far below the number of draws, the findings are ones the training data
         said little about and the interval is rough.
+    prediction_interval : tuple of float, optional
+        Central 95 % interval of the probability in a population other than the
+        ones the evidence studied (a new clinic): the credible interval widened by
+        the between-study spread of neuropathic shares an evidence-synthesis fit
+        learned (:mod:`npprob.diagnosis.heterogeneity`). None for models without
+        that spread.
     """
 
     p_neuropathic: float
@@ -114,6 +120,7 @@ class Diagnosis:
     p_neuropathic_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
     draw_weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     effective_draws: float | None = field(default=None, compare=False)
+    prediction_interval: tuple[float, float] | None = None
 
     @property
     def neupsig_grade(self) -> str:
@@ -126,6 +133,9 @@ class Diagnosis:
             "id": self.id,
             "p_neuropathic": self.p_neuropathic,
             "credible_interval": list(self.credible_interval),
+            "prediction_interval": (
+                None if self.prediction_interval is None else list(self.prediction_interval)
+            ),
             "p_mixed": self.p_mixed,
             "p_nociplastic": self.p_nociplastic,
             "p_nociceptive": self.p_nociceptive,

@@ -147,7 +147,8 @@ def evaluate_cohort(
         ``methods`` (per method: ``truth`` and ``label`` metrics, raw-score
         ``auc_raw`` for tools), ``coverage`` (per level: share of patients
         whose true P(neuropathic | findings) lies in npprob's central
-        interval), ``subgroups`` (by aetiology: n, prevalence, AUC and ECE of
+        interval), ``coverage_prediction`` (the same for the prediction
+        interval, for models with a between-population spread), ``subgroups`` (by aetiology: n, prevalence, AUC and ECE of
         npprob and DN4 against the truth), ``hard_cases`` (per group named in
         ``hard_cases``, plus the non-neuropathic patients the DN4 calls
         positive: sensitivity and false-positive rate of npprob at 0.5 and of
@@ -216,6 +217,18 @@ def evaluate_cohort(
             inside = (cohort.p_true[usable] >= low) & (cohort.p_true[usable] <= high)
             coverage[f"{level:g}"] = float(inside.mean())
         result["coverage"] = coverage
+        moved = model.prediction_draws(draws[:, usable], codes[usable])
+        if moved is not None:
+            # The same patients with the prediction interval: a population unlike
+            # the studies (the between-study spread of the evidence fit).
+            prediction = {}
+            for level in COVERAGE_LEVELS:
+                low, high = weighted_quantiles(
+                    moved, weights[:, usable], [(1 - level) / 2, (1 + level) / 2]
+                )
+                inside = (cohort.p_true[usable] >= low) & (cohort.p_true[usable] <= high)
+                prediction[f"{level:g}"] = float(inside.mean())
+            result["coverage_prediction"] = prediction
         result["mean_abs_error_vs_p_true"] = float(
             np.mean(np.abs(p_npprob[usable] - cohort.p_true[usable]))
         )

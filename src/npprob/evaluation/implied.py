@@ -114,12 +114,14 @@ def implied_draws(model, statistic: PublishedStatistic, tools: Mapping[str, Scre
                   | None = None) -> np.ndarray:  # fmt: skip
     """The statistic as the model implies it, in every parameter draw, shape (n_draws,).
 
-    The context (chronic pain) is part of every population; the statistic's care
-    setting, if any, supplies the case mix of the condition.
+    The context (chronic pain) is part of the population unless the statistic counts
+    everyone (``population = "all"``); the statistic's care setting, if any,
+    supplies the case mix of the condition.
     """
     m = model.in_setting(statistic.setting)
     network = m.network
-    given = {**{v.name: v.states[v.positive_index] for v in network.context}, **statistic.given}
+    context = network.context if statistic.population == "context" else ()
+    given = {**{v.name: v.states[v.positive_index] for v in context}, **statistic.given}
     if statistic.kind == "finding":
         return marginal_draws(m.engine, network, given, statistic.finding, statistic.state)
     if statistic.kind == "target":

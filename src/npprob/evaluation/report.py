@@ -484,6 +484,13 @@ def _markdown(summary: Mapping[str, object], figures: Mapping[str, list[str]]) -
                 "",
                 f"Credible-interval coverage of the true P(neuropathic | findings): {cov}.",
             ]
+        if "coverage_prediction" in result:
+            cov = ", ".join(f"{k}: {v:.3f}" for k, v in result["coverage_prediction"].items())
+            lines += [
+                "",
+                "Prediction-interval coverage (a population unlike the studies, with the "
+                f"evidence fit's between-study spread): {cov}.",
+            ]
         if "targets" in result:
             lines += ["", f"Targets ({load_acceptance().name}):", ""]
             for key, check in result["targets"].items():

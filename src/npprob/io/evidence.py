@@ -18,10 +18,15 @@ from npprob.errors import DataFileError
 from npprob.io.tomlfile import read_toml
 from npprob.network.network import Network
 
-__all__ = ["KINDS", "PublishedStatistic", "read_statistics"]
+__all__ = ["KINDS", "POPULATIONS", "PublishedStatistic", "read_statistics"]
 
 #: What a statistic is a probability of.
 KINDS = ("finding", "target", "screen_positive")
+
+#: Who a statistic counts: people in the network's context (with chronic pain), or
+#: everyone with the ``given`` states (a population risk such as "neuropathic pain in
+#: 53 % of people with spinal cord injury", which is not a share among those in pain).
+POPULATIONS = ("context", "all")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,10 @@ class PublishedStatistic:
         family (their between-study spread is modelled).
     publication : str
         A short key of the publication (leave-one-publication-out).
+    population : str
+        ``"context"`` (default): the statistic counts people in the network's
+        context, those with chronic pain; ``"all"``: everyone with the ``given``
+        states, in pain or not (a population risk).
     """
 
     id: str
@@ -72,6 +81,7 @@ class PublishedStatistic:
     n: int | None = None
     family: str = ""
     publication: str = ""
+    population: str = "context"
 
 
 def read_statistics(
@@ -92,7 +102,7 @@ def read_statistics(
     Raises
     ------
     DataFileError
-        On invalid TOML, an unknown kind, variable, state or tool, a value outside
+        On invalid TOML, an unknown kind, population, variable, state or tool, a value outside
         its interval or [0, 1], counts that are not 0 <= k <= n with n >= 1, a
         repeated id, or a statistic without source and tag.
     """
@@ -138,6 +148,9 @@ def read_statistics(
             raise DataFileError(f"{where}: needs a family and a publication.", path=str(p))
         if body.get("tool") is not None and kind != "screen_positive":
             raise DataFileError(f"{where}: a tool belongs to kind screen_positive.", path=str(p))
+        population = body.get("population", "context")
+        if population not in POPULATIONS:
+            raise DataFileError(f"{where}: population must be one of {POPULATIONS}.", path=str(p))
         ident = str(body.get("id", f"statistic_{k + 1}"))
         if ident in seen:
             raise DataFileError(f"{where}: id {ident!r} is used twice.", path=str(p))
@@ -161,6 +174,7 @@ def read_statistics(
                 n=n_total,
                 family=str(body.get("family", "")),
                 publication=str(body.get("publication", "")),
+                population=population,
             )
         )
     return out

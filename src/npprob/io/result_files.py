@@ -43,12 +43,13 @@ __all__ = [
 
 #: Columns of a results table: a contract for scripts reading the results.
 RESULT_COLUMNS = (
-    "id", "p_neuropathic", "ci_low", "ci_high", "p_mixed", "p_nociplastic", "p_nociceptive",
-    "p_peripheral_sensitisation", "p_ectopic_activity", "p_central_sensitisation",
-    "neupsig_grade", "top_findings", "error",
+    "id", "p_neuropathic", "ci_low", "ci_high", "pi_low", "pi_high", "p_mixed", "p_nociplastic",
+    "p_nociceptive", "p_peripheral_sensitisation", "p_ectopic_activity",
+    "p_central_sensitisation", "neupsig_grade", "top_findings", "error",
 )  # fmt: skip
-#: The probability columns among them.
-_PROBABILITIES = RESULT_COLUMNS[1:10]
+#: The probability columns among them (``pi_low``/``pi_high``: the prediction interval,
+#: empty for a model without a between-population spread).
+_PROBABILITIES = RESULT_COLUMNS[1:12]
 #: Formats by name, and the file suffixes that choose them.
 RESULT_FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}

@@ -123,8 +123,8 @@ def evidence_rows(
 
     ``network`` is the clinical network, extended by the tool's score for a
     ``screen_positive`` statistic. The denominator holds the population (its
-    ``given``, or ``given`` when passed, and the context, chronic pain); the
-    numerator adds the event.
+    ``given``, or ``given`` when passed, and the context, chronic pain, unless the
+    statistic counts everyone, ``population = "all"``); the numerator adds the event.
 
     Returns
     -------
@@ -132,7 +132,7 @@ def evidence_rows(
         Codes, :data:`~npprob.network.evidence.UNOBSERVED` where not recorded.
     """
     den = np.full(len(network), UNOBSERVED, dtype=np.int16)
-    for v in network.context:
+    for v in network.context if statistic.population == "context" else ():
         den[network.index(v.name)] = v.positive_index
     for name, state in (statistic.given if given is None else given).items():
         den[network.index(name)] = network.variable(name).states.index(state)
