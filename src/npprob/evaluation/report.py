@@ -777,7 +777,11 @@ def _plots(summary, probabilities, truths, out: Path) -> dict[str, list[str]]:
             fig, ax = plt.subplots(figsize=(4.5, 4))
             levels = [float(k) for k in result["coverage"]]
             ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
-            ax.plot(levels, list(result["coverage"].values()), marker="o")
+            ax.plot(levels, list(result["coverage"].values()), marker="o", label="credible")
+            if "coverage_prediction" in result:
+                ax.plot(levels, list(result["coverage_prediction"].values()), marker="s",
+                        label="prediction (new population)")  # fmt: skip
+                ax.legend(fontsize=8, loc="lower right")
             ax.set(title="Interval coverage of the true P", xlabel="nominal", ylabel="observed",
                    xlim=(0.4, 1), ylim=(0, 1))  # fmt: skip
             fig.tight_layout()
