@@ -209,26 +209,13 @@ def evaluate_cohort(
     if has_truth:
         result["prevalence_truth"] = float(cohort.truth.mean())
     if cohort.p_true is not None:
-        coverage = {}
-        for level in COVERAGE_LEVELS:
-            low, high = weighted_quantiles(
-                draws[:, usable], weights[:, usable], [(1 - level) / 2, (1 + level) / 2]
-            )
-            inside = (cohort.p_true[usable] >= low) & (cohort.p_true[usable] <= high)
-            coverage[f"{level:g}"] = float(inside.mean())
-        result["coverage"] = coverage
+        truth, w = cohort.p_true[usable], weights[:, usable]
+        result["coverage"] = _coverage(draws[:, usable], w, truth)
         moved = model.prediction_draws(draws[:, usable], codes[usable])
         if moved is not None:
             # The same patients with the prediction interval: a population unlike
             # the studies (the between-study spread of the evidence fit).
-            prediction = {}
-            for level in COVERAGE_LEVELS:
-                low, high = weighted_quantiles(
-                    moved, weights[:, usable], [(1 - level) / 2, (1 + level) / 2]
-                )
-                inside = (cohort.p_true[usable] >= low) & (cohort.p_true[usable] <= high)
-                prediction[f"{level:g}"] = float(inside.mean())
-            result["coverage_prediction"] = prediction
+            result["coverage_prediction"] = _coverage(moved, w, truth)
         result["mean_abs_error_vs_p_true"] = float(
             np.mean(np.abs(p_npprob[usable] - cohort.p_true[usable]))
         )
@@ -248,6 +235,15 @@ def evaluate_cohort(
         },
     }
     return result, probabilities
+
+
+def _coverage(draws: np.ndarray, weights: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Share of patients whose central interval at each of COVERAGE_LEVELS holds the truth."""
+    coverage = {}
+    for level in COVERAGE_LEVELS:
+        low, high = weighted_quantiles(draws, weights, [(1 - level) / 2, (1 + level) / 2])
+        coverage[f"{level:g}"] = float(((truth >= low) & (truth <= high)).mean())
+    return coverage
 
 
 def _hard_cases(net, cohort, p_npprob, usable, raw, groups) -> dict[str, object]:
