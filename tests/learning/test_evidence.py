@@ -25,7 +25,9 @@ from npprob.io.evidence import PublishedStatistic, read_statistics
 from npprob.io.resources import clinical_spec, models_dir
 from npprob.io.screening import load_tools
 from npprob.io.settings import care_settings, case_mix, get_setting
+from npprob.learning.elimination import FlatLayout
 from npprob.learning.evidence import implied_probability_graph
+from npprob.learning.screen_leaf import screen_leaf_network
 from npprob.network import Network, Variable
 from npprob.network.screening import SCORE, ScreeningTool, score_network
 
@@ -157,6 +159,45 @@ def test_the_score_as_variables_equals_enumeration(clinical, tool, given) -> Non
     expected = screen_positive_draws(Engine(network), network, tools[tool], given)[0]
     assert got == pytest.approx(expected, abs=1e-12)
     assert 0.0 < got < 1.0
+
+
+@pytest.mark.parametrize("tool", ["dn4", "dn4_interview", "lanss", "id_pain"])
+@pytest.mark.parametrize("given", [{"aetiology": "osteoarthritis"},
+                                   {"aetiology": "herpes_zoster", "neuropathic": "present"},
+                                   {"aetiology": "root_compression", "neuropathic": "absent"}])  # fmt: skip
+def test_the_screen_as_one_leaf_equals_enumeration(clinical, tool, given) -> None:
+    network, tools = clinical
+    given = {"chronic_pain": "present", **given}
+    leaf = screen_leaf_network(network, tools[tool])
+    assert leaf is not None  # the shipped tools score leaves, each in one item
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    table = leaf.table(flat, FlatLayout(network).offset).eval()
+    assert table.shape == (*leaf.cards, 2)
+    extended = leaf.network.with_cpts({SCORE: table})
+    got = marginal_draws(Engine(extended), extended, given, SCORE, "positive")[0]
+    expected = screen_positive_draws(Engine(network), network, tools[tool], given)[0]
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert 0.0 < got < 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_recorded_item_falls_back_to_the_score_chain(seed) -> None:
+    # A population that records a scored finding ties its item to the evidence: the
+    # items are no longer independent given their parents, and the chain serves.
+    network = toy_network(seed)
+    assert screen_leaf_network(network, TOY_TOOL, {"f0"}) is None
+    assert screen_leaf_network(network, TOY_TOOL, {"neuropathic"}) is not None
+    cases = [c for c in CASES if c[0].kind == "screen_positive"] + [
+        (stat("screen_positive", {"f0": "present"}, tool="toy"), lambda c: toy_score(c) >= 2.0),
+        (stat("screen_positive", {"f2": "absent", "aetiology": "c"}, tool="toy"),
+         lambda c: toy_score(c) >= 2.0),
+    ]  # fmt: skip
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    got = np.exp(
+        implied_probability_graph(network, flat, [c[0] for c in cases], {"toy": TOY_TOOL}).eval()
+    )
+    for value, (s, event) in zip(got, cases, strict=True):
+        assert value == pytest.approx(brute(network, s.given, event, s.population), abs=1e-10), s
 
 
 EVIDENCE = """[[statistics]]

@@ -40,6 +40,7 @@ from npprob.io.settings import CASE_MIX_VARIABLE, care_settings, case_mix, get_s
 from npprob.learning.elimination import FlatLayout, flat_log, flat_log_evidence
 from npprob.learning.marginal import free_cpt_vector, plan_free_rows
 from npprob.learning.pymc_model import RowLayout
+from npprob.learning.screen_leaf import ScreenLeaf, screen_leaf_network
 from npprob.network.evidence import UNOBSERVED
 from npprob.network.network import Network
 from npprob.network.screening import POSITIVE, SCORE, ScreeningTool, score_network
@@ -153,6 +154,7 @@ class _Rows:
     """The rows of one network (the clinical one, or extended by a tool's score)."""
 
     network: Network
+    leaf: ScreenLeaf | None = None
     codes: list[np.ndarray] = field(default_factory=list)
     known: dict[bytes, int] = field(default_factory=dict)
 
@@ -201,12 +203,25 @@ def implied_probability_graph(
     at = FlatLayout(network).offset[CASE_MIX_VARIABLE]
     log_prior = pt.log(pt.maximum(flat[at : at + len(condition.states)], 1e-300))
     row_sets: dict[str | None, _Rows] = {}
+    recorded: dict[str | None, set[str]] = {}
+    for s in statistics:
+        recorded.setdefault(s.tool, set()).update(study_population(network, s)[1])
     plans = []
     for s in statistics:
         where, given = study_population(network, s)
         if s.tool not in row_sets:
-            extended = network if s.tool is None else score_network(network, tools[s.tool])
-            row_sets[s.tool] = _Rows(extended)
+            # A tool's screen is one leaf where its items allow (far cheaper to
+            # eliminate), else the running score's chain of variables.
+            leaf = (
+                None
+                if s.tool is None
+                else screen_leaf_network(network, tools[s.tool], recorded[s.tool])
+            )
+            if leaf is not None:
+                row_sets[s.tool] = _Rows(leaf.network, leaf=leaf)
+            else:
+                extended = network if s.tool is None else score_network(network, tools[s.tool])
+                row_sets[s.tool] = _Rows(extended)
         if None not in row_sets:
             row_sets[None] = _Rows(network)
         rows, base_rows = row_sets[s.tool], row_sets[None]
@@ -238,11 +253,14 @@ def implied_probability_graph(
     parts, start = [], {}
     offset = 0
     for tool, rows in row_sets.items():
-        extra = [
-            np.asarray(rows.network.cpt(n), dtype=np.float64).ravel()
-            for n in rows.network.names[len(network) :]
-        ]
-        vector = pt.concatenate([flat, *map(pt.as_tensor_variable, extra)]) if extra else flat
+        if rows.leaf is not None:
+            extra = [rows.leaf.table(flat, FlatLayout(network).offset).ravel()]
+        else:
+            extra = [
+                pt.as_tensor_variable(np.asarray(rows.network.cpt(n), dtype=np.float64).ravel())
+                for n in rows.network.names[len(network) :]
+            ]
+        vector = pt.concatenate([flat, *extra]) if extra else flat
         log_vector = flat_log(vector)
         codes = np.stack(rows.codes)
         # Rows that record the same variables share one elimination, pruned to what they
