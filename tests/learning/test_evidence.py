@@ -109,12 +109,17 @@ CASES = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("screen_leaf", [True, False])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_implied_statistics_equal_the_full_joint(seed) -> None:
+def test_implied_statistics_equal_the_full_joint(seed, screen_leaf) -> None:
     network = toy_network(seed)
     flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
     statistics = [c[0] for c in CASES]
-    got = np.exp(implied_probability_graph(network, flat, statistics, {"toy": TOY_TOOL}).eval())
+    got = np.exp(
+        implied_probability_graph(
+            network, flat, statistics, {"toy": TOY_TOOL}, screen_leaf=screen_leaf
+        ).eval()
+    )
     for value, (s, event) in zip(got, CASES, strict=True):
         expected = brute(network, s.given, event, s.population)
         assert value == pytest.approx(expected, abs=1e-10), s

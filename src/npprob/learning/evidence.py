@@ -173,6 +173,8 @@ def implied_probability_graph(
     flat,
     statistics: Sequence[PublishedStatistic],
     tools: Mapping[str, ScreeningTool],
+    *,
+    screen_leaf: bool = True,
 ):
     """The statistics as the network implies them, one PyTensor graph, shape (n_statistics,).
 
@@ -190,6 +192,10 @@ def implied_probability_graph(
     statistics : sequence of PublishedStatistic
     tools : mapping of str to ScreeningTool
         Definitions of the tools the statistics name.
+    screen_leaf : bool, default=True
+        A tool's screen as one leaf (:mod:`npprob.learning.screen_leaf`) where its
+        items allow; False always eliminates the running score's chain (the same
+        values, a larger graph: kept for the benchmark that compares them).
 
     Returns
     -------
@@ -213,9 +219,9 @@ def implied_probability_graph(
             # A tool's screen is one leaf where its items allow (far cheaper to
             # eliminate), else the running score's chain of variables.
             leaf = (
-                None
-                if s.tool is None
-                else screen_leaf_network(network, tools[s.tool], recorded[s.tool])
+                screen_leaf_network(network, tools[s.tool], recorded[s.tool])
+                if s.tool is not None and screen_leaf
+                else None
             )
             if leaf is not None:
                 row_sets[s.tool] = _Rows(leaf.network, leaf=leaf)
@@ -318,6 +324,7 @@ def build_evidence_model(
     *,
     heterogeneity_scale: float = HETEROGENEITY_SCALE,
     heterogeneity_by: str = "kind",
+    screen_leaf: bool = True,
 ):
     """The evidence-synthesis model: returns ``(pymc.Model, EvidenceLayout)``.
 
@@ -327,7 +334,8 @@ def build_evidence_model(
     ``implied`` (a deterministic) holds each statistic's probability in the
     network, ``heterogeneity`` the intra-study correlation of each group of
     :data:`HETEROGENEITY_GROUPS` (``heterogeneity_by``: the statistic's kind, or
-    its family); the layout's ``families`` name the groups.
+    its family); the layout's ``families`` name the groups. ``screen_leaf`` is
+    passed to :func:`implied_probability_graph`.
     """
     if heterogeneity_by not in HETEROGENEITY_GROUPS:
         raise ValueError(
@@ -368,7 +376,7 @@ def build_evidence_model(
     n = np.array([s.n for s in statistics], dtype=np.int64)
     with pm.Model() as model:
         flat = free_cpt_vector(base, FlatLayout(net), rows)
-        log_p = implied_probability_graph(net, flat, statistics, tools)
+        log_p = implied_probability_graph(net, flat, statistics, tools, screen_leaf=screen_leaf)
         p = pt.clip(pt.exp(log_p), 1e-12, 1.0 - 1e-12)
         pm.Deterministic("implied", p)
         # Beta-binomial: each study's own probability is Beta around the implied one,
