@@ -68,6 +68,9 @@ def test_dn4_on_a_consecutive_clinic_matches_the_literature() -> None:
          'any = ["burnin"], points = 1 },\n  { any = ["painful_cold"]', "no two-state finding 'burnin'"),
         ('aetiology = ["osteoarthritis"', 'aetiology = ["arthrosis"', "unknown aetiology"),
         ('cutoff = 4\n', '', "missing"),
+        ('cutoff = 4\n', 'cutoff = 0\n', "'cutoff' must be a finite number above 0"),
+        ('cutoff = 4\n', 'cutoff = "four"\n', "'cutoff' must be a finite number above 0"),
+        ('cutoff = 4\n', 'cutoff = inf\n', "'cutoff' must be a finite number above 0"),
         ('[tools.dn4]', '[tools.dn4', "invalid TOML"),
     ],
 )  # fmt: skip

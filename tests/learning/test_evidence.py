@@ -22,7 +22,7 @@ from npprob.errors import DataFileError
 from npprob.evaluation.implied import marginal_draws, screen_positive_draws
 from npprob.inference.engine import Engine
 from npprob.io.evidence import PublishedStatistic, read_statistics
-from npprob.io.resources import clinical_spec, models_dir
+from npprob.io.resources import clinical_spec, evidence_path, models_dir
 from npprob.io.screening import load_tools
 from npprob.io.settings import care_settings, case_mix, get_setting
 from npprob.learning.elimination import FlatLayout
@@ -203,6 +203,101 @@ def test_a_recorded_item_falls_back_to_the_score_chain(seed) -> None:
     )
     for value, (s, event) in zip(got, cases, strict=True):
         assert value == pytest.approx(brute(network, s.given, event, s.population), abs=1e-10), s
+
+
+def _tool(key: str, cutoff: float, *items) -> ScreeningTool:
+    return ScreeningTool(key, key, cutoff, tuple(items), "", "D")
+
+
+def _score(tool: ScreeningTool, cfg: dict[str, str]) -> float:
+    # Brute force of a tool on a configuration: every item's points where it fires.
+    return sum(
+        points
+        for findings, causes, points in tool.items
+        if any(cfg[f] == "present" for f in findings) or cfg["aetiology"] in causes
+    )
+
+
+@pytest.mark.parametrize(
+    ("tool", "leaf"),
+    [
+        # Exact as one leaf: the items' order matters for the cap (2 and 1 before -1).
+        (_tool("order", 2.0, (("f0",), (), 2.0), (("f1",), (), 1.0), (("f2",), (), -1.0)), True),
+        # Out of reach: never positive.
+        (_tool("unreachable", 5.0, (("f0",), (), 1.0), (("f1",), (), 1.0)), True),
+        # A scored variable with children (mech), one scored twice, the context (pain,
+        # recorded by every population counted among people in pain): the chain.
+        (_tool("child", 1.0, (("mech",), (), 1.0), (("f0",), (), 1.0)), False),
+        (_tool("twice", 2.0, (("f0",), (), 1.0), (("f0", "f2"), (), 1.0)), False),
+        (_tool("context", 1.5, (("pain",), (), 1.0), (("f2",), (), 1.0)), False),
+    ],
+    ids=lambda x: x.key if isinstance(x, ScreeningTool) else str(x),
+)
+@pytest.mark.parametrize("seed", [0, 4])
+def test_the_screen_leaf_only_where_it_is_exact(seed, tool, leaf, monkeypatch) -> None:
+    import npprob.learning.evidence as evidence
+
+    network = toy_network(seed)
+    chains = []
+    chain = evidence.score_network
+    monkeypatch.setattr(evidence, "score_network", lambda *a: chains.append(1) or chain(*a))
+    statistics = [stat("screen_positive", {}, tool=tool.key),
+                  stat("screen_positive", {"aetiology": "c"}, tool=tool.key),
+                  stat("screen_positive", {"neuropathic": "absent"}, tool=tool.key,
+                       population="all")]  # fmt: skip
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    got = np.exp(implied_probability_graph(network, flat, statistics, {tool.key: tool}).eval())
+    assert (not chains) == leaf  # the leaf where exact, the score's chain elsewhere
+    for value, s in zip(got, statistics, strict=True):
+        expected = brute(network, s.given, lambda c: _score(tool, c) >= tool.cutoff, s.population)
+        assert value == pytest.approx(expected, abs=1e-10), s
+    if tool.key == "unreachable":
+        assert np.allclose(got, 0.0, atol=1e-12)
+
+
+def test_the_screen_leaf_reads_the_positive_state_and_takes_root_findings() -> None:
+    # f0 has its positive state first and no parents; f1 keeps it last.
+    rng = np.random.default_rng(7)
+    variables = [
+        Variable("aetiology", ("a", "b"), role="history"),
+        Variable("neuropathic", ("absent", "present"), role="target", positive="present"),
+        Variable("pain", ("absent", "present"), role="context", positive="present"),
+        Variable("f0", ("present", "absent"), role="symptom", positive="present"),
+        Variable("f1", ("absent", "present"), role="symptom", positive="present"),
+    ]
+    parents = {"neuropathic": ["aetiology"], "pain": ["neuropathic"], "f1": ["neuropathic"]}
+    card = {v.name: len(v.states) for v in variables}
+    cpts = {v.name: rng.dirichlet(np.ones(card[v.name]) * 2,
+                                  size=tuple(card[p] for p in parents.get(v.name, [])))
+            for v in variables}  # fmt: skip
+    network = Network(variables, parents, cpts)
+    tool = _tool("roots", 2.0, (("f0",), (), 1.0), (("f1",), (), 1.0))
+    assert screen_leaf_network(network, tool) is not None
+    lonely = _tool("lonely", 1.0, (("f0",), (), 1.0))
+    assert screen_leaf_network(network, lonely).cards == ()  # no parents at all
+    statistics = [stat("screen_positive", {}, tool="roots"),
+                  stat("screen_positive", {"aetiology": "b"}, tool="lonely")]  # fmt: skip
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    got = np.exp(
+        implied_probability_graph(
+            network, flat, statistics, {"roots": tool, "lonely": lonely}
+        ).eval()
+    )
+    for value, s, t in zip(got, statistics, (tool, lonely), strict=True):
+        expected = brute(network, s.given, lambda c, t=t: _score(t, c) >= t.cutoff)
+        assert value == pytest.approx(expected, abs=1e-10)
+
+
+def test_the_shipped_tools_are_screen_leaves_in_the_fit(clinical, monkeypatch) -> None:
+    # The fit's speed rests on it: no shipped statistic falls back to the score's chain.
+    import npprob.learning.evidence as evidence
+
+    network, tools = clinical
+    monkeypatch.setattr(evidence, "score_network", lambda *a: pytest.fail("score chain used"))
+    statistics = read_statistics(network, evidence_path(), counts=True)
+    assert any(s.kind == "screen_positive" for s in statistics)
+    flat = np.concatenate([np.asarray(network.cpt(n)).ravel() for n in network.names])
+    implied_probability_graph(network, flat, statistics, tools)
 
 
 EVIDENCE = """[[statistics]]

@@ -34,6 +34,18 @@ def load_tools(
         missing = {"name", "cutoff", "items", "source", "tag"} - set(body)
         if missing:
             raise DataFileError(f"{where}: missing {sorted(missing)}.")
+        try:
+            cutoff = float(body["cutoff"])
+        except (TypeError, ValueError):
+            cutoff = float("nan")
+        if not cutoff > 0 or cutoff == float("inf"):
+            # The running score starts at 0 and is capped at the cut-off once the
+            # negative items are in; a cut-off at or below 0 would call a record with
+            # nothing positive a positive screen, and breaks that cap.
+            raise DataFileError(
+                f"{where}: 'cutoff' must be a finite number above 0, got {body['cutoff']!r}.",
+                path=str(p),
+            )
         items = []
         for k, item in enumerate(body["items"]):
             findings = tuple(item.get("any", ()))
@@ -52,7 +64,7 @@ def load_tools(
                 )
             items.append((findings, causes, float(item["points"])))
         tools[key] = ScreeningTool(
-            key, str(body["name"]), float(body["cutoff"]), tuple(items),
+            key, str(body["name"]), cutoff, tuple(items),
             str(body["source"]), str(body["tag"]), str(body.get("reason", "")),
         )  # fmt: skip
     if not tools:

@@ -7,9 +7,11 @@ tool's positive rate), reported as k events of n. The network implies it exactly
 * P(finding = state | given, chronic pain) = P(numerator row) / P(denominator row),
   two rows of partial evidence, each by the marginal graph of
   :mod:`npprob.learning.elimination` (everything unrecorded summed out);
-* a tool's positive rate is the same ratio on the network extended by the tool's
-  running score (:func:`~npprob.network.screening.score_network`), where "score at
-  or above the cut-off" is one state of one variable;
+* a tool's positive rate is the same ratio on the network extended by the screen:
+  one leaf whose table is the score's tail (:mod:`npprob.learning.screen_leaf`)
+  where the items are independent given their findings' parents, else the tool's
+  running score (:func:`~npprob.network.screening.score_network`); either way
+  "score at or above the cut-off" is one state of one variable;
 * a care setting replaces P(condition) by the setting's case mix
   (:func:`~npprob.io.settings.case_mix`), as the diagnosis does.
 
@@ -211,7 +213,10 @@ def implied_probability_graph(
     row_sets: dict[str | None, _Rows] = {}
     recorded: dict[str | None, set[str]] = {}
     for s in statistics:
-        recorded.setdefault(s.tool, set()).update(study_population(network, s)[1])
+        # Every variable a row of the statistic records but its event: the population
+        # and, unless it counts everyone, the context (as evidence_rows writes them).
+        context = [v.name for v in network.context] if s.population == "context" else []
+        recorded.setdefault(s.tool, set()).update(study_population(network, s)[1], context)
     plans = []
     for s in statistics:
         where, given = study_population(network, s)

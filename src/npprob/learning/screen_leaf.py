@@ -7,8 +7,8 @@ partial sum with the mechanisms its items depend on, row by row: the three shipp
 tools cost four fifths of the fit's gradient.
 
 When every finding the tool scores is a leaf of the network, used by one item
-only, and left unrecorded by the statistic, the items are independent given the
-findings' parents. The screen is then a single leaf under those parents (and the
+only, and recorded by no row of the tool's statistics (their populations, the
+context included), the items are independent given the findings' parents. The screen is then a single leaf under those parents (and the
 condition, for items scored by it), whose table is the tail of the score's
 distribution, computed once per parent configuration by a short recursion over
 the items (a capped sum of independent, weighted Bernoulli items). Eliminating
@@ -18,32 +18,43 @@ one leaf costs what one finding costs. Where the conditions fail,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 import numpy as np
 
+from npprob.io.settings import CASE_MIX_VARIABLE
 from npprob.network.network import Network
 from npprob.network.screening import POSITIVE, SCORE, ScreeningTool
 from npprob.network.variable import Variable
 
 __all__ = ["ScreenLeaf", "screen_leaf_network"]
 
-#: The condition, the one variable an item can score directly.
-_CONDITION = "aetiology"
-
 
 class ScreenLeaf:
     """``network`` plus :data:`~npprob.network.screening.SCORE` as one leaf.
 
-    Attributes
+    Build it with :func:`screen_leaf_network`, which checks that the leaf is exact.
+
+    Parameters
     ----------
     network : Network
-        The clinical variables unchanged, then :data:`SCORE` (states
-        ``below``/``positive``) under :attr:`parents`; its CPT there is a
-        placeholder: :meth:`table` gives the real one.
+        The clinical network.
+    tool : ScreeningTool
     parents : tuple of str
         Every parent of the tool's findings (and the condition, when an item is
         scored by it), in network order.
+
+    Attributes
+    ----------
+    network : Network
+        The clinical variables unchanged and in their order, then
+        :data:`~npprob.network.screening.SCORE` (states ``below``/``positive``)
+        under ``parents``; its CPT there is a placeholder: :meth:`table` gives
+        the real one.
+    tool : ScreeningTool
+    parents : tuple of str
+    cards : tuple of int
+        Number of states of each parent.
     """
 
     def __init__(self, network: Network, tool: ScreeningTool, parents: tuple[str, ...]) -> None:
@@ -58,7 +69,10 @@ class ScreenLeaf:
         self._source = network
 
     def table(self, flat, offsets: Mapping[str, int]):
-        """P(:data:`SCORE` | parents), shape ``(*cards of parents, 2)``, from the CPTs in ``flat``.
+        """P(screen | parents), shape ``(*cards, 2)``, from the CPTs in ``flat``.
+
+        Reads only P(finding = positive) of each scored finding, so it assumes
+        every CPT row in ``flat`` sums to 1 (the fit's rows do).
 
         Parameters
         ----------
@@ -70,12 +84,15 @@ class ScreenLeaf:
         Returns
         -------
         TensorVariable
+            The leaf's CPT: last axis ``below``, ``positive``; the leading axes
+            follow :attr:`parents`.
         """
         import pytensor.tensor as pt
 
         flat = pt.as_tensor_variable(flat)
         net = self._source
-        grid = np.indices(self.cards).reshape(len(self.cards), -1)
+        size = int(np.prod(self.cards))
+        grid = np.indices(self.cards).reshape(len(self.cards), size)
         axis = {p: k for k, p in enumerate(self.parents)}
 
         def positive(finding: str):
@@ -83,38 +100,42 @@ class ScreenLeaf:
             var = net.variable(finding)
             pa = net.parents(finding)
             shape = [*(len(net.variable(p).states) for p in pa), len(var.states)]
-            where = (*(grid[axis[p]] for p in pa), np.full(grid.shape[1], var.positive_index))
+            where = (*(grid[axis[p]] for p in pa), np.full(size, var.positive_index))
             index = offsets[finding] + np.ravel_multi_index(where, shape)
             return flat[index]
 
-        condition = grid[axis[_CONDITION]] if _CONDITION in axis else None
-        # The recursion of score_network, on probabilities: items with negative points
-        # first, partial sums capped at the cut-off, so the cap is exact.
+        condition = grid[axis[CASE_MIX_VARIABLE]] if CASE_MIX_VARIABLE in axis else None
+        # The recursion of score_network, on probabilities: partial sums capped at the
+        # cut-off, items with negative points first (after them the sums only grow,
+        # which makes the cap exact for a cut-off above 0).
         cutoff = self.tool.cutoff
-        sums, dist = [0.0], [pt.ones(grid.shape[1])]
+        sums, dist = [0.0], [pt.ones(size)]
         for findings, causes, points in sorted(self.tool.items, key=lambda i: i[2] >= 0):
-            miss = pt.ones(grid.shape[1])
+            miss = pt.ones(size)
             for f in findings:
                 miss = miss * (1.0 - positive(f))
             if causes:
-                states = net.variable(_CONDITION).states
+                states = net.variable(CASE_MIX_VARIABLE).states
                 scored = np.isin(np.asarray(states)[condition], causes)
                 miss = miss * (~scored).astype(np.float64)
             hit = 1.0 - miss
             new_sums = sorted({min(s + d, cutoff) for s in sums for d in (0.0, points)})
-            new = [pt.zeros(grid.shape[1]) for _ in new_sums]
+            new = [pt.zeros(size) for _ in new_sums]
             for s, mass in zip(sums, dist, strict=True):
-                new[new_sums.index(s)] = new[new_sums.index(s)] + mass * miss
+                stay = new_sums.index(min(s, cutoff))
+                new[stay] = new[stay] + mass * miss
                 up = new_sums.index(min(s + points, cutoff))
                 new[up] = new[up] + mass * hit
             sums, dist = new_sums, new
-        p_positive = sum((m for s, m in zip(sums, dist, strict=True) if s >= cutoff), pt.zeros(1))
+        p_positive = sum(
+            (m for s, m in zip(sums, dist, strict=True) if s >= cutoff), pt.zeros(size)
+        )
         p_positive = pt.clip(p_positive, 0.0, 1.0)
         return pt.stack([1.0 - p_positive, p_positive], axis=-1).reshape((*self.cards, 2))
 
 
 def screen_leaf_network(
-    network: Network, tool: ScreeningTool, recorded: set[str] = frozenset()
+    network: Network, tool: ScreeningTool, recorded: Set[str] = frozenset()
 ) -> ScreenLeaf | None:
     """The tool's screen as one leaf, or None where the items are not independent.
 
@@ -124,22 +145,23 @@ def screen_leaf_network(
         The clinical network.
     tool : ScreeningTool
     recorded : set of str
-        Variables some row of the statistics records: a recorded finding the tool
-        scores would tie its item to the evidence.
+        Variables some row of the tool's statistics records (their populations,
+        the context included): a recorded finding the tool scores would tie its
+        item to the evidence.
 
     Returns
     -------
     ScreenLeaf or None
         None when a scored finding has children, is scored by two items or is
-        recorded.
+        recorded, or the cut-off is not above 0.
     """
     findings = [f for items, _, _ in tool.items for f in items]
-    if len(set(findings)) != len(findings) or set(findings) & set(recorded):
+    if not tool.cutoff > 0 or len(set(findings)) != len(findings) or set(findings) & set(recorded):
         return None
     if any(network.children(f) for f in findings):
         return None
     parents = {p for f in findings for p in network.parents(f)}
     if any(causes for _, causes, _ in tool.items):
-        parents.add(_CONDITION)
+        parents.add(CASE_MIX_VARIABLE)
     ordered = tuple(n for n in network.names if n in parents)
     return ScreenLeaf(network, tool, ordered)
