@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +28,26 @@ __all__ = [
     "fit_pymc_complete",
     "fit_pymc_marginal",
     "fix_selection",
+    "one_fit_at_a_time",
 ]
+
+#: PyTensor's configuration belongs to the whole process, and PyTensor changes it for a
+#: moment while it builds some graphs (``config.change_flags(cxx="")`` while inferring a
+#: static shape): a fit compiling in another thread then sees no C compiler (seen as a
+#: warning from a Dask worker thread). Fits in threads of one process take turns.
+_FIT_LOCK = threading.RLock()
+
+
+@contextmanager
+def one_fit_at_a_time() -> Iterator[None]:
+    """Hold the process's fit lock: PyMC fits in threads of one process run one at a time.
+
+    Simulation studies that run fits on worker threads (Dask workers with several
+    threads, or several workers in one process) take it around each fit; a
+    process with one fit at a time pays nothing. Re-entrant.
+    """
+    with _FIT_LOCK:
+        yield
 
 
 @dataclass(frozen=True)
