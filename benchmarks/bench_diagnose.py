@@ -226,7 +226,11 @@ def compare_pipelines(model, repeats: int) -> dict[str, float]:
         old, new = statistics.median(times["three"]), statistics.median(times["two"])
         out[f"{label}_ms_three_passes"] = 1e3 * old / n
         out[f"{label}_ms_two_passes"] = 1e3 * new / n
-        out[f"speedup_{label}"] = old / new
+        # The median of paired ratios (each pair run back to back): the pass saved is
+        # a few per cent of the work, and load that drifts between the two medians
+        # moved their ratio by as much (1.01 once in CI against 1.07-1.08 usually).
+        pairs = [a / b for a, b in zip(times["three"], times["two"], strict=True)]
+        out[f"speedup_{label}"] = statistics.median(pairs)
     return out
 
 
