@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-from npprob.learning.fit import one_fit_at_a_time
+from npprob.learning.fit import (
+    fit_evidence,
+    fit_pymc_complete,
+    fit_pymc_marginal,
+    one_fit_at_a_time,
+)
 
 
 def test_fits_on_threads_take_turns_and_the_lock_is_reentrant() -> None:
@@ -33,3 +38,25 @@ def test_fits_on_threads_take_turns_and_the_lock_is_reentrant() -> None:
     for t in threads:
         t.join(10)
     assert order == ["first", "second"]
+
+
+def test_every_pymc_fit_waits_for_the_lock() -> None:
+    # Each fit takes the lock before its body runs: held here, a fit on another thread
+    # (called with arguments its body would refuse at once) waits, then fails.
+    for fit in (fit_pymc_complete, fit_pymc_marginal, fit_evidence):
+        outcome: list[str] = []
+
+        def call(fit=fit, outcome=outcome) -> None:
+            try:
+                fit(None, None)
+            except Exception:
+                outcome.append("raised")
+
+        with one_fit_at_a_time():
+            thread = threading.Thread(target=call)
+            thread.start()
+            thread.join(0.3)
+            assert thread.is_alive(), fit.__name__  # blocked on the lock
+            assert outcome == []
+        thread.join(10)
+        assert outcome == ["raised"], fit.__name__

@@ -455,12 +455,7 @@ def _pymc_replication(
 ) -> tuple[np.ndarray, dict[str, object]]:
     """One replication of :func:`sbc_pymc`: ranks of the truth and the fit's diagnostics."""
     from npprob.learning.counts import family_counts
-    from npprob.learning.fit import (
-        SamplerConfig,
-        fit_pymc_complete,
-        fit_pymc_marginal,
-        one_fit_at_a_time,
-    )
+    from npprob.learning.fit import SamplerConfig, fit_pymc_complete, fit_pymc_marginal
 
     net = task.spec.network
     rng = np.random.default_rng(seed)
@@ -468,19 +463,16 @@ def _pymc_replication(
     codes = forward_sample(net, task.n_patients, rng, truth)
     config = SamplerConfig(**task.sampler, seed=int(rng.integers(2**31)))
     if task.likelihood == "pymc-complete":
-        with one_fit_at_a_time():  # replications may run on threads of one Dask worker
-            fit = fit_pymc_complete(task.fit_spec, family_counts(net, codes), config)
+        fit = fit_pymc_complete(task.fit_spec, family_counts(net, codes), config)
     else:
         recorded = codes.copy()
         recorded[:, list(task.latent_cols)] = -1
         block = recorded[:, list(task.findings)]
         block[rng.random(block.shape) < task.missing] = -1
         recorded[:, list(task.findings)] = block
-        with one_fit_at_a_time():
-            fit = fit_pymc_marginal(
-                task.fit_spec, recorded, selection=None, conditioned=task.conditioned,
-                config=config,
-            )  # fmt: skip
+        fit = fit_pymc_marginal(
+            task.fit_spec, recorded, selection=None, conditioned=task.conditioned, config=config
+        )
     thinned = {k: np.asarray(v)[task.keep] for k, v in fit.draws.items()}
     ranks = _ranks(truth, thinned, list(task.selectors), rng)
     report = fit.diagnostics

@@ -211,15 +211,15 @@ def implied_probability_graph(
     at = FlatLayout(network).offset[CASE_MIX_VARIABLE]
     log_prior = pt.log(pt.maximum(flat[at : at + len(condition.states)], 1e-300))
     row_sets: dict[str | None, _Rows] = {}
+    populations = [study_population(network, s) for s in statistics]
     recorded: dict[str | None, set[str]] = {}
-    for s in statistics:
+    for s, (_, given) in zip(statistics, populations, strict=True):
         # Every variable a row of the statistic records but its event: the population
         # and, unless it counts everyone, the context (as evidence_rows writes them).
         context = [v.name for v in network.context] if s.population == "context" else []
-        recorded.setdefault(s.tool, set()).update(study_population(network, s)[1], context)
+        recorded.setdefault(s.tool, set()).update(given, context)
     plans = []
-    for s in statistics:
-        where, given = study_population(network, s)
+    for s, (where, given) in zip(statistics, populations, strict=True):
         if s.tool not in row_sets:
             # A tool's screen is one leaf where its items allow (far cheaper to
             # eliminate), else the running score's chain of variables.

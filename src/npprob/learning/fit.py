@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -42,12 +43,24 @@ _FIT_LOCK = threading.RLock()
 def one_fit_at_a_time() -> Iterator[None]:
     """Hold the process's fit lock: PyMC fits in threads of one process run one at a time.
 
-    Simulation studies that run fits on worker threads (Dask workers with several
-    threads, or several workers in one process) take it around each fit; a
-    process with one fit at a time pays nothing. Re-entrant.
+    Every PyMC fit of this module (model building, compiling and sampling) holds it,
+    so callers on worker threads (simulation studies on Dask workers with several
+    threads, or several workers in one process) need nothing of their own; a process
+    with one fit at a time pays nothing. Re-entrant.
     """
     with _FIT_LOCK:
         yield
+
+
+def _taking_turns(fit):
+    """``fit`` under :func:`one_fit_at_a_time`."""
+
+    @functools.wraps(fit)
+    def wrapper(*args, **kwargs):
+        with one_fit_at_a_time():
+            return fit(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,7 @@ def fit_conjugate(
     return FitResult(draws, "conjugate", time.perf_counter() - t0)
 
 
+@_taking_turns
 def fit_pymc_complete(
     spec: ClinicalSpec, counts: Mapping[str, np.ndarray], config: SamplerConfig | None = None
 ) -> FitResult:
@@ -124,6 +138,7 @@ def fit_pymc_complete(
     return result
 
 
+@_taking_turns
 def fit_pymc_marginal(
     spec: ClinicalSpec,
     codes: np.ndarray,
@@ -263,6 +278,7 @@ def fit_pymc_marginal(
     return result
 
 
+@_taking_turns
 def fit_evidence(
     spec: ClinicalSpec,
     statistics,

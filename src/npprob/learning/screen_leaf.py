@@ -24,7 +24,7 @@ import numpy as np
 
 from npprob.io.settings import CASE_MIX_VARIABLE
 from npprob.network.network import Network
-from npprob.network.screening import POSITIVE, SCORE, ScreeningTool
+from npprob.network.screening import POSITIVE, SCORE, ScreeningTool, capped_sums
 from npprob.network.variable import Variable
 
 __all__ = ["ScreenLeaf", "screen_leaf_network"]
@@ -105,12 +105,10 @@ class ScreenLeaf:
             return flat[index]
 
         condition = grid[axis[CASE_MIX_VARIABLE]] if CASE_MIX_VARIABLE in axis else None
-        # The recursion of score_network, on probabilities: partial sums capped at the
-        # cut-off, items with negative points first (after them the sums only grow,
-        # which makes the cap exact for a cut-off above 0).
+        # The recursion of score_network on probabilities, over the same capped sums.
         cutoff = self.tool.cutoff
-        sums, dist = [0.0], [pt.ones(size)]
-        for findings, causes, points in sorted(self.tool.items, key=lambda i: i[2] >= 0):
+        dist, new_sums = [pt.ones(size)], [0.0]
+        for (findings, causes, points), sums, new_sums in capped_sums(self.tool):
             miss = pt.ones(size)
             for f in findings:
                 miss = miss * (1.0 - positive(f))
@@ -119,16 +117,15 @@ class ScreenLeaf:
                 scored = np.isin(np.asarray(states)[condition], causes)
                 miss = miss * (~scored).astype(np.float64)
             hit = 1.0 - miss
-            new_sums = sorted({min(s + d, cutoff) for s in sums for d in (0.0, points)})
             new = [pt.zeros(size) for _ in new_sums]
             for s, mass in zip(sums, dist, strict=True):
                 stay = new_sums.index(min(s, cutoff))
                 new[stay] = new[stay] + mass * miss
                 up = new_sums.index(min(s + points, cutoff))
                 new[up] = new[up] + mass * hit
-            sums, dist = new_sums, new
+            dist = new
         p_positive = sum(
-            (m for s, m in zip(sums, dist, strict=True) if s >= cutoff), pt.zeros(size)
+            (m for s, m in zip(new_sums, dist, strict=True) if s >= cutoff), pt.zeros(size)
         )
         p_positive = pt.clip(p_positive, 0.0, 1.0)
         return pt.stack([1.0 - p_positive, p_positive], axis=-1).reshape((*self.cards, 2))

@@ -11,6 +11,7 @@ network's log-evidence is (the evidence-synthesis fit uses that).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from npprob.network.network import Network
 from npprob.network.variable import Variable
 
-__all__ = ["POSITIVE", "SCORE", "ScreeningTool", "score_network"]
+__all__ = ["POSITIVE", "SCORE", "ScreeningTool", "capped_sums", "score_network"]
 
 #: Name of the last variable of the score chain, and its state meaning "screen positive".
 SCORE = "__score__"
@@ -50,6 +51,27 @@ class ScreeningTool:
     reason: str = ""
 
 
+def capped_sums(tool: ScreeningTool) -> Iterator[tuple[tuple, list[float], list[float]]]:
+    """The tool's items in scoring order, with the partial sums before and after each.
+
+    Items with negative points come first: after them the partial sums only grow,
+    so capping them at the cut-off (a cut-off above 0) loses nothing. The sums
+    start at 0.
+
+    Yields
+    ------
+    item : (findings, aetiologies, points)
+    before, after : list of float
+        The possible partial sums before and after the item, sorted, capped at
+        :attr:`ScreeningTool.cutoff`.
+    """
+    sums = [0.0]
+    for item in sorted(tool.items, key=lambda i: i[2] >= 0):
+        after = sorted({min(s + d, tool.cutoff) for s in sums for d in (0.0, item[2])})
+        yield item, sums, after
+        sums = after
+
+
 def score_network(network: Network, tool: ScreeningTool) -> Network:
     """``network`` plus the tool's running score; :data:`SCORE` = :data:`POSITIVE` is a positive screen.
 
@@ -73,9 +95,8 @@ def score_network(network: Network, tool: ScreeningTool) -> Network:
     variables = list(network.variables)
     parents = {n: network.parents(n) for n in network.names}
     cpts = {n: network.cpt(n) for n in network.names}
-    sums = [0.0]
     previous: str | None = None
-    for j, (findings, causes, points) in enumerate(sorted(tool.items, key=lambda i: i[2] >= 0)):
+    for j, ((findings, causes, points), sums, new_sums) in enumerate(capped_sums(tool)):
         indicator = f"__item{j}__"
         pa = [*findings, *(["aetiology"] if causes else [])]
         shape = [len(network.variable(f).states) for f in pa]
@@ -90,7 +111,6 @@ def score_network(network: Network, tool: ScreeningTool) -> Network:
         variables.append(Variable(indicator, ("no", "yes"), role="latent"))
         parents[indicator] = pa
         cpts[indicator] = np.stack([~hit, hit], axis=-1).astype(np.float64)
-        new_sums = sorted({min(s + d, tool.cutoff) for s in sums for d in (0.0, points)})
         table = np.zeros((len(sums), 2, len(new_sums)))
         for a, s in enumerate(sums):
             for y, d in enumerate((0.0, points)):
@@ -99,8 +119,8 @@ def score_network(network: Network, tool: ScreeningTool) -> Network:
         variables.append(Variable(name, tuple(f"s{s:g}" for s in new_sums), role="latent"))
         parents[name] = [indicator] if previous is None else [previous, indicator]
         cpts[name] = table[0] if previous is None else table
-        previous, sums = name, new_sums
+        previous = name
     variables.append(Variable(SCORE, ("below", POSITIVE), role="latent"))
     parents[SCORE] = [previous]
-    cpts[SCORE] = np.array([[0.0, 1.0] if s >= tool.cutoff else [1.0, 0.0] for s in sums])
+    cpts[SCORE] = np.array([[0.0, 1.0] if s >= tool.cutoff else [1.0, 0.0] for s in new_sums])
     return Network(variables, parents, cpts, name=f"{network.name}+{tool.key}")
