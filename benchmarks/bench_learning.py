@@ -9,7 +9,11 @@ missing (compile plus sampling, 4 chains x 1000 draws on 2 cores, diagnostics); 
 marginal likelihood's gradient (latent variables summed out by variable elimination)
 against the obvious baseline in the same process (enumerating every latent
 configuration); and the latent-class fit (no gold standard, clinician labels, 10 %
-findings missing) of ``--latent-n`` patients. Writes ``benchmarks/results/learning.json``.
+findings missing) of ``--latent-n`` patients; and the data-augmentation Gibbs
+sampler of the same posterior at ``--gibbs-n`` patients (time per sweep, the
+smallest bulk ESS, the slowest table, and the time ESS 400 would take at that
+pace), which decides whether it can replace NUTS for the latent-class fit.
+Writes ``benchmarks/results/learning.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--latent-draws", type=int, default=1000, help="latent-class draws (and tuning) per chain"
     )
+    parser.add_argument("--gibbs-n", type=int, default=10_000, help="Gibbs evaluation size")
+    parser.add_argument(
+        "--gibbs-sweeps", type=int, default=600, help="Gibbs sweeps kept per chain (2 chains)"
+    )
+    parser.add_argument("--skip-gibbs", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "learning.json")
     args = parser.parse_args(argv)
 
@@ -79,6 +88,8 @@ def main(argv=None) -> int:
         )
         result["pymc_complete_10k_missing_seconds"] = time.perf_counter() - t0
         result["pymc_diagnostics"] = fit.diagnostics.to_dict()
+    if not args.skip_gibbs:
+        result.update(gibbs_benchmark(spec, setting, args.gibbs_n, args.gibbs_sweeps))
     if not args.skip_pymc:
         result.update(gradient_benchmark(spec, setting))
         result.update(latent_class_benchmark(spec, setting, args.latent_n, args.latent_draws))
@@ -212,6 +223,48 @@ def gradient_benchmark(spec, setting) -> dict[str, object]:
                 out["enumeration_gradient_2000_ms"] / out["marginal_gradient_2000_ms"]
             )
     return out
+
+
+def gibbs_benchmark(spec, setting, n: int, sweeps: int) -> dict[str, object]:
+    """Data-augmentation Gibbs on the latent-class posterior: cost per sweep and mixing."""
+    import warnings
+
+    import arviz as az
+    import numpy as np
+
+    from npprob.learning.gibbs import prepare_gibbs, sample_gibbs
+
+    _, problem, label_model = _marginal_problem(spec, setting, n, 4)
+    gibbs = prepare_gibbs(spec, problem, label_model)
+    sample_gibbs(gibbs, draws=1, tune=0, chains=1, seed=0)  # compile the kernels
+    tune = max(sweeps // 5, 1)
+    t0 = time.perf_counter()
+    flat = sample_gibbs(gibbs, draws=sweeps, tune=tune, chains=2, seed=1)
+    seconds = time.perf_counter() - t0
+    varying = flat.std(axis=(0, 1)) > 1e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ess = np.asarray(az.ess({"x": flat[:, :, varying]}, method="bulk")["x"].values)
+        r_hat = np.asarray(az.rhat({"x": flat[:, :, varying]})["x"].values)
+    worst = int(np.argmin(ess))
+    entry = int(np.flatnonzero(varying)[worst])
+    table = max(
+        (k for k, at in gibbs.flat.offset.items() if at <= entry), key=gibbs.flat.offset.get
+    )
+    per_sweep = seconds / (2 * (sweeps + tune))
+    # ESS grows in proportion to the sweeps kept: the pace at which the slowest table
+    # would reach 400, the gate of every fit (2 chains share the 2 cores here).
+    seconds_to_400 = 400 / float(ess[worst]) * (2 * sweeps) * per_sweep
+    return {
+        "gibbs_n": n,
+        "gibbs_sweep_ms": per_sweep * 1000,
+        "gibbs_chains": f"2 chains x {sweeps} sweeps after {tune}",
+        "gibbs_ess_bulk_min": float(ess[worst]),
+        "gibbs_r_hat_max": float(np.nanmax(r_hat)),
+        "gibbs_slowest_table": table,
+        "gibbs_ess_bulk_median": float(np.median(ess)),
+        "gibbs_seconds_to_ess_400": seconds_to_400,
+    }
 
 
 def latent_class_benchmark(spec, setting, n: int, draws: int) -> dict[str, object]:
