@@ -238,3 +238,55 @@ def test_the_same_seed_gives_the_same_draws():
     assert first.tobytes() == again.tobytes()
     assert not np.array_equal(first, other)
     assert not np.array_equal(first[0], first[1])  # the chains differ
+
+
+THREE_STATES = (
+    '[network]\nname = "gibbs-three"\n\n'
+    '[variables.site]\nrole = "history"\nstates = ["a", "b"]\n\n'
+    "[cpts.site]\ness = 10\nrows = [" + _row("", 0.4) + "]\n\n"
+    '[variables.grade]\nrole = "latent"\nstates = ["low", "mid", "high"]\n\n'
+    '[cpts.grade]\nkind = "table"\nparents = ["site"]\ness = 10\nrows = [\n'
+    '  { when = { site = "a" }, p = [0.5, 0.3, 0.2], source = "test", tag = "S", reason = "t" },\n'
+    '  { when = { site = "b" }, p = [0.2, 0.3, 0.5], source = "test", tag = "S", reason = "t" },\n'
+    "]\n\n"
+    '[variables.stage]\nrole = "sign"\nstates = ["one", "two", "three"]\n\n'
+    '[cpts.stage]\nkind = "table"\nparents = ["grade"]\ness = 10\nrows = [\n'
+    '  { when = { grade = "low" }, p = [0.7, 0.2, 0.1], source = "test", tag = "S", reason = "t" },\n'
+    '  { when = { grade = "mid" }, p = [0.2, 0.6, 0.2], source = "test", tag = "S", reason = "t" },\n'
+    '  { when = { grade = "high" }, p = [0.1, 0.3, 0.6], source = "test", tag = "S", reason = "t" },\n'
+    "]\n\n"
+    '[variables.f0]\nrole = "sign"\nstates = ["absent", "present"]\n\n'
+    '[cpts.f0]\nkind = "table"\nparents = ["stage", "grade"]\ness = 10\nrows = [\n'
+    + ",\n".join(
+        f'  {{ when = {{ stage = "{s}", grade = "{g}" }}, p = [{1 - q:.2f}, {q:.2f}], '
+        'source = "test", tag = "S", reason = "t" }'
+        for (s, g), q in zip(
+            itertools.product(("one", "two", "three"), ("low", "mid", "high")),
+            (0.1, 0.2, 0.3, 0.3, 0.4, 0.5, 0.5, 0.7, 0.9),
+            strict=True,
+        )
+    )
+    + "\n]\n"
+)
+
+
+@pytest.mark.parametrize("stage", [-1, 2])
+def test_three_state_variables_are_drawn_exactly(stage):
+    """A three-state latent, and a three-state finding with a child when it is missing."""
+    spec = parse_spec(THREE_STATES, name="gibbs-three")
+    net = spec.network
+    row = np.array([1, -1, stage, 1], dtype=np.int16)
+    n = 30_000
+    problem = prepare_problem(net, np.tile(row, (n, 1)), conditioned=("site",))
+    gibbs = prepare_gibbs(spec, problem)
+    enumerated = gibbs.blocks[0].enumerated
+    expected = (1,) if stage >= 0 else (1, 2)
+    assert enumerated == expected
+    drawn = latent_draws(gibbs, gibbs.start, np.random.default_rng(3))
+    no_label = LabelModel.from_accuracy("grade", 0.9, 1)  # unused: no label recorded
+    configs, p = _brute_force(spec, problem.codes[0], -1, no_label, enumerated, ("site",))
+    joint = np.column_stack([drawn[v] for v in enumerated])
+    assert len(configs) == 3 ** len(enumerated)
+    for config, prob in zip(configs, p, strict=True):
+        freq = np.mean(np.all(joint == np.array(config), axis=1))
+        assert abs(freq - prob) <= 5 * np.sqrt(prob * (1 - prob) / n) + 1e-4, (config, freq, prob)
