@@ -5,8 +5,8 @@ without a gold standard, the target itself) out of every patient's
 likelihood exactly. Nothing is imputed and no row is dropped:
 
 * an observed variable gathers its CPT entries row by row;
-* a missing leaf finding contributes 1 (its CPT row sums to 1): its one-hot
-  row is all zeros, so its log factor is 0;
+* a missing leaf finding contributes 1 (its CPT row sums to 1): it selects no
+  entry, so its log factor is 0;
 * a variable that is missing in some rows and has children becomes latent for
   the whole batch, with a constant 0/1 evidence factor where it was seen;
 * variables observed in no row and without an observed descendant are barren
@@ -206,8 +206,11 @@ def flat_log_evidence(
             pattern[1 + within.index(n)] = 1 + k
         return tensor.dimshuffle(*pattern)
 
-    # Families sharing a latent scope add their log entries: one one-hot matrix
-    # product per scope (its gradient is a product too), not one gather per family.
+    # Families sharing a latent scope add their log entries. Per scope, each row's
+    # families select one row each of a stacked (observed configuration x latent
+    # configuration) weight matrix; rows selecting the same combination share one sum,
+    # so the work is one gather per distinct combination plus one per row (and the
+    # gradient the matching scatter-adds), not a dense product over every column.
     blocks: dict[tuple[str, ...], tuple[list, list, list]] = {}
 
     def add_family(name: str, family: list[str], family_codes: list[np.ndarray]) -> None:
@@ -219,18 +222,17 @@ def flat_log_evidence(
         order = [family.index(n) for n in obs + list(lat)]
         n_obs = int(np.prod([card[n] for n in obs])) if obs else 1
         index = cells.transpose(order).reshape(n_obs, -1)
-        rows, indices, constant = blocks.setdefault(lat, ([], [], []))
+        selected, indices, constant = blocks.setdefault(lat, ([], [], []))
         if not obs:
             # The same for every row: added once, broadcast over rows.
             constant.append(index[0])
             return
-        onehot = np.zeros((n_rows, n_obs))
         block = np.stack([family_codes[family.index(n)] for n in obs], axis=1).astype(np.int64)
         ok = (block >= 0).all(axis=1)
-        # A missing leaf keeps an all-zero row: log factor 0, i.e. it is summed out.
-        where = np.ravel_multi_index(tuple(block[ok].T), [card[n] for n in obs])
-        onehot[np.flatnonzero(ok), where] = 1.0
-        rows.append(onehot)
+        # A missing leaf selects nothing (-1): log factor 0, i.e. it is summed out.
+        where = np.full(n_rows, -1, dtype=np.int64)
+        where[ok] = np.ravel_multi_index(tuple(block[ok].T), [card[n] for n in obs])
+        selected.append(where)
         indices.append(index)
 
     for n, family in families:
@@ -240,15 +242,11 @@ def flat_log_evidence(
         card[LABEL] = 2
         add_family(LABEL, [parent, LABEL], [codes[:, col[parent]], np.asarray(label_codes)])
     log_blocks: dict[tuple[str, ...], object] = {}
-    for lat, (rows, indices, constant) in blocks.items():
+    for lat, (selected, indices, constant) in blocks.items():
         n_lat = int(np.prod([card[n] for n in lat])) if lat else 1
         value = pt.zeros((n_rows, n_lat))
-        if rows:
-            onehot = np.concatenate(rows, axis=1)
-            used = np.flatnonzero(onehot.any(axis=0))
-            # Columns no row selects contribute nothing: leave them out of the product.
-            weights = log_flat[np.concatenate(indices, axis=0)[used]]
-            value = pt.dot(pt.as_tensor_variable(onehot[:, used]), weights)
+        if selected:
+            value = _scope_sum(log_flat, selected, indices, n_lat)
         if constant:
             value = value + log_flat[np.stack(constant)].sum(axis=0)[None, :]
         log_blocks[lat] = value
@@ -301,6 +299,33 @@ def flat_log_evidence(
     for _, t in factors:
         total = total + pt.log(t.reshape((n_rows,)))
     return total
+
+
+def _scope_sum(log_flat, selected: list[np.ndarray], indices: list[np.ndarray], n_lat: int):
+    """(n_rows, n_lat): per row, the sum over families of its selected weight row.
+
+    ``selected[f]`` holds each row's observed configuration of family ``f`` (-1: the
+    family's leaf is missing, nothing added); ``indices[f]`` the flat position of each
+    (observed configuration, latent configuration) cell.
+    """
+    import pytensor.tensor as pt
+
+    starts = np.cumsum([0] + [len(i) for i in indices])
+    stacked = np.concatenate(indices, axis=0)
+    choice = np.stack(
+        [np.where(w >= 0, w + start, -1) for w, start in zip(selected, starts[:-1], strict=True)],
+        axis=1,
+    )
+    used, compact = np.unique(choice, return_inverse=True)
+    compact = compact.reshape(choice.shape)
+    if used[0] == -1:
+        # The "nothing" choice becomes the last row of the weights, a row of zeros.
+        used = used[1:]
+        compact = np.where(compact == 0, len(used), compact - 1)
+    patterns, inverse = np.unique(compact, axis=0, return_inverse=True)
+    weights = pt.concatenate([log_flat[stacked[used]], pt.zeros((1, n_lat))], axis=0)
+    per_pattern = weights[patterns].sum(axis=1)
+    return per_pattern[np.asarray(inverse).reshape(-1)]
 
 
 def _elimination_order(
