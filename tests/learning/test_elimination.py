@@ -4,7 +4,9 @@
   compiler) against reachability in the DAG's transitive closure, and against
   the repeated barren-variable pruning the compiler used to run;
 * ``log_evidence_graph`` with a conditioned root and a noisy label on random
-  networks against brute-force enumeration of an augmented network.
+  networks against brute-force enumeration of an augmented network;
+* rows that record a variable with children and rows that do not, eliminated as
+  separate groups, against brute force.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tests._oracles import brute_force, spec_of
 from tests.strategies import random_network
 
 from npprob.inference.pruning import ancestral_set
+from npprob.learning import elimination
 from npprob.learning.elimination import log_evidence_graph
 from npprob.network.network import Network
 from npprob.network.sampling import forward_sample
@@ -99,4 +102,32 @@ def test_skip_and_label_on_random_networks_match_brute_force(seed: int) -> None:
     assert list(augmented.names) == [*names, "label"]  # the codes' column order
     joint = brute_force(spec_of(augmented), np.column_stack([codes, label]), []).p_evidence
     expected = np.log(joint) - np.log(theta[root][codes[:, 0]])
+    np.testing.assert_allclose(mine, expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.pymc
+@pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+@pytest.mark.parametrize("seed", range(4))
+def test_rows_split_by_what_they_record_match_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(700 + seed)
+    net = random_network(rng, n_vars=7, max_card=3, max_parents=3)
+    names = list(net.names)
+    inner = [n for n in names if net.children(n)]
+    while len(inner) < 2:
+        net = random_network(rng, n_vars=7, max_card=3, max_parents=3)
+        names = list(net.names)
+        inner = [n for n in names if net.children(n)]
+    codes = np.asarray(forward_sample(net, 60, rng), dtype=np.int16)
+    hidden = inner[: 1 + seed % 2]  # one or two variables with children, partly recorded
+    for n in hidden:
+        codes[rng.random(len(codes)) < 0.4, names.index(n)] = -1
+    leaves = [j for j, n in enumerate(names) if not net.children(n)]
+    codes[:, leaves] = np.where(rng.random((len(codes), len(leaves))) < 0.2, -1, codes[:, leaves])
+    seen = [codes[:, names.index(n)] >= 0 for n in hidden]
+    groups = elimination._split_rows(seen)
+    assert groups is not None
+    assert len(groups) == 2 ** len(hidden)
+    theta = {n: np.asarray(net.cpt(n), dtype=np.float64) for n in names}
+    mine = evaluate(log_evidence_graph(net, theta, codes))
+    expected = np.log(brute_force(spec_of(net), codes, []).p_evidence)
     np.testing.assert_allclose(mine, expected, rtol=0, atol=1e-10)

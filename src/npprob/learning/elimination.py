@@ -189,10 +189,23 @@ def flat_log_evidence(
         for n in names
         if n in active and not seen[n].all() and (n in has_child or n == label_parent)
     ]
+    partly_seen = [n for n in latent if seen[n].any()]
+    groups = _split_rows([seen[n] for n in partly_seen])
+    if groups is not None:
+        # Rows that record a variable with children eliminate without it: each group
+        # of rows gets only its own latent variables (smaller tables, same values).
+        parts = [
+            flat_log_evidence(
+                network, log_flat, layout, codes[rows], skip=skip,
+                label=None if label is None else (label[0], np.asarray(label[1])[rows]),
+            )
+            for rows in groups
+        ]  # fmt: skip
+        order = np.argsort(np.concatenate(groups), kind="stable")
+        return pt.concatenate(parts)[order]
     axis = {n: k for k, n in enumerate(latent)}
     lat_set = set(latent)
     families = [(n, [*network.parents(n), n]) for n in names if n in active and n not in skip]
-    partly_seen = [n for n in latent if seen[n].any()]
     # Chosen in plain Python before any graph is built: it depends on the scopes only
     # (the label's and the evidence factors have one latent variable: no edge).
     scopes = [[m for m in family if m in lat_set] for _, family in families]
@@ -299,6 +312,23 @@ def flat_log_evidence(
     for _, t in factors:
         total = total + pt.log(t.reshape((n_rows,)))
     return total
+
+
+#: Most groups of rows :func:`flat_log_evidence` splits a batch into (one per pattern of
+#: recorded partly-seen variables with children); beyond it the batch stays whole.
+MAX_ROW_GROUPS = 4
+
+
+def _split_rows(seen: Sequence[np.ndarray]) -> list[np.ndarray] | None:
+    """Row indices grouped by which of the partly seen variables they record; None: keep whole."""
+    if not seen:
+        return None
+    pattern = np.stack(seen, axis=1)
+    unique, inverse = np.unique(pattern, axis=0, return_inverse=True)
+    if not 1 < len(unique) <= MAX_ROW_GROUPS:
+        return None
+    inverse = np.asarray(inverse).reshape(-1)
+    return [np.flatnonzero(inverse == k) for k in range(len(unique))]
 
 
 def _scope_sum(log_flat, selected: list[np.ndarray], indices: list[np.ndarray], n_lat: int):
