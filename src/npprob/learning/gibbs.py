@@ -28,12 +28,16 @@ selection failed. Summing the ghosts out gives back the factor
 negative binomial and their joint states multinomial, so they cost almost
 nothing.
 
-Why Gibbs. The marginal likelihood's gradient at 10,000 distinct patients
-costs about 50 ms and NUTS needs tens of thousands of them; a Gibbs sweep
-costs about the same as one gradient and every sweep is one draw. Its weak
-point is the classic one of data augmentation: a table row that the recorded
-findings inform little but many patients fill is updated in small steps.
-The fit reports r-hat and ESS as the NUTS fits do, and the same gate applies.
+Why it is not the default. A sweep costs about as much as two or three of the
+marginal likelihood's gradients and is one draw, where NUTS needs about thirty
+gradients per draw on the clinical network. But its weak point is the classic
+one of data augmentation: a table row that the recorded findings inform little
+while many patients fill it is updated in small steps. On the clinical network
+at 10,000 patients the tables of ``peripheral_sensitisation`` (whose signs
+``central_sensitisation`` shares) and of the selection mix far too slowly
+(``benchmarks/bench_learning.py``; docs/benchmarks.md), so ``npprob train``
+keeps NUTS. The sampler stays for networks whose latent variables the findings
+identify, and as a second implementation of the marginal posterior.
 
 Reproducible: the chains take seeds spawned from the configuration's seed,
 and every uniform draw is made by NumPy outside the parallel kernel, so the
