@@ -108,7 +108,8 @@ def test_skip_and_label_on_random_networks_match_brute_force(seed: int) -> None:
 @pytest.mark.pymc
 @pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
 @pytest.mark.parametrize("seed", range(4))
-def test_rows_split_by_what_they_record_match_brute_force(seed: int) -> None:
+def test_rows_split_by_what_they_record_match_brute_force(seed: int, monkeypatch) -> None:
+    monkeypatch.setattr(elimination, "MIN_ROWS_TO_SPLIT", 1)
     rng = np.random.default_rng(700 + seed)
     net = random_network(rng, n_vars=7, max_card=3, max_parents=3)
     names = list(net.names)
@@ -125,6 +126,7 @@ def test_rows_split_by_what_they_record_match_brute_force(seed: int) -> None:
     codes[:, leaves] = np.where(rng.random((len(codes), len(leaves))) < 0.2, -1, codes[:, leaves])
     seen = [codes[:, names.index(n)] >= 0 for n in hidden]
     groups = elimination._split_rows(seen)
+    assert len(codes) < 2000  # split only because the threshold was lowered
     assert groups is not None
     assert len(groups) == 2 ** len(hidden)
     theta = {n: np.asarray(net.cpt(n), dtype=np.float64) for n in names}
