@@ -75,8 +75,13 @@ def evaluate(graph) -> np.ndarray:
 
 @pytest.mark.pymc
 @pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+@pytest.mark.parametrize("large", [False, True], ids=["small-batch", "large-batch-forms"])
 @pytest.mark.parametrize("seed", range(6))
-def test_skip_and_label_on_random_networks_match_brute_force(seed: int) -> None:
+def test_skip_and_label_on_random_networks_match_brute_force(
+    seed: int, large: bool, monkeypatch
+) -> None:
+    if large:  # the gathered scope sums and the split, used from LARGE_BATCH rows on
+        monkeypatch.setattr(elimination, "LARGE_BATCH", 1)
     rng = np.random.default_rng(400 + seed)
     net = random_network(rng, n_vars=7, max_card=3, max_parents=3)
     while not any(len(v.states) == 2 for v in net.variables):
@@ -109,7 +114,7 @@ def test_skip_and_label_on_random_networks_match_brute_force(seed: int) -> None:
 @pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
 @pytest.mark.parametrize("seed", range(4))
 def test_rows_split_by_what_they_record_match_brute_force(seed: int, monkeypatch) -> None:
-    monkeypatch.setattr(elimination, "MIN_ROWS_TO_SPLIT", 1)
+    monkeypatch.setattr(elimination, "LARGE_BATCH", 1)  # gathered sums and the split
     rng = np.random.default_rng(700 + seed)
     net = random_network(rng, n_vars=7, max_card=3, max_parents=3)
     names = list(net.names)

@@ -5,8 +5,9 @@ without a gold standard, the target itself) out of every patient's
 likelihood exactly. Nothing is imputed and no row is dropped:
 
 * an observed variable gathers its CPT entries row by row;
-* a missing leaf finding contributes 1 (its CPT row sums to 1): it selects no
-  entry, so its log factor is 0;
+* a missing leaf finding contributes 1 (its CPT row sums to 1): its one-hot
+  row is all zeros (from :data:`LARGE_BATCH` rows on: it selects no entry), so
+  its log factor is 0;
 * a variable that is missing in some rows and has children becomes latent for
   the whole batch, with a constant 0/1 evidence factor where it was seen;
 * variables observed in no row and without an observed descendant are barren
@@ -190,7 +191,7 @@ def flat_log_evidence(
         if n in active and not seen[n].all() and (n in has_child or n == label_parent)
     ]
     partly_seen = [n for n in latent if seen[n].any()]
-    groups = _split_rows([seen[n] for n in partly_seen]) if n_rows >= MIN_ROWS_TO_SPLIT else None
+    groups = _split_rows([seen[n] for n in partly_seen]) if n_rows >= LARGE_BATCH else None
     if groups is not None:
         # Rows that record a variable with children eliminate without it: each group
         # of rows gets only its own latent variables (smaller tables, same values).
@@ -258,8 +259,10 @@ def flat_log_evidence(
     for lat, (selected, indices, constant) in blocks.items():
         n_lat = int(np.prod([card[n] for n in lat])) if lat else 1
         value = pt.zeros((n_rows, n_lat))
-        if selected:
+        if selected and n_rows >= LARGE_BATCH:
             value = _scope_sum(log_flat, selected, indices, n_lat)
+        elif selected:
+            value = _scope_product(log_flat, selected, indices)
         if constant:
             value = value + log_flat[np.stack(constant)].sum(axis=0)[None, :]
         log_blocks[lat] = value
@@ -317,10 +320,12 @@ def flat_log_evidence(
 #: Most groups of rows :func:`flat_log_evidence` splits a batch into (one per pattern of
 #: recorded partly-seen variables with children); beyond it the batch stays whole.
 MAX_ROW_GROUPS = 4
-#: Fewest rows for which a batch is split: each group is a graph of its own, which
-#: nearly tripled the numba compile time at 300 patients (6 s to 18 s) for a gradient
-#: that costs little there; at 10,000 patients the split saves 13-17 % of every gradient.
-MIN_ROWS_TO_SPLIT = 2000
+#: Fewest rows for the forms that cost more to compile and less to run: the split into
+#: groups of rows (each group is a graph of its own: the numba compile at 300 patients
+#: went from 6 s to 18 s) and the gathered scope sums (compile 5 s to 7 s). At 10,000
+#: patients they save about 45 % of every gradient with JAX; below this size they
+#: save little (gathered sums at 2,000 rows with numba: none).
+LARGE_BATCH = 2000
 
 
 def _split_rows(seen: Sequence[np.ndarray]) -> list[np.ndarray] | None:
@@ -333,6 +338,25 @@ def _split_rows(seen: Sequence[np.ndarray]) -> list[np.ndarray] | None:
         return None
     inverse = np.asarray(inverse).reshape(-1)
     return [np.flatnonzero(inverse == k) for k in range(len(unique))]
+
+
+def _scope_product(log_flat, selected: list[np.ndarray], indices: list[np.ndarray]):
+    """:func:`_scope_sum` as one dense product of a one-hot matrix with the weights.
+
+    Cheaper to compile than the gathers, and as fast for small batches.
+    """
+    import pytensor.tensor as pt
+
+    n_rows = len(selected[0])
+    starts = np.cumsum([0] + [len(i) for i in indices])
+    onehot = np.zeros((n_rows, starts[-1]))
+    for where, start in zip(selected, starts[:-1], strict=True):
+        ok = np.flatnonzero(where >= 0)
+        onehot[ok, where[ok] + start] = 1.0
+    used = np.flatnonzero(onehot.any(axis=0))
+    # Columns no row selects contribute nothing: leave them out of the product.
+    weights = log_flat[np.concatenate(indices, axis=0)[used]]
+    return pt.dot(pt.as_tensor_variable(onehot[:, used]), weights)
 
 
 def _scope_sum(log_flat, selected: list[np.ndarray], indices: list[np.ndarray], n_lat: int):
