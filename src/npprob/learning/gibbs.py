@@ -195,7 +195,7 @@ def prepare_gibbs(
         rows = np.asarray(rows)
         blocks.append(
             _block(enumerated, rows, codes, observed, parents, cards, family_vars, strides,
-                   flat, names, ancestors, fixed_counts)
+                   flat, names, fixed_counts)
         )  # fmt: skip
 
     ghosts = ghost_selected = None
@@ -234,7 +234,7 @@ def _topological(parents: list[list[int]]) -> list[int]:
 
 
 def _block(enumerated, rows, codes, observed, parents, cards, family_vars, strides, flat, names,
-           ancestors, fixed_counts) -> _Block:  # fmt: skip
+           fixed_counts) -> _Block:  # fmt: skip
     """One block's tables: families, scopes and per-patient offsets."""
     position = {v: k for k, v in enumerate(enumerated)}
     configs = _joint_states([cards[v] for v in enumerated])
