@@ -47,7 +47,7 @@ same seed gives the same draws whatever the number of threads.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -101,10 +101,18 @@ class GibbsProblem:
     """Counts from families recorded in full: the same in every sweep."""
     blocks: list[_Block]
     ghosts: list[tuple[np.ndarray, int]] | None
-    """Per root context: (flat index of each family for each ghost configuration,
-    number of patients); with the selected configurations marked by ``ghost_selected``."""
+    """Per root context of the patients: the flat index of every enumerated family in
+    every joint state of the selection's ancestors, (n_states, n_families), and the
+    number of patients in that context. None without a selection."""
     ghost_selected: np.ndarray | None
+    """Which of those joint states are selected (the others are the ghosts')."""
     ghost_configs: int = 0
+
+    log_start: np.ndarray = field(init=False, repr=False)
+    """Log of :attr:`start`, structural zeros floored: where every sweep's tables start."""
+
+    def __post_init__(self) -> None:
+        self.log_start = np.log(np.maximum(self.start, 1e-300))
 
 
 def _strides(cards: list[int]) -> list[int]:
@@ -421,7 +429,7 @@ _KERNELS = None
 
 def _draw_tables(problem: GibbsProblem, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Log of one exact draw of every table given the completed counts (fixed entries kept)."""
-    log_theta = np.log(np.maximum(problem.start, 1e-300))
+    log_theta = problem.log_start.copy()
     idx = np.flatnonzero(problem.learnable)
     shape = problem.alpha[idx] + counts[idx]
     # Gamma draws in logs: for a shape below 1, Gamma(a) = Gamma(a + 1) * U**(1/a),
@@ -510,7 +518,7 @@ def sample_gibbs(
     out = np.empty((chains, draws, problem.flat.size))
     for chain, child in enumerate(np.random.SeedSequence(seed).spawn(chains)):
         rng = np.random.default_rng(child)
-        log_theta = np.log(np.maximum(problem.start, 1e-300))
+        log_theta = problem.log_start
         for sweep in range(tune + draws):
             counts = problem.fixed_counts.copy()
             _draw_blocks(problem, log_theta, rng, counts)
