@@ -188,8 +188,15 @@ def test_reporting_trait_strength_sets_the_flip_rate(make_cohort, network):
     reported, true = trait.recorded.codes[:, symptoms], trait.truth[:, symptoms]
     absent = true == 0
     flipped = (reported == 1) & absent
-    # P(flip | absent) = 0.3 * 0.4 for every symptom.
-    assert_rate(flipped.sum() / absent.sum(), 0.12, int(absent.sum()), z=5)
+    # P(flip | absent) = 0.3 * 0.4 for every symptom. The trait is a patient's (30 % carry
+    # it), so a patient's symptoms flip together: the standard error of the ratio is
+    # taken over patients, not over symptom entries.
+    rate = flipped.sum() / absent.sum()
+    per_patient = flipped.sum(axis=1) - rate * absent.sum(axis=1)
+    se = math.sqrt(float((per_patient**2).sum())) / absent.sum()
+    assert abs(rate - 0.12) <= 5 * se, (rate, se)
+    # A rate of 0.1 (a trait strength a sixth lower) is far outside.
+    assert abs(rate - 0.10) > 5 * se
 
 
 # -- labels --------------------------------------------------------------------------------

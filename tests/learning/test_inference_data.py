@@ -102,10 +102,15 @@ def test_arviz_on_the_shipped_file_recomputes_the_cards_kept_draw_diagnostics(na
         values = flat(result)[varying]
         recomputed = values.max() if key == "r_hat_max" else values.min()
         same_line = az.__version__.split(".")[0] == kept["arviz_version"].split(".")[0]
-        # ArviZ 1 estimates the tail ESS differently (on the default: 199 against 0.x's 178);
-        # r-hat and the bulk ESS agree across the lines.
-        rel = 1e-9 if same_line or key != "ess_tail_min" else 0.15
-        assert recomputed == pytest.approx(kept[key], rel=rel), key
+        if same_line or key != "ess_tail_min":
+            # r-hat and the bulk ESS agree across the lines.
+            assert recomputed == pytest.approx(kept[key], rel=1e-9), key
+        else:
+            # ArviZ 1 estimates the tail quantiles differently, which matters most for
+            # probabilities near 0 or 1 with 100 draws per chain: the smallest tail ESS of
+            # latent_class_synthetic is 76 on 0.x (a paroxysmal_pain entry) and 175 on 1.x
+            # (a chronic_pain entry); the default's 180 and 199.
+            assert 0.4 <= recomputed / kept[key] <= 2.5, (key, recomputed, kept[key])
     assert (kept["chains"], kept["draws_per_chain"]) == (4, 100)
 
 
@@ -124,11 +129,22 @@ def test_the_same_draws_give_the_same_file(tmp_path):
     assert files[0] == files[1]
     import arviz as az
 
-    if az.__version__.split(".")[0] == card["diagnostics"]["kept_draws"]["arviz_version"][0]:
-        # The shipped file was written on this ArviZ line: the same bytes again. (Another
-        # line lays the HDF5 file out differently, with the same content.)
-        shipped = models_dir() / "latent_class_synthetic" / "posterior.nc"
-        assert files[0] == shipped.read_bytes()
+    # The shipped file was written by the fit itself, which also keeps the sampler's
+    # statistics and the clinician-label model's draws: its CPT draws, prior and
+    # attributes are those the draws and card give again.
+    from npprob.learning._arviz_compat import group
+
+    shipped = az.from_netcdf(models_dir() / "latent_class_synthetic" / "posterior.nc")
+    again = az.from_netcdf(tmp_path / "m0" / "posterior.nc")
+    assert group(shipped, "sample_stats").data_vars
+    posterior, posterior_again = group(shipped, "posterior"), group(again, "posterior")
+    assert {"label_sensitivity", "label_false_positive_rate"} <= set(posterior.data_vars)
+    assert set(posterior_again.data_vars) <= set(posterior.data_vars)
+    # Values and coordinates (the two ArviZ lines write different file attributes).
+    assert posterior[list(posterior_again.data_vars)].equals(posterior_again)
+    assert group(shipped, "prior").equals(group(again, "prior"))
+    for key in ("spec_content_sha256", "model_name"):
+        assert posterior.attrs[key] == posterior_again.attrs[key]
 
 
 def test_a_complete_data_fit_carries_its_family_counts(tmp_path):
