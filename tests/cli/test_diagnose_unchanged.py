@@ -2,9 +2,9 @@
 except for keys added since.
 
 A regression guard: the saved outputs are those of the shipped model when they were last
-regenerated on purpose (network 0.3.3 and its retrained default model, the posterior
+regenerated on purpose (network 0.3.4 and its retrained default model, the posterior
 predictive, patients who record the condition answered by their own plan, inputs multiplied
-in pairs before large ops, several targets sharing a program); a refactor must not
+in pairs before large ops, the other targets read from the backward pass); a refactor must not
 change a number. The diagnosis values are compared exactly. For the treatment list only the
 keys are kept: every key the saved output had is still there.
 """

@@ -267,3 +267,51 @@ def test_the_text_output_says_when_few_draws_carry_the_answer(few) -> None:
     assert len(row) == 15
     assert row[4:6] == ["", ""]  # no prediction interval without a between-study spread
     assert row[9:12] == ["", "", ""]
+
+
+def test_weighted_quantiles_on_many_patients_with_ties_and_strided_draws(rng) -> None:
+    """The threaded path (hundreds of patients), tied values, draws of weight zero with
+    NaN values, a patient whose weights are NaN, and values as a strided view."""
+    n_draws, n_patients = 60, 700
+    block = np.round(rng.random((n_patients, n_draws, 3)), 1)  # many ties
+    values = block.transpose(1, 0, 2)[..., 1]  # (draws, patients), not contiguous
+    weights = rng.random((n_draws, n_patients)) * (rng.random((n_draws, n_patients)) > 0.2)
+    weights[0] = 0.0
+    values[0, :] = np.nan  # never used: the draw weighs nothing
+    weights /= weights.sum(axis=0)
+    weights[:, 11] = np.nan
+    q = np.array([0.025, 0.5, 0.975])
+    got = weighted_quantiles(values, weights, q)
+    assert np.isnan(got[:, 11]).all()
+    for j in range(n_patients):
+        if j == 11:
+            continue
+        keep = weights[:, j] > 0
+        v, w = values[keep, j], weights[keep, j]
+        order = np.argsort(v, kind="stable")
+        v, w = v[order], w[order]
+        np.testing.assert_allclose(got[:, j], np.interp(q, np.cumsum(w) - w / 2, v), atol=1e-12)
+
+
+def test_weighted_quantiles_refuse_mismatched_shapes_and_levels() -> None:
+    values = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="both be"):
+        weighted_quantiles(values, np.zeros((4, 3)), [0.5])
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        weighted_quantiles(values, np.full((4, 2), 0.25), [1.5])
+
+
+def test_the_quantile_kernel_and_its_python_original_agree(rng) -> None:
+    from npprob.inference._summaries import weighted_quantile_rows
+
+    values = np.round(rng.random((30, 25)), 1)
+    weights = rng.random((30, 25)) * (rng.random((30, 25)) > 0.3)
+    weights[4] = 0.0
+    weights[5, 3] = np.nan
+    q = np.array([0.0, 0.1, 0.5, 0.9, 1.0])
+    compiled, python = np.empty((5, 30)), np.empty((5, 30))
+    weighted_quantile_rows(values, weights, q, compiled, 0, 30)
+    weighted_quantile_rows.py_func(values, weights, q, python, 0, 30)
+    np.testing.assert_array_equal(compiled, python)
+    np.testing.assert_array_equal(compiled[:, 4], values[4, 0])  # no positive weight
+    assert np.isnan(compiled[:, 5]).all()

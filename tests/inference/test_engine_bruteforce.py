@@ -382,6 +382,18 @@ def test_tiny_likelihoods_hidden_chain_stacked_draws(rng, n_draws):
     )
 
 
+def test_careful_lanes_of_a_backward_plan_are_answered_by_elimination_programs(rng):
+    """P(evidence) ~ 1e-700: the fast path hands the lanes over; the answers stay exact."""
+    chain, numbers = hidden_chain(rng, 20, likelihood=1e-30)
+    engine = Engine(chain)
+    targets = ["H0", "H10", "H19"]
+    _check_chain(engine, chain, numbers, _chain_findings(20), targets)
+    plans = dict(engine._plans)
+    assert any(p.backward for p in plans.values())
+    # The careful lanes ran the plan compiled with programs="auto" for the same pattern.
+    assert any(key[-1] == "auto" and not p.backward for key, p in plans.items())
+
+
 def test_tiny_likelihoods_many_findings_of_one_cause(rng):
     """One hidden cause with 60 findings, all observed present at likelihood ~1e-12.
 
@@ -502,7 +514,7 @@ def test_brute_force_oracle_sanity():
     np.testing.assert_array_equal(res.marginals["rain"][2], [0.0, 1.0])
 
 
-@pytest.mark.parametrize("programs", ["shared", "separate"])
+@pytest.mark.parametrize("programs", ["backward", "auto", "shared", "separate"])
 @pytest.mark.parametrize("seed", range(40))
 def test_several_targets_by_either_kind_of_program(seed, programs, monkeypatch):
     """Marginals of several targets from one shared program or one program each."""

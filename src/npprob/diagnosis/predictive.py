@@ -23,6 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from npprob.inference import _summaries
+from npprob.inference.compiled import before_first_call
+from npprob.inference.threads import chunk_bounds, default_threads, spread
+
 __all__ = [
     "draw_weights",
     "effective_draws",
@@ -96,28 +100,31 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -
     """
     values = np.asarray(values, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    q = np.atleast_1d(np.asarray(q, dtype=np.float64))
-    n, m = values.shape
-    # Draws of weight zero sort last and are never used.
-    positive = weights > 0
-    order = np.argsort(np.where(positive, values, np.inf), axis=0, kind="stable")
-    v = np.take_along_axis(values, order, axis=0)
-    w = np.take_along_axis(np.where(positive, weights, 0.0), order, axis=0)
-    middle = np.cumsum(w, axis=0) - w / 2
-    last = np.maximum(positive.sum(axis=0) - 1, 0)
-    used = np.arange(n)[:, None] <= last[None, :]
-    columns = np.arange(m)
-    out = np.empty((len(q), m))
-    for r, quantile in enumerate(q):
-        k = ((middle <= quantile) & used).sum(axis=0)
-        lo, hi = np.minimum(np.maximum(k - 1, 0), last), np.minimum(k, last)
-        m_lo, m_hi = middle[lo, columns], middle[hi, columns]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.clip(np.where(m_hi > m_lo, (quantile - m_lo) / (m_hi - m_lo), 0.0), 0.0, 1.0)
-        v_lo, v_hi = v[lo, columns], v[hi, columns]
-        out[r] = v_lo + t * (v_hi - v_lo)
-    out[:, ~np.isfinite(weights).all(axis=0)] = np.nan
+    q = np.ascontiguousarray(np.atleast_1d(np.asarray(q, dtype=np.float64)))
+    if values.ndim != 2 or weights.shape != values.shape:
+        raise ValueError(
+            f"values and weights must both be (n_draws, n_patients), not {values.shape} "
+            f"and {weights.shape}"
+        )
+    if q.ndim != 1 or not ((q >= 0) & (q <= 1)).all():
+        raise ValueError(f"quantile levels must be probabilities in [0, 1], not {q.tolist()}")
+    n_patients = values.shape[1]
+    out = np.empty((len(q), n_patients))
+    if values.shape[0] == 0:
+        out[:] = np.nan
+        return out
+    # A patient's draws contiguous: the kernel sorts one row at a time.
+    rows_v = np.ascontiguousarray(values.T)
+    rows_w = np.ascontiguousarray(weights.T)
+    kernel = _summaries.weighted_quantile_rows
+    before_first_call(kernel)
+    threads = default_threads() if n_patients >= PARALLEL_MIN_PATIENTS else 1
+    spread(kernel, (rows_v, rows_w, q, out), chunk_bounds(n_patients, threads), threads)
     return out
+
+
+#: Fewest patients whose quantiles are spread over threads.
+PARALLEL_MIN_PATIENTS = 256
 
 
 def effective_draws(weights: np.ndarray) -> np.ndarray:

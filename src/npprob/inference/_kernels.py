@@ -152,26 +152,24 @@ def run_constant_ops(
 
 
 @numba.njit(cache=True, nogil=True)
-def lane_op(
-    out_size, sum_size, in_start, in_end, in_kind, in_off, in_slot, in_idx_start, idx,
-    params_flat, const_flat, n_draws, work, lane_addr, draw_row, n_lanes, uniform, tmp, out_off,
+def lane_product(
+    n, in_start, in_end, skip, in_kind, in_off, in_slot, in_idx_start, idx,
+    params_flat, const_flat, n_draws, work, lane_addr, draw_row, nl, uniform, tmp,
 ):  # fmt: skip
-    """One op for a block of lanes; work and tmp are (entries, n_lanes) flattened.
+    """``tmp[m, b]``: the product of an op's inputs but ``skip`` (-1: all) at entry m, lane b.
 
-    ``lane_addr[q, b]`` is lane b's offset for slot q (``code offset * n_draws
-    + draw``); ``lane_addr[draw_row, b]`` is just its draw. ``uniform`` means
-    the lanes are consecutive draws of one patient, so addresses are contiguous.
+    Ones when no input is left. ``lane_addr[q, b]`` is lane b's offset for slot q
+    (``code offset * n_draws + draw``); ``lane_addr[draw_row, b]`` is just its draw.
+    ``uniform`` means the lanes are consecutive draws of one patient, so addresses
+    are contiguous.
     """
-    n = out_size * sum_size
-    nl = n_lanes
-    if in_end == in_start:
-        for q in range(n * nl):
-            tmp[q] = 1.0
+    first = True
     for i in range(in_start, in_end):
+        if i == skip:
+            continue
         kind = in_kind[i]
         base = in_off[i]
         start = in_idx_start[i]
-        first = i == in_start
         if kind == 2:
             for m in range(n):
                 a0 = (base + idx[start + m]) * nl
@@ -182,6 +180,7 @@ def lane_op(
                 else:
                     for b in range(nl):
                         tmp[t0 + b] *= work[a0 + b]
+            first = False
             continue
         if kind == 0:
             src = params_flat
@@ -207,6 +206,23 @@ def lane_op(
             else:
                 for b in range(nl):
                     tmp[t0 + b] *= src[a0 + addr[b]]
+        first = False
+    if first:
+        for q in range(n * nl):
+            tmp[q] = 1.0
+
+
+@numba.njit(cache=True, nogil=True)
+def lane_op(
+    out_size, sum_size, in_start, in_end, in_kind, in_off, in_slot, in_idx_start, idx,
+    params_flat, const_flat, n_draws, work, lane_addr, draw_row, n_lanes, uniform, tmp, out_off,
+):  # fmt: skip
+    """One op for a block of lanes; work and tmp are (entries, n_lanes) flattened."""
+    nl = n_lanes
+    lane_product(
+        out_size * sum_size, in_start, in_end, -1, in_kind, in_off, in_slot, in_idx_start, idx,
+        params_flat, const_flat, n_draws, work, lane_addr, draw_row, nl, uniform, tmp,
+    )  # fmt: skip
     for j in range(out_size):
         o0 = (out_off + j) * nl
         r0 = j * sum_size * nl
@@ -219,12 +235,61 @@ def lane_op(
 
 
 @numba.njit(cache=True, nogil=True)
+def lane_back_op(
+    out_size, sum_size, out_off, in_start, in_end, in_adj, e_lo, e_hi, e_idx_start, e_out_off,
+    in_kind, in_off, in_slot, in_idx_start, idx, params_flat, const_flat, n_draws, work, adj,
+    lane_addr, draw_row, nl, uniform, tmp,
+):  # fmt: skip
+    """One op of the backward pass for a block of lanes.
+
+    The op computed ``out[j] = sum_x prod_i input_i[j, x]``; given ``adj[out]``,
+    the derivative of P(evidence) with respect to its output, it adds each flagged
+    input's derivative (the other inputs' product times ``adj[out]``) to
+    ``adj[input]``, and for each extraction ``e`` it adds ``prod_i input_i * adj[out]``
+    into ``work[e_out_off[e] + idx[e_idx_start[e] + m]]``: P(entry's assignment,
+    evidence) summed over the entries of the op's full scope that project onto it.
+    """
+    n = out_size * sum_size
+    for i in range(in_start, in_end):
+        if not in_adj[i]:
+            continue
+        lane_product(
+            n, in_start, in_end, i, in_kind, in_off, in_slot, in_idx_start, idx,
+            params_flat, const_flat, n_draws, work, lane_addr, draw_row, nl, uniform, tmp,
+        )  # fmt: skip
+        base = in_off[i]
+        start = in_idx_start[i]
+        for m in range(n):
+            g0 = (out_off + m // sum_size) * nl
+            a0 = (base + idx[start + m]) * nl
+            t0 = m * nl
+            for b in range(nl):
+                adj[a0 + b] += tmp[t0 + b] * adj[g0 + b]
+    if e_hi > e_lo:
+        lane_product(
+            n, in_start, in_end, -1, in_kind, in_off, in_slot, in_idx_start, idx,
+            params_flat, const_flat, n_draws, work, lane_addr, draw_row, nl, uniform, tmp,
+        )  # fmt: skip
+        for e in range(e_lo, e_hi):
+            start = e_idx_start[e]
+            base = e_out_off[e]
+            for m in range(n):
+                g0 = (out_off + m // sum_size) * nl
+                a0 = (base + idx[start + m]) * nl
+                t0 = m * nl
+                for b in range(nl):
+                    work[a0 + b] += tmp[t0 + b] * adj[g0 + b]
+
+
+@numba.njit(cache=True, nogil=True)
 def run_lanes(
     params_t, const_t, const_rescaled, codes, rows, block_start, block_size, uniform,
     n_slots, term_slot, term_col, term_stride, term_unobserved_code,
     w_out_size, w_sum_size, w_out_off, w_in_start,
     in_kind, in_off, in_slot, in_idx_start, idx, n_work, n_tmp, lanes_per_block,
     t_kind, t_off, t_col, t_card, t_out_col, z_kind, z_off, z_size,
+    b_op, in_adj, b_e_start, e_idx_start, e_out_off, e_out_size,
+    p_out_size, p_sum_size, p_out_off, p_in_start,
     result, norm, careful, block_lo, block_hi,
 ):  # fmt: skip
     """Fast path over blocks ``block_lo:block_hi`` of lanes (lane = (patient i, draw s)).
@@ -233,6 +298,10 @@ def run_lanes(
     of the flattened (len(rows), n_draws) grid. Lanes that need the careful
     path are flagged in ``careful[i, s]`` and left for the caller. ``norm``
     receives the normalising constant P(evidence) of the other lanes.
+
+    After the work ops, the backward pass (``b_op``, ops in reverse order, see
+    :func:`lane_back_op`) fills the extractions, and then the post ops
+    (``p_*``) run; both are empty for a plan without one.
     """
     n_draws = params_t.shape[1]
     params_flat = params_t.reshape(-1)
@@ -241,6 +310,8 @@ def run_lanes(
     n_targets = t_kind.shape[0]
     nl_max = lanes_per_block
     work = np.empty(max(n_work, 1) * nl_max, dtype=np.float64)
+    n_back = b_op.shape[0]
+    adj = np.empty((n_work if n_back else 1) * nl_max, dtype=np.float64)
     tmp = np.empty(n_tmp * nl_max, dtype=np.float64)
     lane_addr = np.empty((n_slots + 1, nl_max), dtype=np.int64)
     lane_row = np.empty(nl_max, dtype=np.int64)
@@ -272,6 +343,29 @@ def run_lanes(
                 w_out_size[op], w_sum_size[op], w_in_start[op], w_in_start[op + 1], in_kind,
                 in_off, in_slot, in_idx_start, idx, params_flat, const_flat, n_draws, work,
                 lane_addr, n_slots, nl, uniform[k], tmp, w_out_off[op],
+            )  # fmt: skip
+        if n_back:
+            for q in range(n_work * nl):
+                adj[q] = 0.0
+            for e in range(e_out_off.shape[0]):
+                for q in range(e_out_off[e] * nl, (e_out_off[e] + e_out_size[e]) * nl):
+                    work[q] = 0.0
+            # P(evidence) is the sum of the final factor: each entry's derivative is 1.
+            for q in range(z_off * nl, (z_off + z_size) * nl):
+                adj[q] = 1.0
+            for bi in range(n_back):
+                op = b_op[bi]
+                lane_back_op(
+                    w_out_size[op], w_sum_size[op], w_out_off[op], w_in_start[op],
+                    w_in_start[op + 1], in_adj, b_e_start[bi], b_e_start[bi + 1], e_idx_start,
+                    e_out_off, in_kind, in_off, in_slot, in_idx_start, idx, params_flat,
+                    const_flat, n_draws, work, adj, lane_addr, n_slots, nl, uniform[k], tmp,
+                )  # fmt: skip
+        for op in range(p_out_size.shape[0]):
+            lane_op(
+                p_out_size[op], p_sum_size[op], p_in_start[op], p_in_start[op + 1], in_kind,
+                in_off, in_slot, in_idx_start, idx, params_flat, const_flat, n_draws, work,
+                lane_addr, n_slots, nl, uniform[k], tmp, p_out_off[op],
             )  # fmt: skip
         for b in range(nl):
             row = lane_row[b]

@@ -16,13 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numba
+import numpy as np
 
-from npprob.inference import _kernels
+from npprob.inference import _kernels, _summaries
 
 __all__ = ["WarmUp", "before_first_call", "cache_dir", "is_cached", "notice", "warm_up"]
 
-#: The kernels the engine runs: the evidence-free ops, the fast lanes, the careful lanes.
-KERNELS = (_kernels.run_constant_ops, _kernels.run_lanes, _kernels.run_careful_lanes_log)
+#: The kernels the engine runs: the evidence-free ops, the fast lanes, the careful lanes,
+#: and the weighted quantiles of the answers over draws.
+KERNELS = (
+    _kernels.run_constant_ops,
+    _kernels.run_lanes,
+    _kernels.run_careful_lanes_log,
+    _summaries.weighted_quantile_rows,
+)
 
 #: Seconds the kernels take to compile, as the notice states it (measured on 2 cores).
 COMPILE_SECONDS = 5
@@ -134,9 +141,10 @@ class WarmUp:
 def warm_up() -> WarmUp:
     """Compile, or load from the cache, every kernel the engine runs.
 
-    Runs them on a two-variable network with the argument types of every query
+    Runs them on a three-variable network with the argument types of every query
     (the engine builds the same arrays for any network): the evidence-free ops, the
-    fast lanes, and the careful lanes (evidence of probability zero).
+    fast lanes, and the careful lanes (evidence of probability zero); and the weighted
+    quantiles on one row of two draws.
 
     Returns
     -------
@@ -157,6 +165,8 @@ def warm_up() -> WarmUp:
     # ops). a = "yes" has probability zero, which only the careful path may conclude.
     engine.query({"c": "yes"}, ["b"])
     engine.query({"a": "yes"}, ["c"], on_zero="nan")
+    rows = np.full((1, 2), 0.5)
+    _summaries.weighted_quantile_rows(rows, rows, np.array([0.5]), np.empty((1, 1)), 0, 1)
     missing = [k.py_func.__name__ for k in KERNELS if not k.signatures]
     if missing:
         raise RuntimeError(f"warm-up left kernels uncompiled: {', '.join(missing)}")

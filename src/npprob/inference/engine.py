@@ -215,11 +215,13 @@ class Engine:
         targets: tuple[int, ...],
         soft: frozenset[int] = frozenset(),
         joint: bool = False,
+        programs: str | None = None,
     ) -> Plan:
-        key = (evidence, targets, soft, joint)
+        key = (evidence, targets, soft, joint) + ((programs,) if programs else ())
         plan = self._plans.get(key)
         if plan is None:
-            plan = compile_plan(self.layout, evidence, targets, soft, joint=joint)
+            plan = compile_plan(self.layout, evidence, targets, soft, joint=joint,
+                                programs=programs)  # fmt: skip
             self._plans[key] = plan
         return plan
 
@@ -445,9 +447,13 @@ class Engine:
             for hard, soft, rows in self._group(codes, targets, joint):
                 plan = self._plan(hard, targets, soft, joint)
                 constants = self._constants_for(plan, threads)
-                careful.append(
-                    _execute(plan, self.params_t, constants, codes, rows, result, norm, threads)
+                lane_i, lane_s = _execute(
+                    plan, self.params_t, constants, codes, rows, result, norm, threads
                 )
+                if len(lane_i) and plan.backward:
+                    # The careful path runs elimination programs only.
+                    plan = self._plan(hard, targets, soft, joint, programs="auto")
+                careful.append(_careful(plan, self.params_t, codes, rows[lane_i], lane_s, result))
         log_z = np.log(norm)
         for lane_rows, lane_draws, lane_log_z in careful:
             log_z[lane_rows, lane_draws] = lane_log_z
@@ -485,7 +491,7 @@ BLOCK_BUFFER_ENTRIES = 1 << 20
 
 def _lanes_per_block(plan: Plan) -> int:
     """Lanes per block: many for small networks, fewer when messages are large."""
-    per_lane = plan.n_work + plan.n_tmp
+    per_lane = plan.n_work * (2 if len(plan.b_op) else 1) + plan.n_tmp
     lanes = MAX_LANES_PER_BLOCK
     while lanes > 4 and lanes * per_lane > BLOCK_BUFFER_ENTRIES:
         lanes //= 2
@@ -519,11 +525,11 @@ def _execute(
     result: np.ndarray,
     norm: np.ndarray,
     n_threads: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run ``plan`` on ``rows``; fill ``result`` and ``norm`` (P(evidence)).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``plan``'s fast path on ``rows``; fill ``result`` and ``norm`` (P(evidence)).
 
-    Returns the (row, draw, log-evidence) of lanes that took the careful path;
-    their ``norm`` entries are left at 1.
+    Returns the (index into ``rows``, draw) of lanes left for the careful path
+    (:func:`_careful`); their ``norm`` entries are left at 1.
     """
     n_draws = params_t.shape[1]
     const_t, const_rescaled = constants
@@ -536,13 +542,25 @@ def _execute(
         plan.w_out_size, plan.w_sum_size, plan.w_out_off, plan.w_in_start,
         plan.in_kind, plan.in_off, plan.in_slot, plan.in_idx_start, plan.idx, plan.n_work,
         plan.n_tmp, lanes, plan.t_kind, plan.t_off, plan.t_col, plan.t_card,
-        plan.t_out_col, plan.z_kind, plan.z_off, plan.z_size, result, norm, careful,
+        plan.t_out_col, plan.z_kind, plan.z_off, plan.z_size, plan.b_op, plan.in_adj,
+        plan.b_e_start, plan.e_idx_start, plan.e_out_off, plan.e_out_size, plan.p_out_size,
+        plan.p_sum_size, plan.p_out_off, plan.p_in_start, result, norm, careful,
     )  # fmt: skip
     before_first_call(_kernels.run_lanes)
     spread(_kernels.run_lanes, args, chunk_bounds(len(starts), n_threads), n_threads)
     lane_i, lane_s = np.nonzero(careful)
-    lane_rows = rows[lane_i]
-    lane_s = lane_s.astype(np.int64)
+    return lane_i, lane_s.astype(np.int64)
+
+
+def _careful(
+    plan: Plan,
+    params_t: np.ndarray,
+    codes: np.ndarray,
+    lane_rows: np.ndarray,
+    lane_s: np.ndarray,
+    result: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Answer the listed (row, draw) lanes in log space; return them with their log-evidence."""
     lane_log_z = np.empty(len(lane_rows), dtype=np.float64)
     if len(lane_rows):
         # Log space: exact relative precision for every positive entry, however small.

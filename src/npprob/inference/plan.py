@@ -110,6 +110,23 @@ class Plan(NamedTuple):
     orders: tuple[tuple[int, ...], ...]
     max_factor_size: int
     compile_seconds: float
+    # the backward pass (empty without one): work ops in reverse order, which of their
+    # inputs take a derivative, the extractions each op feeds, and the ops run after it
+    b_op: np.ndarray = np.zeros(0, dtype=np.int64)
+    in_adj: np.ndarray = np.zeros(0, dtype=np.bool_)
+    b_e_start: np.ndarray = np.zeros(1, dtype=np.int64)
+    e_idx_start: np.ndarray = np.zeros(0, dtype=np.int64)
+    e_out_off: np.ndarray = np.zeros(0, dtype=np.int64)
+    e_out_size: np.ndarray = np.zeros(0, dtype=np.int64)
+    p_out_size: np.ndarray = np.zeros(0, dtype=np.int64)
+    p_sum_size: np.ndarray = np.zeros(0, dtype=np.int64)
+    p_out_off: np.ndarray = np.zeros(0, dtype=np.int64)
+    p_in_start: np.ndarray = np.zeros(1, dtype=np.int64)
+
+    @property
+    def backward(self) -> bool:
+        """Whether some target comes from the backward pass (the careful path cannot run it)."""
+        return len(self.b_op) > 0 or len(self.p_out_size) > 0
 
 
 class _Factor(NamedTuple):
@@ -135,12 +152,21 @@ class _Builder:
         self.n_work = 0
         self.n_tmp = 1
         self.max_factor_size = 1
+        # The backward pass: variables whose summing-out op must run per lane (targets
+        # read from its derivative), ops run after it, each op's full scope, the op that
+        # summed out each variable, and extractions (op, projection table, offset, size).
+        self.forced_work: frozenset[int] = frozenset()
+        self.post: list[int] = []
+        self.full_scopes: list[tuple[int, ...]] = []
+        self.eliminated: dict[int, int] = {}
+        self.extractions: list[tuple[int, np.ndarray, int, int]] = []
 
     def emit(
         self,
         inputs: list[_Factor],
         out_scope: tuple[int, ...],
         summed: int | None,
+        post: bool = False,
     ) -> _Factor:
         cards = self.cards
         dims = [cards[u] for u in out_scope]
@@ -169,7 +195,7 @@ class _Builder:
             for u in f.scope:
                 flat += assign[position[u]] * f.strides[u]
             tables.append(flat)
-        constant = all(f.constant for f in inputs)
+        constant = all(f.constant for f in inputs) and summed not in self.forced_work and not post
         if constant:
             offset = self.n_const
             self.n_const += out_size
@@ -180,7 +206,10 @@ class _Builder:
             kind = INPUT_WORK
         self.n_tmp = max(self.n_tmp, n)
         self.max_factor_size = max(self.max_factor_size, n)
+        if post:
+            self.post.append(len(self.ops))
         self.ops.append((constant, out_size, sum_size, offset, inputs, tables))
+        self.full_scopes.append(full_scope)
         strides: dict[int, int] = {}
         step = 1
         for u, c in zip(reversed(out_scope), reversed(dims), strict=True):
@@ -218,6 +247,7 @@ class _Builder:
             out_scope = tuple(sorted({u for f in used for u in f.scope} - {x}))
             used = self.premultiply(used, self.size(out_scope) * self.cards[x])
             made = self.emit(used, out_scope, x)
+            self.eliminated[x] = len(self.ops) - 1
             number = len(factors)
             factors.append(made)
             alive[number] = made
@@ -228,6 +258,30 @@ class _Builder:
         factors = self.premultiply(factors, self.size(final_scope))
         final = self.emit(factors, final_scope, None)
         return final, tuple(order)
+
+    def extract(self, op: int, scope: tuple[int, ...]) -> _Factor:
+        """A per-lane factor over ``scope`` read from op ``op`` in the backward pass.
+
+        It holds P(scope, evidence) (unnormalised, on the probability scale): the op's
+        full product times the derivative of P(evidence) with respect to its output,
+        summed over the rest of the op's full scope. ``scope`` is sorted and inside the
+        op's full scope.
+        """
+        full_scope = self.full_scopes[op]
+        dims = [self.cards[u] for u in full_scope]
+        assign = np.indices(dims).reshape(len(dims), -1) if dims else np.zeros((0, 1), np.int64)
+        strides: dict[int, int] = {}
+        step = 1
+        for u in reversed(scope):
+            strides[u] = step
+            step *= self.cards[u]
+        table = np.zeros(assign.shape[1], dtype=np.int64)
+        for u in scope:
+            table += assign[full_scope.index(u)] * strides[u]
+        offset = self.n_work
+        self.n_work += step
+        self.extractions.append((op, table, offset, step))
+        return _Factor(scope, strides, INPUT_WORK, offset, -1)
 
     def work(self) -> int:
         """Multiply-adds of the per-lane ops emitted so far (constant ops count once per draw)."""
@@ -340,6 +394,7 @@ def compile_plan(
     targets: tuple[int, ...],
     soft: frozenset[int] = frozenset(),
     joint: bool = False,
+    programs: str | None = None,
 ) -> Plan:
     """Compile a query into a :class:`Plan`.
 
@@ -362,6 +417,11 @@ def compile_plan(
         ``prod(cards)`` entries in C order over the targets sorted by index)
         instead of one marginal per target. Joint targets must not be in
         ``evidence`` (observed ones are passed as ``soft``).
+    programs : {"backward", "auto", "shared", "separate"}, optional
+        How the marginals of several hidden targets are computed (default
+        :data:`MARGINAL_PROGRAMS`): from the first target's elimination and its
+        backward pass, or by programs grouping the targets (see
+        :func:`_marginal_programs`).
 
     Returns
     -------
@@ -416,8 +476,14 @@ def compile_plan(
             (t_kind, t_off, t_col, t_card, t_out_col), size, targets, evidence, soft, orders, t0,
         )  # fmt: skip
     hidden_targets = [t for t in targets if t not in evidence]
-    programs, z, z_size, builder, orders = _marginal_programs(
-        layout, hidden_targets, evidence, soft, parents_of, slot_of, indicator_slot_of
+    mode = MARGINAL_PROGRAMS if programs is None else programs
+    if mode not in PROGRAM_MODES:
+        raise ValueError(f"programs must be one of {', '.join(PROGRAM_MODES)}, not {mode!r}")
+    make = (
+        _backward_programs if mode == "backward" and len(hidden_targets) > 1 else _marginal_programs
+    )
+    programs, z, z_size, builder, orders = make(
+        layout, hidden_targets, evidence, soft, parents_of, slot_of, indicator_slot_of, mode
     )
 
     col = 0
@@ -443,13 +509,83 @@ def compile_plan(
 
 #: Largest joint of a group of hidden targets (entries) that one shared program keeps.
 SHARED_JOINT_MAX_ENTRIES = 256
-#: How hidden targets are grouped into programs: greedily by estimated work ("auto"), or
-#: all in one ("shared") or one each ("separate"), so that the tests check every kind
-#: against their oracles.
-MARGINAL_PROGRAMS = "auto"
+#: How the marginals of several hidden targets are computed: from the derivatives of the
+#: first target's elimination ("backward"), or by programs grouping the targets greedily by
+#: estimated work ("auto"), all in one ("shared") or one each ("separate"). Every kind is
+#: checked against the oracles; the careful path runs "auto".
+PROGRAM_MODES = ("backward", "auto", "shared", "separate")
+MARGINAL_PROGRAMS = "backward"
 
 
-def _marginal_programs(layout, hidden, evidence, soft, parents_of, slot_of, indicator_slot_of):
+def _backward_programs(
+    layout, hidden, evidence, soft, parents_of, slot_of, indicator_slot_of, mode
+):  # fmt: skip
+    """Every hidden target's marginal from one elimination and its backward pass.
+
+    The first target's program is the one a query of it alone runs. P(evidence) is a
+    sum of products in which every message enters once, so the derivative of
+    P(evidence) with respect to a message, times the message, is the joint probability
+    of the message's scope and the evidence: the op that sums out a target ``t`` gives
+    P(t, evidence) from its product and its output's derivative (reverse-mode
+    differentiation over the ops, as in Darwiche's arithmetic circuits). A target outside
+    that program (no evidence below it: a barren node) gets its marginal from its CPT
+    and the joint of its hidden parents, read the same way from an op whose scope holds
+    them; failing that, a program of its own. The whole costs about two eliminations
+    however many targets are asked.
+    """
+    builder = _Builder(layout)
+    builder.forced_work = frozenset(hidden)
+    first = hidden[0]
+    final, order = builder.program((first,), evidence, soft, parents_of, slot_of,
+                                   indicator_slot_of)  # fmt: skip
+    final_op = len(builder.ops) - 1
+    program_ops = range(final_op + 1)
+    programs: dict[int, _Factor] = {first: final}
+    orders = [order]
+    alone = []
+    for t in hidden[1:]:
+        if t in builder.eliminated:
+            programs[t] = builder.extract(builder.eliminated[t], (t,))
+            continue
+        parents = tuple(sorted(u for u in parents_of[t] if u not in evidence))
+        covering = [
+            k for k in program_ops
+            if not builder.ops[k][0] and set(parents) <= set(builder.full_scopes[k])
+        ]  # fmt: skip
+        if all(u in builder.eliminated or u == first for u in parents) and covering:
+            # The smallest such op: its projection is the cheapest.
+            k = min(covering, key=lambda k: builder.ops[k][1] * builder.ops[k][2])
+            joint = builder.extract(k, parents)
+            cpt = _Factor(
+                tuple(sorted(u for u in layout.scopes[t] if u not in evidence)),
+                layout.strides[t], INPUT_PARAM, int(layout.offsets[t]), slot_of.get(t, -1),
+            )  # fmt: skip
+            programs[t] = _sum_out(builder, [cpt, joint], parents)
+        else:
+            alone.append(t)
+    for t in alone:
+        made, order = builder.program((t,), evidence, soft, parents_of, slot_of,
+                                      indicator_slot_of)  # fmt: skip
+        programs[t] = made
+        orders.append(order)
+    return programs, final, builder.size((first,)), builder, orders
+
+
+def _sum_out(builder: _Builder, inputs: list[_Factor], variables: tuple[int, ...]) -> _Factor:
+    """Multiply ``inputs`` and sum ``variables`` out, one op each, after the backward pass."""
+    scope = tuple(sorted({u for f in inputs for u in f.scope}))
+    if not variables:
+        return builder.emit(inputs, scope, None, post=True)
+    made = None
+    for x in reversed(variables):
+        scope = tuple(u for u in scope if u != x)
+        made = builder.emit(inputs if made is None else [made], scope, x, post=True)
+    return made
+
+
+def _marginal_programs(
+    layout, hidden, evidence, soft, parents_of, slot_of, indicator_slot_of, mode
+):  # fmt: skip
     """Programs giving each hidden target's (unnormalised) marginal, targets grouped to save work.
 
     A program per target repeats the elimination for each; one program that keeps a
@@ -468,7 +604,7 @@ def _marginal_programs(layout, hidden, evidence, soft, parents_of, slot_of, indi
         final, order = builder.program((), evidence, soft, parents_of, slot_of,
                                        indicator_slot_of)  # fmt: skip
         return {None: final}, final, 1, builder, [order]
-    groups = _target_groups(layout, hidden, evidence, soft, parents_of, builder.cards)
+    groups = _target_groups(layout, hidden, evidence, soft, parents_of, builder.cards, mode)
     programs: dict[int, _Factor] = {}
     orders = []
     z = z_size = None
@@ -500,11 +636,13 @@ def _marginal_programs(layout, hidden, evidence, soft, parents_of, slot_of, indi
     return programs, z, z_size, builder, orders
 
 
-def _target_groups(layout, hidden, evidence, soft, parents_of, cards) -> list[tuple[int, ...]]:
+def _target_groups(
+    layout, hidden, evidence, soft, parents_of, cards, mode
+) -> list[tuple[int, ...]]:  # fmt: skip
     """The hidden targets in groups that share a program (see :func:`_marginal_programs`)."""
-    if MARGINAL_PROGRAMS == "separate" or len(hidden) < 2:
+    if mode == "separate" or len(hidden) < 2:
         return [(t,) for t in hidden]
-    if MARGINAL_PROGRAMS == "shared":
+    if mode == "shared":
         return [tuple(sorted(hidden))]
     indicator = dict.fromkeys(soft, -1)
     memo: dict[tuple[int, ...], float] = {}
@@ -548,8 +686,11 @@ def _finish(
 ) -> Plan:  # fmt: skip
     """Pack the builder's ops and the output mapping into a :class:`Plan`."""
     t_kind, t_off, t_col, t_card, t_out_col = outputs
+    post = set(builder.post)
     const_ops = [op for op in builder.ops if op[0]]
-    work_ops = [op for op in builder.ops if not op[0]]
+    work_ids = [k for k, op in enumerate(builder.ops) if not op[0] and k not in post]
+    work_ops = [builder.ops[k] for k in work_ids]
+    post_ops = [builder.ops[k] for k in builder.post]
     in_kind, in_off, in_slot, in_idx_start, idx_parts = [], [], [], [], []
     idx_len = 0
 
@@ -576,7 +717,36 @@ def _finish(
         )
 
     c = pack_ops(const_ops)
+    first_work_input = len(in_kind)
     w = pack_ops(work_ops)
+    p = pack_ops(post_ops)
+    in_adj = np.zeros(len(in_kind), dtype=np.bool_)
+    b_op, b_e_start, e_idx_start, e_out_off, e_out_size = [], [0], [], [], []
+    if builder.extractions:
+        # Derivatives flow from P(evidence) down to every op an extraction reads:
+        # the ops downstream of those (in order, work ops only) take part.
+        position = {k: i for i, k in enumerate(work_ids)}
+        producer = {builder.ops[k][3]: i for i, k in enumerate(work_ids)}
+        sources: dict[int, list[tuple[np.ndarray, int, int]]] = {}
+        for op, table, offset, size in builder.extractions:
+            sources.setdefault(position[op], []).append((table, offset, size))
+        needed = np.zeros(len(work_ids), dtype=np.bool_)
+        for i in range(len(work_ids)):
+            lo, hi = w[3][i], w[3][i + 1]
+            feeders = [producer[in_off[q]] for q in range(lo, hi) if in_kind[q] == INPUT_WORK]
+            needed[i] = i in sources or any(needed[f] for f in feeders)
+            for q in range(lo, hi):
+                in_adj[q] = in_kind[q] == INPUT_WORK and bool(needed[producer[in_off[q]]])
+        in_adj[:first_work_input] = False
+        for i in reversed(np.flatnonzero(needed).tolist()):
+            b_op.append(i)
+            for table, offset, size in sources.get(i, ()):
+                e_idx_start.append(idx_len)
+                idx_parts.append(table)
+                idx_len += len(table)
+                e_out_off.append(offset)
+                e_out_size.append(size)
+            b_e_start.append(len(e_idx_start))
     idx = np.concatenate(idx_parts) if idx_parts else np.zeros(0, dtype=np.int64)
     term_arr = np.array(terms, dtype=np.int64).reshape(-1, 4)
     return Plan(
@@ -616,4 +786,14 @@ def _finish(
         orders=tuple(orders),
         max_factor_size=builder.max_factor_size,
         compile_seconds=time.perf_counter() - t0,
+        b_op=np.array(b_op, dtype=np.int64),
+        in_adj=in_adj,
+        b_e_start=np.array(b_e_start, dtype=np.int64),
+        e_idx_start=np.array(e_idx_start, dtype=np.int64),
+        e_out_off=np.array(e_out_off, dtype=np.int64),
+        e_out_size=np.array(e_out_size, dtype=np.int64),
+        p_out_size=p[0],
+        p_sum_size=p[1],
+        p_out_off=p[2],
+        p_in_start=p[3],
     )
