@@ -1,13 +1,15 @@
 """Compile (network structure, evidence pattern, targets) into a Plan of int arrays.
 
-Algorithm: variable elimination, one elimination sequence per query variable,
-on the network pruned to the ancestors of the query and the evidence (barren
-nodes cannot change a posterior). Variable elimination was chosen over a
-junction tree because npprob's queries ask for one or a few marginals under
-evidence patterns that change from batch to batch: a per-pattern elimination
-sequence prunes the network for exactly that pattern, needs no separate
-calibration pass, and compiles in milliseconds. The order comes from greedy
-weighted min-fill (:mod:`npprob.inference.ordering`).
+Algorithm: variable elimination for the first query variable, on the network
+pruned to the ancestors of the query and the evidence (barren nodes cannot
+change a posterior); the other query variables' marginals come from the backward
+pass over the same ops (the derivatives of P(evidence), see
+:func:`_backward_programs`), or from programs of their own (``programs="auto"``,
+the careful path's kind). Variable elimination was chosen over a junction tree
+because npprob's queries ask for one or a few marginals under evidence patterns
+that change from batch to batch: a per-pattern elimination sequence prunes the
+network for exactly that pattern and compiles in milliseconds. The order comes
+from greedy weighted min-fill (:mod:`npprob.inference.ordering`).
 
 Each elimination step becomes an *op*: multiply the factors that mention the
 variable and sum it out. An op is stored as gather-index tables, so the
