@@ -30,11 +30,13 @@ def _gathers(plan) -> int:
         lo, hi = plan.w_in_start[op], plan.w_in_start[op + 1]
         size = int(plan.w_out_size[op] * plan.w_sum_size[op])
         # Each input with a derivative: the others' product and one scatter; each op
-        # read by extractions: the whole product once and one scatter per extraction.
-        backward += size * (hi - lo) * int(plan.in_adj[lo:hi].sum())
+        # read by extractions: its whole product (one more factor when a derivative's
+        # product is at hand) and one scatter per extraction.
+        with_derivative = int(plan.in_adj[lo:hi].sum())
+        backward += size * (hi - lo) * with_derivative
         extractions = int(plan.b_e_start[b + 1] - plan.b_e_start[b])
         if extractions:
-            backward += size * (hi - lo + extractions)
+            backward += size * ((1 if with_derivative else hi - lo) + extractions)
     return forward + backward + post
 
 

@@ -250,6 +250,7 @@ def lane_back_op(
     evidence) summed over the entries of the op's full scope that project onto it.
     """
     n = out_size * sum_size
+    last = -1
     for i in range(in_start, in_end):
         if not in_adj[i]:
             continue
@@ -265,11 +266,22 @@ def lane_back_op(
             t0 = m * nl
             for b in range(nl):
                 adj[a0 + b] += tmp[t0 + b] * adj[g0 + b]
+        last = i
     if e_hi > e_lo:
-        lane_product(
-            n, in_start, in_end, -1, in_kind, in_off, in_slot, in_idx_start, idx,
-            params_flat, const_flat, n_draws, work, lane_addr, draw_row, nl, uniform, tmp,
-        )  # fmt: skip
+        if last >= 0:
+            # tmp holds the product of every input but ``last`` (a work message).
+            base = in_off[last]
+            start = in_idx_start[last]
+            for m in range(n):
+                a0 = (base + idx[start + m]) * nl
+                t0 = m * nl
+                for b in range(nl):
+                    tmp[t0 + b] *= work[a0 + b]
+        else:
+            lane_product(
+                n, in_start, in_end, -1, in_kind, in_off, in_slot, in_idx_start, idx,
+                params_flat, const_flat, n_draws, work, lane_addr, draw_row, nl, uniform, tmp,
+            )  # fmt: skip
         for e in range(e_lo, e_hi):
             start = e_idx_start[e]
             base = e_out_off[e]
@@ -345,8 +357,11 @@ def run_lanes(
                 lane_addr, n_slots, nl, uniform[k], tmp, w_out_off[op],
             )  # fmt: skip
         if n_back:
-            for q in range(n_work * nl):
-                adj[q] = 0.0
+            # Only the outputs of the ops in the sweep carry derivatives.
+            for bi in range(n_back):
+                op = b_op[bi]
+                for q in range(w_out_off[op] * nl, (w_out_off[op] + w_out_size[op]) * nl):
+                    adj[q] = 0.0
             for e in range(e_out_off.shape[0]):
                 for q in range(e_out_off[e] * nl, (e_out_off[e] + e_out_size[e]) * nl):
                     work[q] = 0.0
