@@ -315,3 +315,27 @@ def test_the_quantile_kernel_and_its_python_original_agree(rng) -> None:
     np.testing.assert_array_equal(compiled, python)
     np.testing.assert_array_equal(compiled[:, 4], values[4, 0])  # no positive weight
     assert np.isnan(compiled[:, 5]).all()
+
+
+def test_weighted_mean_columns_are_weighted_mean_to_the_last_bit(rng) -> None:
+    """The batch path's one-pass means equal the per-patient path's, column by column;
+    NaN answers under draws of weight zero are skipped, NaN weights give NaN."""
+    from npprob.diagnosis.predictive import weighted_mean_columns
+
+    n_draws, n_patients = 50, 600  # the threaded path
+    base = rng.random((n_patients, n_draws, 5))
+    base[rng.random(base.shape) < 0.05] = np.nan
+    answers = base.transpose(1, 0, 2)  # the layout of QueryResult.probabilities
+    weights = rng.random((n_draws, n_patients)) * (rng.random((n_draws, n_patients)) > 0.2)
+    weights[np.isnan(answers).any(axis=2)] = 0.0
+    weights /= weights.sum(axis=0)
+    weights[:, 3] = np.nan
+    got = weighted_mean_columns(answers, weights, [4, 0, 2])
+    for row, column in zip(got, [4, 0, 2], strict=True):
+        np.testing.assert_array_equal(row, weighted_mean(answers[..., column], weights))
+    assert np.isnan(got[:, 3]).all()
+    assert np.isfinite(np.delete(got, 3, axis=1)).all()
+    with pytest.raises(ValueError, match="indices below 5"):
+        weighted_mean_columns(answers, weights, [5])
+    with pytest.raises(ValueError, match="must be"):
+        weighted_mean_columns(answers[..., 0], weights, [0])

@@ -138,3 +138,18 @@ def test_an_unknown_program_mode_is_refused():
     network = _barren_network()
     with pytest.raises(ValueError, match="programs must be one of"):
         compile_plan(ParameterLayout(network), frozenset(), (0, 1), programs="junction")
+
+
+def test_column_index_names_the_state_of_each_column():
+    from npprob.errors import EvidenceError
+
+    network = _barren_network()
+    result = Engine(network).query([{"F": "yes"}], ["C", "A"])
+    for target in ("A", "C"):
+        states = network.variable(target).states
+        for s, state in enumerate(states):
+            assert result.columns[result.column_index(target, s)] == f"{target}={state}"
+    with pytest.raises(EvidenceError, match="no state 2"):
+        result.column_index("C", 2)
+    with pytest.raises(EvidenceError, match="was not queried"):
+        result.column_index("D", 0)

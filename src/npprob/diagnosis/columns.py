@@ -18,7 +18,7 @@ import numpy as np
 
 from npprob.diagnosis.model import COMPONENTS, MECHANISMS, DiagnosticModel
 from npprob.diagnosis.neupsig import GRADES, neupsig_grade_codes
-from npprob.diagnosis.predictive import weighted_mean, weighted_quantiles
+from npprob.diagnosis.predictive import weighted_mean_columns, weighted_quantiles
 from npprob.io.patients import PatientTable
 
 __all__ = ["PROBABILITY_COLUMNS", "ResultColumns", "diagnose_columns"]
@@ -115,21 +115,21 @@ def diagnose_columns(
         result = model.engine.query(batch, variables, on_zero="nan")
         weights = model.draw_weights(result.log_evidence, batch.codes)
         zero = result.zero_probability
-        for key, variable in reported.items():
-            positive = model.network.variable(variable).positive_index
-            values = result.marginal(variable)[..., positive]
-            probabilities[key][good] = weighted_mean(values, weights)
-            if key == "p_neuropathic":
-                low, high = weighted_quantiles(
-                    values, weights, [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2]
-                )
-                probabilities["ci_low"][good], probabilities["ci_high"][good] = low, high
-                moved = model.prediction_draws(values, batch.codes)
-                if moved is not None:
-                    low, high = weighted_quantiles(
-                        moved, weights, [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2]
-                    )
-                    probabilities["pi_low"][good], probabilities["pi_high"][good] = low, high
+        positive = {
+            key: result.column_index(v, model.network.variable(v).positive_index)
+            for key, v in reported.items()
+        }
+        means = weighted_mean_columns(result.probabilities, weights, list(positive.values()))
+        for key, mean in zip(positive, means, strict=True):
+            probabilities[key][good] = mean
+        values = result.probabilities[..., positive["p_neuropathic"]]
+        levels = [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2]
+        low, high = weighted_quantiles(values, weights, levels)
+        probabilities["ci_low"][good], probabilities["ci_high"][good] = low, high
+        moved = model.prediction_draws(values, batch.codes)
+        if moved is not None:
+            low, high = weighted_quantiles(moved, weights, levels)
+            probabilities["pi_low"][good], probabilities["pi_high"][good] = low, high
         grades[good] = neupsig_grade_codes(model.network, batch.codes)
         for i in good[zero]:
             errors[int(i)] = "the findings have probability zero under the model (contradictory)"

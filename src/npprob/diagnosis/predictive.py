@@ -32,6 +32,7 @@ __all__ = [
     "effective_draws",
     "resample_indices",
     "weighted_mean",
+    "weighted_mean_columns",
     "weighted_quantiles",
 ]
 
@@ -77,6 +78,47 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         mean = np.where(weights > 0, weights * values, 0.0).sum(axis=0)
     mean[np.isnan(weights).any(axis=0)] = np.nan
     return mean
+
+
+def weighted_mean_columns(
+    probabilities: np.ndarray, weights: np.ndarray, columns: np.ndarray
+) -> np.ndarray:
+    """:func:`weighted_mean` of several columns of a query's answers at once.
+
+    Parameters
+    ----------
+    probabilities : ndarray, shape (n_draws, n_patients, n_columns)
+        :attr:`npprob.inference.QueryResult.probabilities`.
+    weights : ndarray, shape (n_draws, n_patients)
+    columns : sequence of int
+        The columns wanted.
+
+    Returns
+    -------
+    ndarray, shape (len(columns), n_patients)
+        The same numbers :func:`weighted_mean` gives column by column (the same sum
+        in the same order), without copying a column per call.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    columns = np.ascontiguousarray(columns, dtype=np.int64)
+    if probabilities.ndim != 3 or weights.shape != probabilities.shape[:2]:
+        raise ValueError(
+            f"probabilities must be (n_draws, n_patients, n_columns) and weights "
+            f"(n_draws, n_patients), not {probabilities.shape} and {weights.shape}"
+        )
+    if columns.ndim != 1 or ((columns < 0) | (columns >= probabilities.shape[2])).any():
+        raise ValueError(f"columns must be indices below {probabilities.shape[2]}")
+    # A query's answers are patient-major underneath: this is a view, not a copy.
+    rows = np.ascontiguousarray(probabilities.transpose(1, 0, 2))
+    rows_w = np.ascontiguousarray(weights.T)
+    n_patients = rows.shape[0]
+    out = np.empty((len(columns), n_patients))
+    kernel = _summaries.weighted_mean_rows
+    before_first_call(kernel)
+    threads = default_threads() if n_patients >= PARALLEL_MIN_PATIENTS else 1
+    spread(kernel, (rows, rows_w, columns, out), chunk_bounds(n_patients, threads), threads)
+    return out
 
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -70,3 +70,31 @@ def weighted_quantile_rows(values, weights, q, out, row_lo, row_hi):
             v_lo = kept_v[order[lo]]
             v_hi = kept_v[order[hi]]
             out[r, i] = v_lo + t * (v_hi - v_lo)
+
+
+@numba.njit(cache=True, nogil=True)
+def weighted_mean_rows(probabilities, weights, columns, out, row_lo, row_hi):
+    """``out[c, i]``: the weighted mean over draws of ``probabilities[i, :, columns[c]]``.
+
+    ``probabilities`` is a query's (patients, draws, columns) array and ``weights``
+    (patients, draws), both C-contiguous. Draws of weight zero (or negative) are
+    skipped, so a NaN answer under a draw that makes the findings impossible does not
+    spoil the mean; a row with a NaN weight gets NaN. The sum runs over draws in order,
+    the order of :func:`npprob.diagnosis.predictive.weighted_mean`'s NumPy sum.
+    """
+    n = probabilities.shape[1]
+    for i in range(row_lo, row_hi):
+        unknown = False
+        for s in range(n):
+            if np.isnan(weights[i, s]):
+                unknown = True
+        for c in range(columns.shape[0]):
+            if unknown:
+                out[c, i] = np.nan
+                continue
+            col = columns[c]
+            total = 0.0
+            for s in range(n):
+                w = weights[i, s]
+                total += w * probabilities[i, s, col] if w > 0 else 0.0
+            out[c, i] = total

@@ -23,12 +23,13 @@ from npprob.inference import _kernels, _summaries
 __all__ = ["WarmUp", "before_first_call", "cache_dir", "is_cached", "notice", "warm_up"]
 
 #: The kernels the engine runs: the evidence-free ops, the fast lanes, the careful lanes,
-#: and the weighted quantiles of the answers over draws.
+#: and the weighted quantiles and means of the answers over draws.
 KERNELS = (
     _kernels.run_constant_ops,
     _kernels.run_lanes,
     _kernels.run_careful_lanes_log,
     _summaries.weighted_quantile_rows,
+    _summaries.weighted_mean_rows,
 )
 
 #: Seconds the kernels take to compile, as the notice states it (measured on 2 cores).
@@ -144,7 +145,7 @@ def warm_up() -> WarmUp:
     Runs them on a three-variable network with the argument types of every query
     (the engine builds the same arrays for any network): the evidence-free ops, the
     fast lanes, and the careful lanes (evidence of probability zero); and the weighted
-    quantiles on one row of two draws.
+    quantiles and means on one row of two draws.
 
     Returns
     -------
@@ -167,6 +168,9 @@ def warm_up() -> WarmUp:
     engine.query({"a": "yes"}, ["c"], on_zero="nan")
     rows = np.full((1, 2), 0.5)
     _summaries.weighted_quantile_rows(rows, rows, np.array([0.5]), np.empty((1, 1)), 0, 1)
+    columns = np.zeros(1, dtype=np.int64)
+    answers = np.ascontiguousarray(rows[:, :, None])
+    _summaries.weighted_mean_rows(answers, rows, columns, np.empty((1, 1)), 0, 1)
     missing = [k.py_func.__name__ for k in KERNELS if not k.signatures]
     if missing:
         raise RuntimeError(f"warm-up left kernels uncompiled: {', '.join(missing)}")

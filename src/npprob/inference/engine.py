@@ -68,6 +68,14 @@ class QueryResult:
         """Number of patients."""
         return int(self.probabilities.shape[1])
 
+    def column_index(self, target: str, state: int) -> int:
+        """Index into the last axis of :attr:`probabilities` of ``target``'s state ``state``."""
+        self.marginal(target)  # a clear error for a target not queried
+        columns = self._slices[target]
+        if not 0 <= state < columns.stop - columns.start:
+            raise EvidenceError(f"'{target}' has no state {state}.", variable=target)
+        return columns.start + state
+
     def marginal(self, target: str) -> np.ndarray:
         """Posterior of one target, shape (n_draws, n_patients, n_states)."""
         try:
