@@ -33,7 +33,7 @@ KERNELS = (
 )
 
 #: Seconds the kernels take to compile, as the notice states it (measured on 2 cores).
-COMPILE_SECONDS = 5
+COMPILE_SECONDS = 9
 
 _announced = False
 _probe_lock = threading.Lock()
