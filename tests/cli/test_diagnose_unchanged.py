@@ -4,7 +4,8 @@ except for keys added since.
 A regression guard: the saved outputs are those of the shipped model when they were last
 regenerated on purpose (network 0.3.4 and its retrained default model, the posterior
 predictive, patients who record the condition answered by their own plan, inputs multiplied
-in pairs before large ops, the other targets read from the backward pass); a refactor must not
+in pairs before large ops, the other targets read from the backward pass, weighted means
+summed over draws in draw order); a refactor must not
 change a number. The diagnosis values are compared exactly. For the treatment list only the
 keys are kept: every key the saved output had is still there.
 """

@@ -318,8 +318,9 @@ def test_the_quantile_kernel_and_its_python_original_agree(rng) -> None:
 
 
 def test_weighted_mean_columns_are_weighted_mean_to_the_last_bit(rng) -> None:
-    """The batch path's one-pass means equal the per-patient path's, column by column;
-    NaN answers under draws of weight zero are skipped, NaN weights give NaN."""
+    """The batch path's one-pass means equal the per-patient path's, column by column,
+    and a plain loop over draws; NaN answers under draws of weight zero are skipped,
+    NaN weights give NaN."""
     from npprob.diagnosis.predictive import weighted_mean_columns
 
     n_draws, n_patients = 50, 600  # the threaded path
@@ -335,6 +336,16 @@ def test_weighted_mean_columns_are_weighted_mean_to_the_last_bit(rng) -> None:
         np.testing.assert_array_equal(row, weighted_mean(answers[..., column], weights))
     assert np.isnan(got[:, 3]).all()
     assert np.isfinite(np.delete(got, 3, axis=1)).all()
+    # Weights laid out draws-contiguous (a transposed view, as QueryResult.log_evidence
+    # gives them) and a single patient: the sum still runs in draw order, the same bits
+    # as an explicit loop.
+    for w in (np.asfortranarray(weights), weights[:, :1]):
+        got = weighted_mean(answers[:, : w.shape[1], 1], w)
+        for j in range(w.shape[1]):
+            total = 0.0
+            for s in range(n_draws):
+                total += w[s, j] * answers[s, j, 1] if w[s, j] > 0 else 0.0
+            assert got[j] == total or (np.isnan(got[j]) and np.isnan(w[:, j]).any())
     with pytest.raises(ValueError, match="indices below 5"):
         weighted_mean_columns(answers, weights, [5])
     with pytest.raises(ValueError, match="must be"):

@@ -73,11 +73,12 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         NaN where the weights are NaN.
     """
     values = np.asarray(values, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        mean = np.where(weights > 0, weights * values, 0.0).sum(axis=0)
-    mean[np.isnan(weights).any(axis=0)] = np.nan
-    return mean
+    if values.ndim != 2:
+        raise ValueError(f"values must be (n_draws, n_patients), not {values.shape}")
+    # One implementation for one patient and for a batch: the sum over draws runs in
+    # draw order however the arrays lie in memory (NumPy's sum would switch to
+    # pairwise summation when the draws are contiguous), so both give the same bits.
+    return weighted_mean_columns(values[..., None], weights, [0])[0]
 
 
 def weighted_mean_columns(
@@ -96,8 +97,8 @@ def weighted_mean_columns(
     Returns
     -------
     ndarray, shape (len(columns), n_patients)
-        The same numbers :func:`weighted_mean` gives column by column (the same sum
-        in the same order), without copying a column per call.
+        The same numbers :func:`weighted_mean` gives column by column (it calls this),
+        without copying a column per call.
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)

@@ -137,10 +137,17 @@ class _Factor(NamedTuple):
     kind: int
     offset: int
     slot: int
+    # Free of evidence but kept per lane for the backward pass (see _Builder.forced_work).
+    forced: bool = False
 
     @property
     def constant(self) -> bool:
-        return self.kind != INPUT_WORK and self.slot < 0
+        """Free of evidence: the same for every patient of a draw.
+
+        Decides the plan's structure (which pairs are merged first), so a query's
+        ops are the same whatever the backward pass keeps per lane.
+        """
+        return (self.kind != INPUT_WORK and self.slot < 0) or self.forced
 
 
 class _Builder:
@@ -197,7 +204,10 @@ class _Builder:
             for u in f.scope:
                 flat += assign[position[u]] * f.strides[u]
             tables.append(flat)
-        constant = all(f.constant for f in inputs) and summed not in self.forced_work and not post
+        free = all(f.constant for f in inputs) and not post
+        # Stored with the constants only if nothing below it is kept per lane.
+        constant = free and summed not in self.forced_work
+        constant = constant and not any(f.forced for f in inputs)
         if constant:
             offset = self.n_const
             self.n_const += out_size
@@ -217,7 +227,7 @@ class _Builder:
         for u, c in zip(reversed(out_scope), reversed(dims), strict=True):
             strides[u] = step
             step *= c
-        return _Factor(out_scope, strides, kind, offset, -1)
+        return _Factor(out_scope, strides, kind, offset, -1, free and not constant)
 
     def program(
         self,
@@ -565,6 +575,7 @@ def _backward_programs(
             programs[t] = _sum_out(builder, [cpt, joint], parents)
         else:
             alone.append(t)
+    builder.forced_work = frozenset()  # only the first program's ops are swept
     for t in alone:
         made, order = builder.program((t,), evidence, soft, parents_of, slot_of,
                                       indicator_slot_of)  # fmt: skip
@@ -719,7 +730,6 @@ def _finish(
         )
 
     c = pack_ops(const_ops)
-    first_work_input = len(in_kind)
     w = pack_ops(work_ops)
     p = pack_ops(post_ops)
     in_adj = np.zeros(len(in_kind), dtype=np.bool_)
@@ -739,7 +749,6 @@ def _finish(
             needed[i] = i in sources or any(needed[f] for f in feeders)
             for q in range(lo, hi):
                 in_adj[q] = in_kind[q] == INPUT_WORK and bool(needed[producer[in_off[q]]])
-        in_adj[:first_work_input] = False
         for i in reversed(np.flatnonzero(needed).tolist()):
             b_op.append(i)
             for table, offset, size in sources.get(i, ()):
