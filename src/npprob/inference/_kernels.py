@@ -235,6 +235,17 @@ def lane_op(
 
 
 @numba.njit(cache=True, nogil=True)
+def scatter_times_derivative(dst, base, start, idx, n, sum_size, out_off, nl, tmp, adj):
+    """``dst[base + idx[start + m], b] += tmp[m, b] * adj[out_off + m // sum_size, b]``."""
+    for m in range(n):
+        g0 = (out_off + m // sum_size) * nl
+        a0 = (base + idx[start + m]) * nl
+        t0 = m * nl
+        for b in range(nl):
+            dst[a0 + b] += tmp[t0 + b] * adj[g0 + b]
+
+
+@numba.njit(cache=True, nogil=True)
 def lane_back_op(
     out_size, sum_size, out_off, in_start, in_end, in_adj, e_lo, e_hi, e_idx_start, e_out_off,
     in_kind, in_off, in_slot, in_idx_start, idx, params_flat, const_flat, n_draws, work, adj,
@@ -258,14 +269,8 @@ def lane_back_op(
             n, in_start, in_end, i, in_kind, in_off, in_slot, in_idx_start, idx,
             params_flat, const_flat, n_draws, work, lane_addr, draw_row, nl, uniform, tmp,
         )  # fmt: skip
-        base = in_off[i]
-        start = in_idx_start[i]
-        for m in range(n):
-            g0 = (out_off + m // sum_size) * nl
-            a0 = (base + idx[start + m]) * nl
-            t0 = m * nl
-            for b in range(nl):
-                adj[a0 + b] += tmp[t0 + b] * adj[g0 + b]
+        scatter_times_derivative(adj, in_off[i], in_idx_start[i], idx, n, sum_size, out_off,
+                                 nl, tmp, adj)  # fmt: skip
         last = i
     if e_hi > e_lo:
         if last >= 0:
@@ -283,14 +288,8 @@ def lane_back_op(
                 params_flat, const_flat, n_draws, work, lane_addr, draw_row, nl, uniform, tmp,
             )  # fmt: skip
         for e in range(e_lo, e_hi):
-            start = e_idx_start[e]
-            base = e_out_off[e]
-            for m in range(n):
-                g0 = (out_off + m // sum_size) * nl
-                a0 = (base + idx[start + m]) * nl
-                t0 = m * nl
-                for b in range(nl):
-                    work[a0 + b] += tmp[t0 + b] * adj[g0 + b]
+            scatter_times_derivative(work, e_out_off[e], e_idx_start[e], idx, n, sum_size,
+                                     out_off, nl, tmp, adj)  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
