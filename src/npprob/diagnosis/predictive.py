@@ -58,6 +58,17 @@ def draw_weights(log_evidence: np.ndarray) -> np.ndarray:
         return w / w.sum(axis=0, keepdims=True)
 
 
+#: Fewest patients whose summaries are spread over threads.
+PARALLEL_MIN_PATIENTS = 256
+
+
+def _by_patient(kernel, args: tuple, n_patients: int) -> None:
+    """Run a summary kernel of :mod:`npprob.inference._summaries` over ranges of patients."""
+    before_first_call(kernel)
+    threads = default_threads() if n_patients >= PARALLEL_MIN_PATIENTS else 1
+    spread(kernel, args, chunk_bounds(n_patients, threads), threads)
+
+
 def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Sum over draws of ``weights * values`` per patient.
 
@@ -115,10 +126,7 @@ def weighted_mean_columns(
     rows_w = np.ascontiguousarray(weights.T)
     n_patients = rows.shape[0]
     out = np.empty((len(columns), n_patients))
-    kernel = _summaries.weighted_mean_rows
-    before_first_call(kernel)
-    threads = default_threads() if n_patients >= PARALLEL_MIN_PATIENTS else 1
-    spread(kernel, (rows, rows_w, columns, out), chunk_bounds(n_patients, threads), threads)
+    _by_patient(_summaries.weighted_mean_rows, (rows, rows_w, columns, out), n_patients)
     return out
 
 
@@ -159,15 +167,8 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -
     # A patient's draws contiguous: the kernel sorts one row at a time.
     rows_v = np.ascontiguousarray(values.T)
     rows_w = np.ascontiguousarray(weights.T)
-    kernel = _summaries.weighted_quantile_rows
-    before_first_call(kernel)
-    threads = default_threads() if n_patients >= PARALLEL_MIN_PATIENTS else 1
-    spread(kernel, (rows_v, rows_w, q, out), chunk_bounds(n_patients, threads), threads)
+    _by_patient(_summaries.weighted_quantile_rows, (rows_v, rows_w, q, out), n_patients)
     return out
-
-
-#: Fewest patients whose quantiles are spread over threads.
-PARALLEL_MIN_PATIENTS = 256
 
 
 def effective_draws(weights: np.ndarray) -> np.ndarray:

@@ -362,21 +362,22 @@ def _problem(
 ) -> tuple[list[_Factor], dict[int, set[int]], list[int]]:
     """The factors, interaction graph and variables to sum out of one program."""
     keep = ancestral_set(parents_of, evidence | soft | set(target))
-    factors = []
-    for v in sorted(keep):
-        scope = tuple(u for u in layout.scopes[v] if u not in evidence)
-        slot = slot_of.get(v, -1)
-        factors.append(
-            _Factor(
-                tuple(sorted(scope)), layout.strides[v], INPUT_PARAM, int(layout.offsets[v]), slot
-            )
-        )
+    factors = [_cpt_factor(layout, v, evidence, slot_of) for v in sorted(keep)]
     for v in sorted(soft):
         offset = int(layout.indicator_offsets[v])
         factors.append(_Factor((v,), {v: 1}, INPUT_PARAM, offset, indicator_slot_of[v]))
     free = [v for v in sorted(keep) if v not in evidence and v not in target]
     graph = interaction_graph((f.scope for f in factors), (v for v in keep if v not in evidence))
     return factors, graph, free
+
+
+def _cpt_factor(
+    layout: ParameterLayout, v: int, evidence: frozenset[int], slot_of: dict[int, int]
+) -> _Factor:
+    """Variable ``v``'s CPT as a factor over its unobserved family; observed axes via its slot."""
+    scope = tuple(sorted(u for u in layout.scopes[v] if u not in evidence))
+    return _Factor(scope, layout.strides[v], INPUT_PARAM, int(layout.offsets[v]),
+                   slot_of.get(v, -1))  # fmt: skip
 
 
 def elimination_problem(
@@ -568,10 +569,7 @@ def _backward_programs(
             # The smallest such op: its projection is the cheapest.
             k = min(covering, key=lambda k: builder.ops[k][1] * builder.ops[k][2])
             joint = builder.extract(k, parents)
-            cpt = _Factor(
-                tuple(sorted(u for u in layout.scopes[t] if u not in evidence)),
-                layout.strides[t], INPUT_PARAM, int(layout.offsets[t]), slot_of.get(t, -1),
-            )  # fmt: skip
+            cpt = _cpt_factor(layout, t, evidence, slot_of)
             programs[t] = _sum_out(builder, [cpt, joint], parents)
         else:
             alone.append(t)
